@@ -1,0 +1,101 @@
+"""POST /api/v1/ingest: the one door through which agents write."""
+
+import zlib
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, permissions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collectors.ingest import IngestError, ingest_batch
+from collectors.models import Agent
+from collectors.models.fleet import hash_token
+from inferscope.lib.api import FieldErrors, PayloadTooLarge
+
+
+class AgentTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <agent token>`; only the token's hash is looked up."""
+
+    def authenticate(self, request: Request) -> tuple[None, Agent] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Expected 'Authorization: Bearer <token>'.")
+        token = parts[1].decode("latin-1")
+        agent = Agent.objects.filter(token_hash=hash_token(token)).first()
+        if agent is None:
+            raise exceptions.AuthenticationFailed("Unknown agent token.")
+        if agent.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This agent token has been revoked.")
+        return (None, agent)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="inferscope"'
+
+
+class HasAgentToken(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, Agent)
+
+
+class IngestBodyParser(BaseParser):
+    """Hands the view the raw JSON bytes, inflating gzip, within the size limit."""
+
+    media_type = "application/json"
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> bytes:
+        limit = settings.INGEST_MAX_BODY_BYTES
+        meta = parser_context["request"].META
+        try:
+            declared = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}.")
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"The body is over the limit of {limit} bytes.")
+        encoding = meta.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding != "gzip":
+            raise exceptions.UnsupportedMediaType(
+                media_type, f"Content-Encoding {encoding!r} is not supported; use gzip or none."
+            )
+        return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise exceptions.ParseError("The body is not valid gzip.") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"The body inflates to more than the limit of {limit} bytes.")
+    if not inflater.eof:
+        raise exceptions.ParseError("The gzip body is truncated.")
+    return data
+
+
+class IngestView(APIView):
+    authentication_classes = [AgentTokenAuthentication]
+    permission_classes = [HasAgentToken]
+    parser_classes = [IngestBodyParser]
+
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, bytes) or not body:
+            raise FieldErrors([{"field": "", "message": "The body is empty."}])
+        try:
+            result = ingest_batch(request.auth, body)
+        except IngestError as exc:
+            raise FieldErrors(exc.errors) from None
+        return Response(result.as_dict())

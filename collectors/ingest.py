@@ -1,0 +1,174 @@
+"""Store one ingest batch: validate all of it, then write all of it, or nothing.
+
+The write path is built for throughput: one msgspec decode, a handful of
+queries for the inventory, and the samples streamed with COPY on PostgreSQL.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from collectors.constants import EARLIEST_SAMPLE_TIME, MAX_REPORTED_ERRORS
+from collectors.inventory import InventoryError, resolve_deployments, resolve_gpus, upsert_inventory
+from collectors.models import Agent, GpuSample, InferenceSample, IngestBatch
+from collectors.schema import (
+    GPU_SAMPLE_COLUMNS,
+    HISTOGRAM_COLUMNS,
+    INFERENCE_SAMPLE_COLUMNS,
+    Batch,
+    decode_batch,
+    explain_errors,
+)
+
+
+class IngestError(Exception):
+    """The batch was refused; `errors` lists {"field", "message"} for the caller."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "invalid batch")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    batch_id: str
+    gpu_samples: int
+    inference_samples: int
+    duplicate: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "accepted": {
+                "gpu_samples": self.gpu_samples,
+                "inference_samples": self.inference_samples,
+            },
+            "duplicate": self.duplicate,
+        }
+
+
+def parse_batch(body: bytes, now: datetime | None = None) -> Batch:
+    """Decode and check a body without touching the database; raises IngestError."""
+    try:
+        batch = decode_batch(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        raise IngestError(explain_errors(body)) from None
+    errors = _check_limits(batch, now or timezone.now())
+    if errors:
+        raise IngestError(errors)
+    return batch
+
+
+def _check_limits(batch: Batch, now: datetime) -> list[dict[str, str]]:
+    total = len(batch.gpu_samples) + len(batch.inference_samples)
+    if total > settings.INGEST_MAX_SAMPLES:
+        message = f"A batch holds at most {settings.INGEST_MAX_SAMPLES} samples; this has {total}"
+        return [{"field": "gpu_samples", "message": message}]
+    latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
+    errors: list[dict[str, str]] = []
+    for field, samples in (
+        ("gpu_samples", batch.gpu_samples),
+        ("inference_samples", batch.inference_samples),
+    ):
+        if not samples:
+            continue
+        # min/max first: the common, valid batch pays two C-speed passes, not a loop.
+        stamps = [s.ts for s in samples]
+        if min(stamps) >= EARLIEST_SAMPLE_TIME and max(stamps) <= latest:
+            continue
+        for index, ts in enumerate(stamps):
+            if ts < EARLIEST_SAMPLE_TIME:
+                message = "Timestamp is before 2000-01-01: check the clock and the unit"
+            elif ts > latest:
+                ahead = settings.INGEST_MAX_FUTURE_SECONDS
+                message = f"Timestamp is more than {ahead} s ahead of the server clock"
+            else:
+                continue
+            errors.append({"field": f"{field}[{index}].ts", "message": message})
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                return errors
+    return errors
+
+
+def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> IngestResult:
+    """Validate and store one batch for `agent`; a batch id seen before stores nothing."""
+    now = now or timezone.now()
+    batch = parse_batch(body, now)
+    with transaction.atomic():
+        try:
+            # The unique (agent, batch_id) row is the claim: a concurrent retry of
+            # the same batch blocks here until the first commits, then fails over.
+            with transaction.atomic():
+                IngestBatch.objects.create(
+                    agent=agent,
+                    batch_id=batch.batch_id,
+                    gpu_samples=len(batch.gpu_samples),
+                    inference_samples=len(batch.inference_samples),
+                )
+        except IntegrityError:
+            seen = IngestBatch.objects.get(agent=agent, batch_id=batch.batch_id)
+            return IngestResult(seen.batch_id, seen.gpu_samples, seen.inference_samples, True)
+        try:
+            refs = upsert_inventory(batch.inventory)
+            gpu_ids = resolve_gpus(refs, [s.gpu for s in batch.gpu_samples])
+            deployment_ids = resolve_deployments(
+                refs, [(s.node, s.deployment) for s in batch.inference_samples]
+            )
+        except InventoryError as exc:
+            raise IngestError(exc.errors) from None
+        _write_gpu_samples(batch, gpu_ids)
+        _write_inference_samples(batch, deployment_ids)
+        _touch_agent(agent, batch, refs.node_ids, now)
+    return IngestResult(batch.batch_id, len(batch.gpu_samples), len(batch.inference_samples), False)
+
+
+def _write_gpu_samples(batch: Batch, gpu_ids: dict[str, int]) -> None:
+    astuple = msgspec.structs.astuple
+    rows = ((gpu_ids[t[0]], *t[1:]) for t in map(astuple, batch.gpu_samples))
+    _insert_rows(GpuSample, ("gpu_id", *GPU_SAMPLE_COLUMNS), rows, ts_index=1)
+
+
+def _write_inference_samples(batch: Batch, deployment_ids: list[int]) -> None:
+    astuple = msgspec.structs.astuple
+    encode = msgspec.json.encode
+    first_hist = INFERENCE_SAMPLE_COLUMNS.index(HISTOGRAM_COLUMNS[0]) + 1
+    rows = []
+    for deployment_id, sample in zip(deployment_ids, batch.inference_samples, strict=True):
+        values = astuple(sample)[1:-1]  # drop the deployment name and the node
+        hists = tuple(None if h is None else encode(h).decode() for h in values[first_hist - 1 :])
+        rows.append((deployment_id, *values[: first_hist - 1], *hists))
+    _insert_rows(InferenceSample, ("deployment_id", *INFERENCE_SAMPLE_COLUMNS), rows, ts_index=1)
+
+
+def _insert_rows(
+    model: Any, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], ts_index: int
+) -> None:
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        params = [(*r[:ts_index], adapt(r[ts_index]), *r[ts_index + 1 :]) for r in rows]
+        if params:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", params)
+
+
+def _touch_agent(agent: Agent, batch: Batch, node_ids: dict[str, int], now: datetime) -> None:
+    update: dict[str, Any] = {"last_seen_at": now}
+    if batch.agent_version and batch.agent_version != agent.version:
+        update["version"] = batch.agent_version
+    if agent.node_id is None and len(batch.inventory.nodes) == 1:
+        update["node_id"] = node_ids[batch.inventory.nodes[0].name]
+    Agent.objects.filter(pk=agent.pk).update(**update)

@@ -1,0 +1,4 @@
+from collectors.models.fleet import Agent, Deployment, Gpu, Node
+from collectors.models.samples import GpuSample, InferenceSample, IngestBatch
+
+__all__ = ["Agent", "Deployment", "Gpu", "GpuSample", "InferenceSample", "IngestBatch", "Node"]

@@ -1,0 +1,239 @@
+"""The ingest body, version 1, as msgspec types (documented in docs/ingest.md).
+
+msgspec decodes and checks a valid batch in one C pass; only a rejected batch
+goes through `explain_errors`, which walks the same types field by field to
+list every error, not just the first.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from collectors.constants import (
+    MAX_HISTOGRAM_BUCKETS,
+    MAX_LABELS,
+    MAX_NAME_LENGTH,
+    MAX_NUMBER,
+    MAX_REPORTED_ERRORS,
+)
+
+# PostgreSQL text cannot hold NUL, so it is refused here rather than failing the COPY.
+_NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=_NO_NUL)]
+Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
+Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
+Number = Annotated[float, msgspec.Meta(ge=-MAX_NUMBER, le=MAX_NUMBER)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_NUMBER)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+Labels = Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_LABELS)]
+BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "other"]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class NodeIn(_Strict):
+    name: Name
+    hostname: Text = ""
+    simulated: bool = False
+    labels: Labels = {}
+
+
+class GpuIn(_Strict):
+    uuid: Name
+    node: Name
+    index: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None
+    model: Text = ""
+    memory_total_bytes: Count | None = None
+
+
+class DeploymentIn(_Strict):
+    name: Name
+    node: Name
+    model: Text = ""
+    server: ServerKindName = "other"
+    endpoint: Text = ""
+    gpus: Annotated[list[Name], msgspec.Meta(max_length=64)] = []
+    labels: Labels = {}
+
+
+class Inventory(_Strict):
+    nodes: list[NodeIn] = []
+    gpus: list[GpuIn] = []
+    deployments: list[DeploymentIn] = []
+
+
+class Histogram(_Strict):
+    """Per-bucket deltas: counts[i] for values <= bounds[i], counts[-1] above the last bound."""
+
+    bounds: Annotated[
+        list[NonNegative], msgspec.Meta(min_length=1, max_length=MAX_HISTOGRAM_BUCKETS)
+    ]
+    counts: Annotated[list[Count], msgspec.Meta(min_length=2, max_length=MAX_HISTOGRAM_BUCKETS + 1)]
+    sum: NonNegative | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.counts) != len(self.bounds) + 1:
+            raise ValueError("counts must have one entry per bound plus one for +Inf")
+        if any(b <= a for a, b in zip(self.bounds, self.bounds[1:], strict=False)):
+            raise ValueError("bounds must be strictly increasing")
+
+
+# Field order is the column order of the sample tables after the foreign key:
+# the ingest service turns a struct into a COPY row with msgspec.structs.astuple.
+class GpuSampleIn(_Strict):
+    gpu: Name
+    ts: Timestamp
+    util_gpu: Percent | None = None
+    util_mem: Percent | None = None
+    mem_used_bytes: Count | None = None
+    mem_total_bytes: Count | None = None
+    power_w: NonNegative | None = None
+    power_limit_w: NonNegative | None = None
+    energy_j: NonNegative | None = None
+    temp_c: Number | None = None
+    sm_clock_mhz: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    mem_clock_mhz: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    throttle_reasons: Count | None = None
+    pcie_rx_bytes_s: NonNegative | None = None
+    pcie_tx_bytes_s: NonNegative | None = None
+    ecc_corrected: Count | None = None
+    ecc_uncorrected: Count | None = None
+
+
+class InferenceSampleIn(_Strict):
+    deployment: Name
+    ts: Timestamp
+    interval_s: Annotated[float, msgspec.Meta(gt=0, le=86400)]
+    requests_ok: Count = 0
+    requests_error: Count = 0
+    requests_aborted: Count = 0
+    prompt_tokens: Count = 0
+    generation_tokens: Count = 0
+    running: NonNegative | None = None
+    waiting: NonNegative | None = None
+    kv_cache_usage: Fraction | None = None
+    prefix_cache_hits: Count | None = None
+    prefix_cache_queries: Count | None = None
+    preemptions: Count | None = None
+    ttft_hist: Histogram | None = None
+    itl_hist: Histogram | None = None
+    e2e_hist: Histogram | None = None
+    queue_hist: Histogram | None = None
+    # Needed only when the deployment's name is not unique among the batch's nodes.
+    node: Name | None = None
+
+
+GPU_SAMPLE_COLUMNS = tuple(f for f in GpuSampleIn.__struct_fields__ if f != "gpu")
+INFERENCE_SAMPLE_COLUMNS = tuple(
+    f for f in InferenceSampleIn.__struct_fields__ if f not in ("deployment", "node")
+)
+HISTOGRAM_COLUMNS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
+
+
+class Batch(_Strict):
+    schema_version: Literal[1]
+    batch_id: BatchId
+    agent_version: Text = ""
+    sent_at: Timestamp | None = None
+    inventory: Inventory = msgspec.field(default_factory=Inventory)
+    gpu_samples: list[GpuSampleIn] = []
+    inference_samples: list[InferenceSampleIn] = []
+
+
+_decoder = msgspec.json.Decoder(Batch)
+
+
+def decode_batch(body: bytes) -> Batch:
+    """Decode and type-check a body; raises msgspec.DecodeError / ValidationError."""
+    return _decoder.decode(body)
+
+
+def _message(exc: msgspec.MsgspecError) -> str:
+    text = str(exc)
+    # msgspec appends " - at `$...`"; we report the path in our own field name.
+    return text.split(" - at `", 1)[0]
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _explain(value: Any, tp: Any, path: str, out: list[dict[str, str]]) -> None:
+    """Append every error in `value` against `tp`, descending into structs and lists."""
+    if len(out) >= MAX_REPORTED_ERRORS:
+        return
+    try:
+        msgspec.convert(value, tp)
+        return
+    except msgspec.ValidationError as exc:
+        first = exc
+    struct = tp if isinstance(tp, type) and issubclass(tp, msgspec.Struct) else None
+    if struct is not None and isinstance(value, dict):
+        fields = {f.name: f for f in msgspec.structs.fields(struct)}
+        before = len(out)
+        for key in value:
+            if key not in fields:
+                out.append({"field": _join(path, key), "message": "Unknown field"})
+        for name, info in fields.items():
+            if name in value:
+                _explain(value[name], info.type, _join(path, name), out)
+            elif info.required:
+                out.append({"field": _join(path, name), "message": "This field is required"})
+        if len(out) > before:
+            return
+    item_type = _list_item_type(tp)
+    if item_type is not None and isinstance(value, list):
+        before = len(out)
+        for index, item in enumerate(value):
+            _explain(item, item_type, _join(path, index), out)
+        if len(out) > before:
+            return
+    where = str(first).split(" - at `$", 1)
+    suffix = where[1].rstrip("`") if len(where) == 2 else ""
+    field = path + suffix if suffix.startswith("[") or not path else _join(path, suffix.lstrip("."))
+    out.append({"field": field if suffix else path, "message": _message(first)})
+
+
+def _list_item_type(tp: Any) -> Any:
+    info = msgspec.inspect.type_info(tp)
+    if isinstance(info, msgspec.inspect.ListType):
+        return _as_type(info.item_type)
+    return None
+
+
+def _as_type(info: msgspec.inspect.Type) -> Any:
+    if isinstance(info, msgspec.inspect.StructType):
+        return info.cls
+    return Any
+
+
+def explain_errors(body: bytes) -> list[dict[str, str]]:
+    """Every field-level error of a body that `decode_batch` rejected."""
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        return [{"field": "", "message": f"Malformed JSON: {_message(exc)}"}]
+    except RecursionError:
+        return [{"field": "", "message": "JSON is nested too deeply"}]
+    if not isinstance(raw, dict):
+        return [{"field": "", "message": "The body must be a JSON object"}]
+    version = raw.get("schema_version")
+    if version is None:
+        return [{"field": "schema_version", "message": "This field is required"}]
+    if version != 1:
+        message = f"Unknown schema version {version!r}; this server accepts 1"
+        return [{"field": "schema_version", "message": message}]
+    out: list[dict[str, str]] = []
+    try:
+        _explain(raw, Batch, "", out)
+    except RecursionError:
+        out.append({"field": "", "message": "JSON is nested too deeply"})
+    return out[:MAX_REPORTED_ERRORS] or [{"field": "", "message": "Invalid body"}]

@@ -1,0 +1,30 @@
+"""Read queries for pages and the API."""
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, Node
+
+
+def _latest(model: type, fk: str, field: str) -> Subquery:
+    # Served by the (entity, ts) index: one index probe per row of the outer query.
+    rows = model.objects.filter(**{fk: OuterRef("pk")}).order_by("-ts").values(field)[:1]
+    return Subquery(rows)
+
+
+def fleet_nodes() -> QuerySet[Node]:
+    """Nodes with their GPUs (latest utilization, power, memory) and deployments."""
+    gpus = Gpu.objects.order_by("index", "uuid").annotate(
+        last_ts=_latest(GpuSample, "gpu", "ts"),
+        last_util=_latest(GpuSample, "gpu", "util_gpu"),
+        last_power=_latest(GpuSample, "gpu", "power_w"),
+        last_mem_used=_latest(GpuSample, "gpu", "mem_used_bytes"),
+    )
+    deployments = Deployment.objects.order_by("name").annotate(
+        last_ts=_latest(InferenceSample, "deployment", "ts"),
+        last_running=_latest(InferenceSample, "deployment", "running"),
+        last_tokens=_latest(InferenceSample, "deployment", "generation_tokens"),
+        last_interval=_latest(InferenceSample, "deployment", "interval_s"),
+    )
+    return Node.objects.prefetch_related(
+        Prefetch("gpus", queryset=gpus), Prefetch("deployments", queryset=deployments)
+    )

@@ -1,0 +1,138 @@
+"""`inferscope web|worker|beat|init|run`: the commands that make run and
+docker-compose.yml both use, so the two cannot drift apart."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+# The long-running processes: `inferscope run` starts all three; docker-compose
+# runs each as its own service with the same argv.
+PROCESSES: dict[str, list[str]] = {
+    "web": ["inferscope", "web"],
+    "worker": ["inferscope", "worker"],
+    "beat": ["inferscope", "beat"],
+}
+STOP_GRACE_SECONDS = 20
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "django", *args], check=True)
+
+
+def _exec(argv: list[str]) -> None:
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+def web() -> None:
+    port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")
+    _exec(
+        [
+            "gunicorn",
+            "inferscope.wsgi:application",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            os.environ.get("WEB_CONCURRENCY", "2"),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+        ]
+    )
+
+
+def worker() -> None:
+    _exec(
+        [
+            "celery",
+            "-A",
+            "inferscope",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "2"),
+        ]
+    )
+
+
+def beat() -> None:
+    _exec(["celery", "-A", "inferscope", "beat", "--loglevel", "INFO"])
+
+
+def init() -> None:
+    _manage("migrate", "--no-input")
+    _manage("collectstatic", "--no-input", "--verbosity", "0")
+    _manage("bootstrap")
+
+
+def supervise(commands: dict[str, Sequence[str]]) -> int:
+    """Run `commands` until one exits or we get SIGINT/SIGTERM; then stop them all.
+
+    Children get their own session so that Ctrl-C reaches only us, and each is
+    stopped once, gracefully, with SIGTERM before a SIGKILL after the grace time.
+    """
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    children = {
+        name: subprocess.Popen(list(argv), start_new_session=True)
+        for name, argv in commands.items()
+    }
+    exit_code = 0
+    while not stopping:
+        for name, child in children.items():
+            if child.poll() is not None:
+                print(
+                    f"inferscope: {name} exited with code {child.returncode}; stopping",
+                    file=sys.stderr,
+                )
+                exit_code = child.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    return exit_code
+
+
+def run() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inferscope.settings")
+    init()
+    port = os.environ.get("PORT", "8000")
+    print(f"Inferscope is starting on http://127.0.0.1:{port}/ (Ctrl-C stops it).", flush=True)
+    return supervise(PROCESSES)
+
+
+COMMANDS = {"web": web, "worker": worker, "beat": beat, "init": init, "run": run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or args[0] not in COMMANDS:
+        print(f"usage: inferscope {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inferscope.settings")
+    return COMMANDS[args[0]]() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

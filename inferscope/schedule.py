@@ -1,0 +1,47 @@
+"""Every periodic job, as data, in the order `runjobs` runs them.
+
+A job's position is its dependency order: a job may read what the jobs before it
+wrote. Each beat entry expires within its own period, so a backlog behind a
+stopped worker does not pile up duplicate runs.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    task: str
+    every_seconds: float
+    # Only scheduled when this setting is true (None: always).
+    enabled_by: str | None = None
+
+
+JOBS: tuple[Job, ...] = (
+    Job("simulate", "collectors.simulate_tick", 10, enabled_by="INFERSCOPE_SIMULATE"),
+    Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),
+)
+
+
+def job_by_name(name: str) -> Job:
+    for job in JOBS:
+        if job.name == name:
+            return job
+    raise KeyError(name)
+
+
+def beat_schedule(settings: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Celery beat entries for the jobs enabled by `settings` (a name → value map)."""
+    schedule = {}
+    for job in JOBS:
+        if job.enabled_by and not settings.get(job.enabled_by):
+            continue
+        every = job.every_seconds
+        if job.name == "simulate":
+            every = float(settings.get("SIMULATE_INTERVAL_SECONDS") or every)
+        schedule[job.name] = {
+            "task": job.task,
+            "schedule": every,
+            "options": {"expires": every},
+        }
+    return schedule
