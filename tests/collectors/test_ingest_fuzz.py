@@ -1,0 +1,61 @@
+"""No body, however odd, gets a 500: the test client re-raises any server error."""
+
+import copy
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import batch
+
+pytestmark = pytest.mark.django_db
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+FUZZ = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            out += _paths(child, (*prefix, index))
+    return out
+
+
+TEMPLATE = batch(gpu_samples=2)
+PATHS = [p for p in _paths(TEMPLATE) if p]
+
+
+@FUZZ
+@given(path=st.sampled_from(PATHS), value=json_values, batch_id=st.uuids())
+def test_replacing_any_field_with_any_value_never_errors(post_batch, path, value, batch_id):
+    body = copy.deepcopy(TEMPLATE)
+    body["batch_id"] = str(batch_id)
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    response = post_batch(body)
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["errors"]
+
+
+@FUZZ
+@given(raw=st.binary(max_size=200) | json_values.map(msgspec.json.encode))
+def test_arbitrary_bytes_never_error(post_batch, raw):
+    response = post_batch(raw)
+    assert response.status_code in (400,), response.content

@@ -1,0 +1,61 @@
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from collectors.models import Deployment, GpuSample, InferenceSample, Node
+from collectors.schema import decode_batch
+from collectors.simulate import DEPLOYMENTS, GPUS, batch_body, simulate_tick
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)
+
+
+def test_it_backfills_then_adds_only_new_intervals(settings):
+    settings.SIMULATE_BACKFILL_HOURS = 1
+    settings.SIMULATE_INTERVAL_SECONDS = 10
+    first = simulate_tick(NOW)
+    per_interval = len(GPUS) + len(DEPLOYMENTS)
+    assert first.samples == 361 * per_interval
+    assert simulate_tick(NOW).samples == 0
+    later = simulate_tick(NOW + timedelta(seconds=30))
+    assert later.samples == 3 * per_interval
+    assert GpuSample.objects.count() == 364 * len(GPUS)
+
+
+def test_every_simulated_node_is_labelled(settings):
+    settings.SIMULATE_BACKFILL_HOURS = 0
+    simulate_tick(NOW)
+    assert Node.objects.count() == 2
+    assert all(node.simulated for node in Node.objects.all())
+    assert "(simulated)" in str(Node.objects.first())
+
+
+def test_the_fleet_has_busy_idle_held_and_truly_idle_gpus(settings):
+    settings.SIMULATE_BACKFILL_HOURS = 0
+    simulate_tick(NOW)
+    held = Deployment.objects.get(name="summarize-7b")
+    assert InferenceSample.objects.get(deployment=held).requests_ok == 0
+    held_gpu = GpuSample.objects.get(gpu=held.gpus.get())
+    assert held_gpu.util_gpu == 0 and held_gpu.mem_used_bytes > 40 * 2**30
+    idle = GpuSample.objects.get(gpu__uuid="GPU-sim-b-3")
+    assert idle.util_gpu == 0 and idle.mem_used_bytes < 2**30
+    busy = GpuSample.objects.get(gpu__uuid="GPU-sim-a-0")
+    assert busy.util_gpu > 10
+
+
+def test_bodies_are_a_pure_function_of_time_and_valid():
+    start = NOW.timestamp() - NOW.timestamp() % 10
+    one = msgspec.json.encode(batch_body(start, start + 100, 10))
+    two = msgspec.json.encode(batch_body(start, start + 100, 10))
+    assert one == two
+    parsed = decode_batch(one)
+    assert len(parsed.gpu_samples) == 10 * len(GPUS)
+
+
+def test_energy_counters_only_go_up():
+    start = NOW.timestamp() - NOW.timestamp() % 10
+    body = batch_body(start, start + 3600, 60)
+    for gpu in GPUS:
+        series = [s["energy_j"] for s in body["gpu_samples"] if s["gpu"] == gpu.uuid]
+        assert series == sorted(series) and series[0] > 0

@@ -1,0 +1,150 @@
+"""Shared fixtures: the named people, one small fleet, and an agent with its token.
+
+Tests run on PostgreSQL when DATABASE_URL is set (CI does), on SQLite otherwise.
+"""
+
+import gzip
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from collectors.models import Agent
+from collectors.services import agent_create
+
+INGEST_URL = "/api/v1/ingest"
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return User.objects.create_superuser("alice", "alice@example.org", "alice-password-1")
+
+
+@pytest.fixture
+def teammate(db: None) -> User:
+    return User.objects.create_user("bob", "bob@example.org", "bob-password-1")
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    return User.objects.create_user("charlie", "charlie@example.org", "charlie-password-1")
+
+
+@pytest.fixture
+def agent_token(db: None) -> tuple[Agent, str]:
+    return agent_create("node-1-agent")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def inventory(gpus: int = 2) -> dict[str, Any]:
+    return {
+        "nodes": [{"name": "node-1", "hostname": "node-1.example", "labels": {"rack": "r1"}}],
+        "gpus": [
+            {
+                "uuid": f"GPU-{i:04d}",
+                "node": "node-1",
+                "index": i,
+                "model": "NVIDIA H100 80GB HBM3",
+                "memory_total_bytes": 80 * 2**30,
+            }
+            for i in range(gpus)
+        ],
+        "deployments": [
+            {
+                "name": "chat-8b",
+                "node": "node-1",
+                "model": "meta-llama/Llama-3.1-8B-Instruct",
+                "server": "vllm",
+                "gpus": ["GPU-0000"],
+                "labels": {"team": "search"},
+            }
+        ],
+    }
+
+
+def gpu_sample(uuid: str = "GPU-0000", ts: datetime | None = None, **fields: Any) -> dict:
+    sample = {
+        "gpu": uuid,
+        "ts": (ts or now_utc()).isoformat(),
+        "util_gpu": 87.5,
+        "util_mem": 41.0,
+        "mem_used_bytes": 70 * 2**30,
+        "mem_total_bytes": 80 * 2**30,
+        "power_w": 612.3,
+        "power_limit_w": 700.0,
+        "energy_j": 123456789.5,
+        "temp_c": 71.0,
+        "sm_clock_mhz": 1980,
+        "mem_clock_mhz": 2619,
+        "throttle_reasons": 0,
+        "pcie_rx_bytes_s": 2.1e8,
+        "pcie_tx_bytes_s": 1.3e8,
+        "ecc_corrected": 0,
+        "ecc_uncorrected": 0,
+    }
+    sample.update(fields)
+    return sample
+
+
+def inference_sample(ts: datetime | None = None, **fields: Any) -> dict:
+    sample = {
+        "deployment": "chat-8b",
+        "ts": (ts or now_utc()).isoformat(),
+        "interval_s": 10.0,
+        "requests_ok": 42,
+        "requests_error": 1,
+        "prompt_tokens": 25_000,
+        "generation_tokens": 9_000,
+        "running": 12.0,
+        "waiting": 0.0,
+        "kv_cache_usage": 0.43,
+        "prefix_cache_hits": 8_000,
+        "prefix_cache_queries": 25_000,
+        "ttft_hist": {"bounds": [0.05, 0.1, 0.5], "counts": [10, 25, 7, 1], "sum": 4.2},
+    }
+    sample.update(fields)
+    return sample
+
+
+def batch(batch_id: str = "batch-1", gpu_samples: int = 4, **fields: Any) -> dict[str, Any]:
+    start = now_utc() - timedelta(seconds=10 * (gpu_samples // 2 + 6))
+    body: dict[str, Any] = {
+        "schema_version": 1,
+        "batch_id": batch_id,
+        "agent_version": "0.1.0",
+        "inventory": inventory(),
+        "gpu_samples": [
+            gpu_sample(f"GPU-{i % 2:04d}", start + timedelta(seconds=10 * (i // 2)))
+            for i in range(gpu_samples)
+        ],
+        "inference_samples": [inference_sample(start)],
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def post_batch(client: Client, agent_token: tuple[Agent, str]) -> Callable[..., Any]:
+    """Post a body (dict, or raw bytes) with the agent's token."""
+
+    def post(body: dict | bytes, token: str | None = None, compress: bool = False, **extra: Any):
+        data = body if isinstance(body, bytes) else msgspec.json.encode(body)
+        if compress:
+            data = gzip.compress(data)
+            extra.setdefault("HTTP_CONTENT_ENCODING", "gzip")
+        extra.setdefault("content_type", "application/json")
+        return client.post(
+            INGEST_URL,
+            data=data,
+            HTTP_AUTHORIZATION=f"Bearer {token or agent_token[1]}",
+            **extra,
+        )
+
+    return post
