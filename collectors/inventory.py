@@ -194,12 +194,10 @@ def resolve_deployments(refs: InventoryRefs, keys: list[tuple[str | None, str]])
         if key not in cache:
             cache[key] = _resolve_one(refs, by_name, key)
         found = cache[key]
-        if isinstance(found, str):
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"field": f"inference_samples[{index}].deployment", "message": found})
-            cache[key] = found
-            continue
-        out.append(found)
+        if isinstance(found, int):
+            out.append(found)
+        elif len(errors) < MAX_REPORTED_ERRORS:
+            errors.append({"field": f"inference_samples[{index}].deployment", "message": found})
     if errors:
         raise InventoryError(errors)
     return out

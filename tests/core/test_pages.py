@@ -15,13 +15,14 @@ def test_healthz_answers_without_login(client: Client):
 def test_healthz_reports_an_unreachable_broker(client: Client):
     from inferscope.celery import app
 
-    original = app.conf.broker_url
+    keys = ("broker_url", "broker_write_url")
+    original = {key: app.conf[key] for key in keys}
     # A real connection attempt to a closed port, not a mock.
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    app.conf.update(dict.fromkeys(keys, "redis://127.0.0.1:1/0"))
     try:
         response = client.get("/healthz")
     finally:
-        app.conf.broker_url = original
+        app.conf.update(original)
     assert response.status_code == 503
     assert response.json()["broker"] == "error"
     assert response.json()["database"] == "ok"
