@@ -69,7 +69,8 @@ def _check_limits(batch: Batch, now: datetime) -> list[dict[str, str]]:
     total = len(batch.gpu_samples) + len(batch.inference_samples)
     if total > settings.INGEST_MAX_SAMPLES:
         message = f"A batch holds at most {settings.INGEST_MAX_SAMPLES} samples; this has {total}"
-        return [{"field": "gpu_samples", "message": message}]
+        bigger = len(batch.gpu_samples) >= len(batch.inference_samples)
+        return [{"field": "gpu_samples" if bigger else "inference_samples", "message": message}]
     latest = now + timedelta(seconds=settings.INGEST_MAX_FUTURE_SECONDS)
     errors: list[dict[str, str]] = []
     for field, samples in (

@@ -5,6 +5,7 @@ goes through `explain_errors`, which walks the same types field by field to
 list every error, not just the first.
 """
 
+import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,20 @@ from collectors.constants import (
 _NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=_NO_NUL)]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    """A string that fits a database column of `max_length` characters."""
+    return Annotated[
+        str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=_NO_NUL)
+    ]
+
+
+GpuUuid = _text(100, min_length=1)
+Hostname = _text(255)
+GpuModel = _text(200)
+ModelName = _text(300)
+Version = _text(100)
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 Number = Annotated[float, msgspec.Meta(ge=-MAX_NUMBER, le=MAX_NUMBER)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_NUMBER)]
@@ -39,26 +54,26 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class NodeIn(_Strict):
     name: Name
-    hostname: Text = ""
+    hostname: Hostname = ""
     simulated: bool = False
     labels: Labels = {}
 
 
 class GpuIn(_Strict):
-    uuid: Name
+    uuid: GpuUuid
     node: Name
     index: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None
-    model: Text = ""
+    model: GpuModel = ""
     memory_total_bytes: Count | None = None
 
 
 class DeploymentIn(_Strict):
     name: Name
     node: Name
-    model: Text = ""
+    model: ModelName = ""
     server: ServerKindName = "other"
     endpoint: Text = ""
-    gpus: Annotated[list[Name], msgspec.Meta(max_length=64)] = []
+    gpus: Annotated[list[GpuUuid], msgspec.Meta(max_length=64)] = []
     labels: Labels = {}
 
 
@@ -87,7 +102,7 @@ class Histogram(_Strict):
 # Field order is the column order of the sample tables after the foreign key:
 # the ingest service turns a struct into a COPY row with msgspec.structs.astuple.
 class GpuSampleIn(_Strict):
-    gpu: Name
+    gpu: GpuUuid
     ts: Timestamp
     util_gpu: Percent | None = None
     util_mem: Percent | None = None
@@ -139,8 +154,7 @@ HISTOGRAM_COLUMNS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
 class Batch(_Strict):
     schema_version: Literal[1]
     batch_id: BatchId
-    agent_version: Text = ""
-    sent_at: Timestamp | None = None
+    agent_version: Version = ""
     inventory: Inventory = msgspec.field(default_factory=Inventory)
     gpu_samples: list[GpuSampleIn] = []
     inference_samples: list[InferenceSampleIn] = []
@@ -175,6 +189,7 @@ def _explain(value: Any, tp: Any, path: str, out: list[dict[str, str]]) -> None:
         return
     except msgspec.ValidationError as exc:
         first = exc
+    tp = _without_none(tp, value)
     struct = tp if isinstance(tp, type) and issubclass(tp, msgspec.Struct) else None
     if struct is not None and isinstance(value, dict):
         fields = {f.name: f for f in msgspec.structs.fields(struct)}
@@ -202,6 +217,16 @@ def _explain(value: Any, tp: Any, path: str, out: list[dict[str, str]]) -> None:
     out.append({"field": field if suffix else path, "message": _message(first)})
 
 
+def _without_none(tp: Any, value: Any) -> Any:
+    """`X | None` with a non-null value is checked as X, so errors inside X get their path."""
+    args = typing.get_args(tp)
+    if value is not None and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return tp
+
+
 def _list_item_type(tp: Any) -> Any:
     info = msgspec.inspect.type_info(tp)
     if isinstance(info, msgspec.inspect.ListType):
@@ -220,7 +245,12 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
     try:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        return [{"field": "", "message": f"Malformed JSON: {_message(exc)}"}]
+        return [
+            {
+                "field": "",
+                "message": f"Malformed JSON: {_message(exc).removeprefix('JSON is malformed: ')}",
+            }
+        ]
     except RecursionError:
         return [{"field": "", "message": "JSON is nested too deeply"}]
     if not isinstance(raw, dict):

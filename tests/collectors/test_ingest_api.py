@@ -369,3 +369,29 @@ def test_sample_helpers_are_valid():
     assert set(inference_sample()) <= set(InferenceSampleIn.__struct_fields__)
     assert inventory()["gpus"][0]["uuid"] == "GPU-0000"
     assert not math.isnan(gpu_sample()["power_w"])
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "length"),
+    [
+        (("inventory", "gpus", 0, "uuid"), "inventory.gpus[0].uuid", 101),
+        (("inventory", "nodes", 0, "hostname"), "inventory.nodes[0].hostname", 256),
+        (("inventory", "gpus", 0, "model"), "inventory.gpus[0].model", 201),
+        (("inventory", "deployments", 0, "model"), "inventory.deployments[0].model", 301),
+        (("agent_version",), "agent_version", 101),
+    ],
+)
+def test_strings_longer_than_their_column_are_a_400(post_batch, where, field, length):
+    body = batch()
+    target = body
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = "x" * length
+    assert_field_error(post_batch(body), field, "length")
+    assert stored() == (0, 0, 0, 0, 0, 0)
+
+
+def test_errors_inside_a_histogram_name_their_own_field(post_batch):
+    body = batch()
+    body["inference_samples"][0]["ttft_hist"]["count"] = 3
+    assert_field_error(post_batch(body), "inference_samples[0].ttft_hist.count", "unknown field")

@@ -12,8 +12,10 @@ from tests.conftest import batch
 
 pytestmark = pytest.mark.django_db
 
+# Long strings too: every column has a length, and a string past it must be a 400.
+texts = st.text(max_size=20) | st.text(alphabet="x\u00e9", min_size=90, max_size=600)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),
