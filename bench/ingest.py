@@ -14,13 +14,18 @@ What it measures
        one COPY and one commit per batch, as an agent would commit each batch.
     It prints both rates and their ratio; the targets are HTTP >= 50% of COPY and
     HTTP >= 50,000 samples/s. Building and encoding the bodies, and building the
-    COPY rows, happen before the clocks start.
+    COPY rows, happen before the clocks start. A few untimed warm-up batches
+    (--warmup, default 2 per worker) go first through both paths, so both tables
+    hold the same rows when timing starts; at the end the row counts of both
+    tables are checked (warm-up + N x batch size; + N more with --gzip).
 
 How to run
     make bench                           # = .venv/bin/python bench/ingest.py
     .venv/bin/python bench/ingest.py --clients 4 --workers 3
     .venv/bin/python bench/ingest.py --gzip      # also a run with gzip bodies
     .venv/bin/python bench/ingest.py --profile   # + cProfile of the ingest view
+    .venv/bin/python bench/ingest.py --raw-format binary --raw-connections 2
+    make bench BENCH_ARGS="--batches 300 --clients 4"
 
 It needs a PostgreSQL server it may create databases on. The bench database
 (default postgresql://postgres@127.0.0.1:5432/inferscope_bench, or
@@ -95,6 +100,15 @@ MEASUREMENTS = (
     "ecc_uncorrected",
 )
 COLUMNS = ("gpu_id", "ts", *MEASUREMENTS)
+# PostgreSQL types of COLUMNS, for the binary COPY baseline (--raw-format binary).
+COLUMN_TYPES = (
+    "int8",
+    "timestamptz",
+    *(
+        "float8" if m in FLOAT_FIELDS else "int4" if m.endswith("_mhz") else "int8"
+        for m in MEASUREMENTS
+    ),
+)
 
 GPU_MODEL = "NVIDIA H100 80GB HBM3"
 GPU_MEMORY = 85_520_809_984
@@ -185,7 +199,6 @@ def build_workload(
                 "schema_version": 1,
                 "batch_id": f"bench-{tag}-{b:06d}-{uuid.uuid4().hex[:12]}",
                 "agent_version": "bench/1",
-                "sent_at": samples[-1]["ts"],
                 "inventory": inv,
                 "gpu_samples": samples,
             }
@@ -292,6 +305,7 @@ def count_rows(url: str, table: str) -> int:
 
 
 def child_env(url: str, data_dir: Path) -> dict[str, str]:
+    (data_dir / "static").mkdir(exist_ok=True)  # STATIC_ROOT: whitenoise warns if missing
     env = dict(os.environ)
     for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "INFERSCOPE_SIMULATE"):
         env.pop(name, None)
@@ -468,11 +482,14 @@ def copy_rows(
     warm: list[list[tuple[Any, ...]]],
     batches: list[list[tuple[Any, ...]]],
     connections: int,
+    binary: bool = False,
 ) -> float:
     """COPY each batch into the raw table and commit it; returns the wall time of
     `batches`. The `warm` ones go first, untimed, shared out among the connections."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(RAW_TABLE), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(RAW_TABLE),
+        sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+        sql.SQL(" (FORMAT BINARY)" if binary else ""),
     )
     conns = [psycopg.connect(url) for _ in range(connections)]
     next_index = iter(range(len(batches)))
@@ -482,6 +499,8 @@ def copy_rows(
 
     def write(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> None:
         with conn.cursor() as cur, cur.copy(statement) as copy:
+            if binary:
+                copy.set_types(COLUMN_TYPES)
             for row in rows:
                 copy.write_row(row)
         conn.commit()
@@ -579,10 +598,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     p.add_argument("--raw-connections", type=int, default=1, help="concurrent COPY connections (1)")
     p.add_argument(
+        "--raw-format",
+        choices=("text", "binary"),
+        default="text",
+        help="COPY format of the baseline: text (as the ingest service uses) or binary",
+    )
+    p.add_argument(
         "--warmup",
         type=int,
         default=None,
-        help="untimed batches before each timed run (default: 2 per gunicorn worker)",
+        help="untimed batches before timing starts (default: 2 per gunicorn worker)",
     )
     p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="bench database")
     p.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
@@ -651,7 +676,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_rows = [[(ids[r[0]], *r[1:]) for r in rows] for rows in warm.rows] if warm else []
         raw_batches = [[(ids[r[0]], *r[1:]) for r in rows] for rows in plain.rows]
         create_raw_table(url)
-        raw_seconds = copy_rows(url, warm_rows, raw_batches, args.raw_connections)
+        raw_seconds = copy_rows(
+            url, warm_rows, raw_batches, args.raw_connections, args.raw_format == "binary"
+        )
 
         stored = count_rows(url, SAMPLE_TABLE)
         raw_stored = count_rows(url, RAW_TABLE)
@@ -671,7 +698,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = f"gunicorn, {args.workers} workers, {args.clients} clients"
         head = f"ingest over HTTP ({setup}): {n} batches x {size} = {plain.samples} samples"
         conns = "1 connection" if args.raw_connections == 1 else f"{args.raw_connections} conns"
-        raw_label = f"raw psycopg COPY into identical table ({conns})"
+        fmt = "" if args.raw_format == "text" else ", binary"
+        raw_label = f"raw psycopg COPY into identical table ({conns}{fmt})"
         width = max(len(head), len(raw_label))
         print()
         print(f"{head:{width}} in {http_plain.seconds:.3f} s -> {http_rate:,.0f} samples/s")
@@ -712,7 +740,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds through the finally blocks: gunicorn stops, the DB goes
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         sys.exit(main())
     except KeyboardInterrupt:

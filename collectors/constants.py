@@ -1,6 +1,6 @@
 """Fixed numbers of the ingest contract (limits that may vary live in settings)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 INGEST_SCHEMA_VERSIONS = (1,)
 # Samples before this are a clock or unit bug (seconds vs milliseconds), not history.
@@ -14,3 +14,5 @@ MAX_HISTOGRAM_BUCKETS = 128
 # How many errors a 400 lists: enough to fix a collector, small enough to read.
 MAX_REPORTED_ERRORS = 50
 TOKEN_PREFIX = "isa_"
+# How stale Agent.last_seen_at may get while the agent is sending.
+LAST_SEEN_RESOLUTION = timedelta(seconds=30)

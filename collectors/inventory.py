@@ -104,21 +104,24 @@ def _upsert_gpus(inventory: Inventory, node_ids: dict[str, int]) -> dict[str, in
     wanted = {g.uuid: g for g in inventory.gpus}
     if not wanted:
         return {}
-    existing = {g.uuid: g for g in Gpu.objects.filter(uuid__in=wanted)}
     fields = ["node_id", "index", "model_name", "memory_total_bytes"]
+    # Tuples, not model instances: a node lists its GPUs in every batch, and
+    # building a hundred Gpu objects to find that nothing changed was the
+    # largest cost of a batch after the COPY.
+    stored = {
+        row[0]: row[1:]
+        for row in Gpu.objects.filter(uuid__in=wanted).values_list("uuid", "pk", *fields)
+    }
     new, changed = [], []
     for uuid, given in wanted.items():
         values = (node_ids[given.node], given.index, given.model, given.memory_total_bytes)
-        gpu = existing.get(uuid)
-        if gpu is None:
+        if uuid not in stored:
             new.append(Gpu(uuid=uuid, **dict(zip(fields, values, strict=True))))
-        elif tuple(getattr(gpu, f) for f in fields) != values:
-            for name, value in zip(fields, values, strict=True):
-                setattr(gpu, name, value)
-            changed.append(gpu)
+        elif stored[uuid][1:] != values:
+            changed.append(Gpu(pk=stored[uuid][0], **dict(zip(fields, values, strict=True))))
     if changed:
         Gpu.objects.bulk_update(changed, fields)
-    ids = {uuid: gpu.pk for uuid, gpu in existing.items()}
+    ids = {uuid: row[0] for uuid, row in stored.items()}
     if new:
         Gpu.objects.bulk_create(new, ignore_conflicts=True)
         ids.update(Gpu.objects.filter(uuid__in=[g.uuid for g in new]).values_list("uuid", "pk"))
