@@ -24,7 +24,7 @@ How to run
     .venv/bin/python bench/ingest.py --clients 4 --workers 3
     .venv/bin/python bench/ingest.py --gzip      # also a run with gzip bodies
     .venv/bin/python bench/ingest.py --profile   # + cProfile of the ingest view
-    .venv/bin/python bench/ingest.py --raw-format binary --raw-connections 2
+    .venv/bin/python bench/ingest.py --raw-connections 2   # two COPY streams
     make bench BENCH_ARGS="--batches 300 --clients 4"
 
 It needs a PostgreSQL server it may create databases on. The bench database
@@ -37,20 +37,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import http.client
 import os
-import random
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,10 +53,21 @@ from typing import Any
 
 import orjson
 import psycopg
+from harness import (
+    REPO_ROOT,
+    checkpoint,
+    child_env,
+    count_rows,
+    create_agent_token,
+    database_name,
+    drop_database,
+    gunicorn,
+    manage,
+    recreate_database,
+)
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from workload import COLUMN_TYPES, COLUMNS, Workload, build_workload
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench"
 INGEST_PATH = "/api/v1/ingest"
 SAMPLE_TABLE = "collectors_gpusample"
@@ -69,183 +75,7 @@ RAW_TABLE = "bench_raw_gpusample"
 TARGET_RATIO = 0.50
 TARGET_RATE = 50_000
 
-# The 15 measurements of GpuSampleIn, in its field order (= the table's column order).
-FLOAT_FIELDS = frozenset(
-    {
-        "util_gpu",
-        "util_mem",
-        "power_w",
-        "power_limit_w",
-        "energy_j",
-        "temp_c",
-        "pcie_rx_bytes_s",
-        "pcie_tx_bytes_s",
-    }
-)
-MEASUREMENTS = (
-    "util_gpu",
-    "util_mem",
-    "mem_used_bytes",
-    "mem_total_bytes",
-    "power_w",
-    "power_limit_w",
-    "energy_j",
-    "temp_c",
-    "sm_clock_mhz",
-    "mem_clock_mhz",
-    "throttle_reasons",
-    "pcie_rx_bytes_s",
-    "pcie_tx_bytes_s",
-    "ecc_corrected",
-    "ecc_uncorrected",
-)
-COLUMNS = ("gpu_id", "ts", *MEASUREMENTS)
-# PostgreSQL types of COLUMNS, for the binary COPY baseline (--raw-format binary).
-COLUMN_TYPES = (
-    "int8",
-    "timestamptz",
-    *(
-        "float8" if m in FLOAT_FIELDS else "int4" if m.endswith("_mhz") else "int8"
-        for m in MEASUREMENTS
-    ),
-)
-
-GPU_MODEL = "NVIDIA H100 80GB HBM3"
-GPU_MEMORY = 85_520_809_984
-NODE_NAME = "bench-node-0"
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass
-class Workload:
-    """Pre-built request bodies and the rows they carry (GPU named by uuid)."""
-
-    bodies: list[bytes]
-    rows: list[list[tuple[Any, ...]]]  # per batch: (uuid, ts, *measurements)
-    samples: int
-    plain_bytes: int = 0
-
-
-def gpu_uuids(count: int) -> list[str]:
-    return [f"GPU-{uuid.uuid5(uuid.NAMESPACE_URL, f'inferscope-bench/{i}')}" for i in range(count)]
-
-
-def inventory(uuids: Sequence[str]) -> dict[str, Any]:
-    return {
-        "nodes": [{"name": NODE_NAME, "hostname": "bench-node-0.local", "labels": {"rack": "b1"}}],
-        "gpus": [
-            {
-                "uuid": u,
-                "node": NODE_NAME,
-                "index": i,
-                "model": GPU_MODEL,
-                "memory_total_bytes": GPU_MEMORY,
-            }
-            for i, u in enumerate(uuids)
-        ],
-    }
-
-
-def _sample(rng: random.Random, energy: float) -> dict[str, Any]:
-    """Plausible NVML readings of a busy H100 (floats and ints as an agent sends them)."""
-    util = float(rng.randint(35, 100))
-    power = round(rng.uniform(180.0, 690.0), 3)
-    return {
-        "util_gpu": util,
-        "util_mem": float(rng.randint(10, int(util))),
-        "mem_used_bytes": rng.randint(20, 79) * 1_073_741_824 + rng.randint(0, 1 << 20),
-        "mem_total_bytes": GPU_MEMORY,
-        "power_w": power,
-        "power_limit_w": 700.0,
-        "energy_j": round(energy, 3),
-        "temp_c": float(rng.randint(38, 83)),
-        "sm_clock_mhz": rng.choice((1755, 1830, 1890, 1980)),
-        "mem_clock_mhz": 2619,
-        "throttle_reasons": rng.choice((0, 0, 0, 1, 4)),
-        "pcie_rx_bytes_s": float(rng.randint(1_000_000, 2_000_000_000)),
-        "pcie_tx_bytes_s": float(rng.randint(1_000_000, 900_000_000)),
-        "ecc_corrected": rng.choice((0, 0, 0, 2)),
-        "ecc_uncorrected": 0,
-    }
-
-
-def build_workload(
-    batches: int, batch_size: int, gpus: int, start: datetime, tag: str, compress: bool
-) -> Workload:
-    """`batches` bodies of `batch_size` samples: `gpus` GPUs x distinct timestamps, 1 s apart."""
-    rng = random.Random(f"{tag}/{batches}/{batch_size}")
-    uuids = gpu_uuids(gpus)
-    inv = inventory(uuids)
-    energy = dict.fromkeys(uuids, 1.0e7)
-    bodies: list[bytes] = []
-    all_rows: list[list[tuple[Any, ...]]] = []
-    plain_bytes = 0
-    step = 0
-    for b in range(batches):
-        samples: list[dict[str, Any]] = []
-        rows: list[tuple[Any, ...]] = []
-        while len(samples) < batch_size:
-            ts = start + timedelta(seconds=step)
-            step += 1
-            for u in uuids[: batch_size - len(samples)]:
-                values = _sample(rng, energy[u])
-                energy[u] += values["power_w"]
-                samples.append({"gpu": u, "ts": ts, **values})
-                rows.append((u, ts, *(values[m] for m in MEASUREMENTS)))
-        body = orjson.dumps(
-            {
-                "schema_version": 1,
-                "batch_id": f"bench-{tag}-{b:06d}-{uuid.uuid4().hex[:12]}",
-                "agent_version": "bench/1",
-                "inventory": inv,
-                "gpu_samples": samples,
-            }
-        )
-        plain_bytes += len(body)
-        bodies.append(gzip.compress(body, compresslevel=6) if compress else body)
-        all_rows.append(rows)
-    return Workload(bodies, all_rows, batches * batch_size, plain_bytes)
-
-
 # ------------------------------------------------------------------------ database
-
-
-def database_name(url: str) -> str:
-    name = conninfo_to_dict(url).get("dbname")
-    if not name:
-        raise SystemExit(f"--database-url must name a database: {url}")
-    return str(name)
-
-
-def admin_conninfo(url: str) -> str:
-    return make_conninfo(url, dbname="postgres")
-
-
-def recreate_database(url: str) -> None:
-    name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"Refusing to drop and recreate {name!r}: its name must contain 'bench'.")
-    with psycopg.connect(admin_conninfo(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(url: str) -> None:
-    name = database_name(url)
-    with psycopg.connect(admin_conninfo(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def checkpoint(url: str) -> None:
-    """Flush dirty pages so a phase does not pay for the previous one's checkpoint."""
-    with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
 
 
 def create_raw_table(url: str) -> None:
@@ -291,120 +121,6 @@ def _indexes(conn: psycopg.Connection[Any], table: str) -> list[str]:
 def gpu_ids(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         return dict(conn.execute("SELECT uuid, id FROM collectors_gpu").fetchall())
-
-
-def count_rows(url: str, table: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-
-# -------------------------------------------------------------------------- server
-
-
-def child_env(url: str, data_dir: Path) -> dict[str, str]:
-    (data_dir / "static").mkdir(exist_ok=True)  # STATIC_ROOT: whitenoise warns if missing
-    env = dict(os.environ)
-    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "INFERSCOPE_SIMULATE"):
-        env.pop(name, None)
-    env.update(
-        DATABASE_URL=url,
-        INFERSCOPE_DATA_DIR=str(data_dir),
-        DJANGO_SETTINGS_MODULE="inferscope.settings",
-        DEBUG="0",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
-
-
-def create_agent_token(env: dict[str, str]) -> str:
-    out = manage(env, "create_agent", "bench-agent")
-    for line in out.splitlines():
-        if line.strip().startswith("isa_"):
-            return line.strip()
-    raise SystemExit(f"create_agent printed no token:\n{out}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def gunicorn_path() -> str:
-    local = Path(sys.executable).with_name("gunicorn")
-    found = str(local) if local.exists() else shutil.which("gunicorn")
-    if not found:
-        raise SystemExit("gunicorn not found: run from the project's virtualenv")
-    return found
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[int]:
-    port = free_port()
-    cmd = [
-        gunicorn_path(),
-        "inferscope.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--access-logfile",
-        "-",
-        "--graceful-timeout",
-        "10",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(port, proc, log)
-        yield port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            resp = conn.getresponse()
-            last = f"{resp.status} {resp.read()[:200]!r}"
-            conn.close()
-            if resp.status == 200:
-                return
-        except OSError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise SystemExit(
-        f"gunicorn not healthy after {timeout:.0f} s: {last}\n{log.read_text()[-3000:]}"
-    )
 
 
 # ---------------------------------------------------------------------------- runs
@@ -600,8 +316,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--raw-format",
         choices=("text", "binary"),
-        default="text",
-        help="COPY format of the baseline: text (as the ingest service uses) or binary",
+        default="binary",
+        help="COPY format of the baseline: binary (as the ingest service uses) or text",
     )
     p.add_argument(
         "--warmup",
