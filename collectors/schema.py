@@ -24,19 +24,12 @@ _NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=_NO_NUL)]
 Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
 
-
-def _text(max_length: int, min_length: int = 0) -> Any:
-    """A string that fits a database column of `max_length` characters."""
-    return Annotated[
-        str, msgspec.Meta(min_length=min_length, max_length=max_length, pattern=_NO_NUL)
-    ]
-
-
-GpuUuid = _text(100, min_length=1)
-Hostname = _text(255)
-GpuModel = _text(200)
-ModelName = _text(300)
-Version = _text(100)
+# Strings stored in a column of a fixed length (see the models) are refused past it.
+GpuUuid = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=_NO_NUL)]
+Hostname = Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)]
+GpuModel = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
+ModelName = Annotated[str, msgspec.Meta(max_length=300, pattern=_NO_NUL)]
+Version = Annotated[str, msgspec.Meta(max_length=100, pattern=_NO_NUL)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 Number = Annotated[float, msgspec.Meta(ge=-MAX_NUMBER, le=MAX_NUMBER)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_NUMBER)]

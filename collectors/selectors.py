@@ -1,13 +1,13 @@
 """Read queries for pages and the API."""
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
 
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, Node
 
 
-def _latest(model: type, fk: str, field: str) -> Subquery:
+def _latest(model: type[Model], fk: str, field: str) -> Subquery:
     # Served by the (entity, ts) index: one index probe per row of the outer query.
-    rows = model.objects.filter(**{fk: OuterRef("pk")}).order_by("-ts").values(field)[:1]
+    rows = model._default_manager.filter(**{fk: OuterRef("pk")}).order_by("-ts").values(field)[:1]
     return Subquery(rows)
 
 

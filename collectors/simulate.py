@@ -150,14 +150,14 @@ def gpu_sample(gpu: SimGpu, t: float) -> dict[str, Any]:
     dep = _gpu_deployment(gpu)
     rng = _rng(gpu.uuid, int(t))
     if dep is None:
-        busy, mem_frac, integral = 0.0, 0.0, 0.0
+        busy, mem_frac, since = 0.0, 0.0, 0.0
     elif dep.peak_rps == 0:
-        busy, mem_frac, integral = 0.0, 0.9, 0.0  # vLLM-style pre-allocated memory
+        busy, mem_frac, since = 0.0, 0.9, 0.0  # vLLM-style pre-allocated memory
     else:
         busy = min(1.0, _load(t, dep.phase_h) * rng.uniform(0.9, 1.1))
-        mem_frac, integral = 0.9, _load_integral(t, dep.phase_h)
+        mem_frac = 0.9
+        since = _load_integral(t, dep.phase_h) - _load_integral(_BOOT, dep.phase_h)
     power = gpu.idle_w + (gpu.max_w - gpu.idle_w) * busy * 0.85
-    since = integral - (_load_integral(_BOOT, dep.phase_h) if integral else 0.0)
     energy = gpu.idle_w * (t - _BOOT) + (gpu.max_w - gpu.idle_w) * 0.85 * since
     return {
         "gpu": gpu.uuid,

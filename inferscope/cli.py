@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 # The long-running processes: `inferscope run` starts all three; docker-compose
 # runs each as its own service with the same argv.
@@ -71,7 +71,7 @@ def init() -> None:
     _manage("bootstrap")
 
 
-def supervise(commands: dict[str, Sequence[str]]) -> int:
+def supervise(commands: Mapping[str, Sequence[str]]) -> int:
     """Run `commands` until one exits or we get SIGINT/SIGTERM; then stop them all.
 
     Children get their own session so that Ctrl-C reaches only us, and each is

@@ -5,7 +5,9 @@ wrote. Each beat entry expires within its own period, so a backlog behind a
 stopped worker does not pile up duplicate runs.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def job_by_name(name: str) -> Job:
     raise KeyError(name)
 
 
-def beat_schedule(settings: dict[str, object]) -> dict[str, dict[str, object]]:
+def beat_schedule(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Celery beat entries for the jobs enabled by `settings` (a name → value map)."""
     schedule = {}
     for job in JOBS:

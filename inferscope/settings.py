@@ -89,7 +89,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "inferscope.sqlite3",
+            "NAME": str(DATA_DIR / "inferscope.sqlite3"),
             # web, worker and beat write at once: WAL lets readers go on, and an
             # IMMEDIATE transaction waits for the write lock instead of failing.
             "OPTIONS": {
