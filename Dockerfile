@@ -11,7 +11,7 @@ COPY static static
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
     && SECRET_KEY=build-only python manage.py collectstatic --no-input --verbosity 0
-RUN useradd --system --home /app inferscope && mkdir -p /data && chown inferscope /data
+RUN useradd --system --home /app inferscope && mkdir -p /data && chown -R inferscope /data
 USER inferscope
 EXPOSE 8000
 CMD ["inferscope", "web"]
