@@ -1,20 +1,32 @@
-from django.contrib import admin, messages
+from typing import Any
+
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from collectors.models import Agent, Deployment, Gpu, IngestBatch, Node
 
 
+class NoDeleteAdmin(admin.ModelAdmin):
+    """Fleet rows carry their samples with them: deleting one would erase its history
+    (and the confirmation page would list every sample)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Node)
-class NodeAdmin(admin.ModelAdmin):
-    list_display = ["name", "hostname", "simulated", "created_at"]
+class NodeAdmin(NoDeleteAdmin):
+    list_display = ["name", "hostname", "agent", "simulated", "created_at"]
     list_filter = ["simulated"]
+    list_select_related = ["agent"]
     search_fields = ["name", "hostname"]
 
 
 @admin.register(Gpu)
-class GpuAdmin(admin.ModelAdmin):
+class GpuAdmin(NoDeleteAdmin):
     list_display = ["uuid", "node", "index", "model_name", "memory_total_bytes"]
     list_filter = ["node__simulated", "model_name"]
     list_select_related = ["node"]
@@ -22,7 +34,7 @@ class GpuAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(NoDeleteAdmin):
     list_display = ["name", "node", "model", "server_kind"]
     list_filter = ["server_kind", "node__simulated"]
     list_select_related = ["node"]
@@ -32,20 +44,34 @@ class DeploymentAdmin(admin.ModelAdmin):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "node", "token_prefix", "version", "last_seen_at", "revoked_at"]
-    list_select_related = ["node"]
+    list_display = ["name", "token_prefix", "version", "last_seen_at", "revoked_at"]
     readonly_fields = ["token_prefix", "version", "created_at", "last_seen_at", "revoked_at"]
-    fields = ["name", "node", *readonly_fields]
+    fields = ["name", *readonly_fields]
     actions = ["revoke"]
 
-    def save_model(self, request: HttpRequest, obj: Agent, form: object, change: bool) -> None:
-        token = None if change else obj.set_new_token()
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        if not change:
+            request._new_agent_token = obj.set_new_token()  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
-        if token:
-            messages.warning(
-                request,
-                f"Token for agent {obj.name!r}: {token} — copy it now; it is not shown again.",
-            )
+
+    def response_add(
+        self, request: HttpRequest, obj: Agent, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        token = getattr(request, "_new_agent_token", None)
+        if token is None:
+            return super().response_add(request, obj, post_url_continue)
+        # Rendered in this response only: a flash message would carry the token
+        # in the (signed, not encrypted) messages cookie.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Token for agent {obj.name}",
+            "agent": obj,
+            "token": token,
+        }
+        response = TemplateResponse(request, "admin/collectors/agent/token.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke the selected agents' tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:

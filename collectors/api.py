@@ -1,9 +1,11 @@
 """POST /api/v1/ingest: the one door through which agents write."""
 
+import logging
 import zlib
 from typing import Any
 
 from django.conf import settings
+from django.db import OperationalError
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.parsers import BaseParser
@@ -15,6 +17,8 @@ from collectors.ingest import IngestError, ingest_batch
 from collectors.models import Agent
 from collectors.models.fleet import hash_token
 from inferscope.lib.api import FieldErrors, PayloadTooLarge
+
+logger = logging.getLogger(__name__)
 
 
 class AgentTokenAuthentication(BaseAuthentication):
@@ -85,6 +89,8 @@ def _gunzip(body: bytes, limit: int) -> bytes:
         raise PayloadTooLarge(f"The body inflates to more than the limit of {limit} bytes.")
     if not inflater.eof:
         raise exceptions.ParseError("The gzip body is truncated.")
+    if inflater.unused_data:
+        raise exceptions.ParseError("Data follows the gzip stream; send one gzip member.")
     return data
 
 
@@ -96,9 +102,32 @@ class IngestView(APIView):
     def post(self, request: Request) -> Response:
         body = request.data
         if not isinstance(body, bytes) or not body:
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                raise LengthRequired()
             raise FieldErrors([{"field": "", "message": "The body is empty."}])
         try:
             result = ingest_batch(request.auth, body)
         except IngestError as exc:
             raise FieldErrors(exc.errors) from None
+        except OperationalError as exc:
+            # A lock timeout or deadlock with a concurrent batch: nothing was
+            # stored, and the same batch will go through when retried.
+            logger.warning("ingest: batch from agent %s deferred: %s", request.auth.pk, exc)
+            raise Busy() from None
         return Response(result.as_dict())
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = 411
+    default_detail = "Send the body with a Content-Length header; chunked bodies are not read."
+    default_code = "length_required"
+
+
+class Busy(exceptions.APIException):
+    status_code = 503
+    default_detail = "The database is busy; retry this batch shortly."
+    default_code = "busy"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wait = 2  # DRF sends it as Retry-After

@@ -11,6 +11,11 @@ MAX_NUMBER = 1e18
 MAX_NAME_LENGTH = 200
 MAX_LABELS = 50
 MAX_HISTOGRAM_BUCKETS = 128
+# An inventory describes what one collector sees: a node, or a rack for a
+# central Prometheus collector. Larger lists are a bug or an abuse.
+MAX_INVENTORY_NODES = 1_000
+MAX_INVENTORY_GPUS = 8_192
+MAX_INVENTORY_DEPLOYMENTS = 2_000
 # How many errors a 400 lists: enough to fix a collector, small enough to read.
 MAX_REPORTED_ERRORS = 50
 TOKEN_PREFIX = "isa_"

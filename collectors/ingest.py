@@ -14,6 +14,7 @@ import msgspec
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
 from collectors.constants import EARLIEST_SAMPLE_TIME, LAST_SEEN_RESOLUTION, MAX_REPORTED_ERRORS
@@ -59,7 +60,7 @@ def parse_batch(body: bytes, now: datetime | None = None) -> Batch:
     """Decode and check a body without touching the database; raises IngestError."""
     try:
         batch = decode_batch(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         raise IngestError(explain_errors(body)) from None
     errors = _check_limits(batch, now or timezone.now())
     if errors:
@@ -118,7 +119,7 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
             seen = IngestBatch.objects.get(agent=agent, batch_id=batch.batch_id)
             return IngestResult(seen.batch_id, seen.gpu_samples, seen.inference_samples, True)
         try:
-            refs = upsert_inventory(batch.inventory)
+            refs = upsert_inventory(batch.inventory, agent)
             gpu_ids = resolve_gpus(refs, [s.gpu for s in batch.gpu_samples])
             deployment_ids = resolve_deployments(
                 refs, [(s.node, s.deployment) for s in batch.inference_samples]
@@ -127,7 +128,7 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
             raise IngestError(exc.errors) from None
         _write_gpu_samples(batch, gpu_ids)
         _write_inference_samples(batch, deployment_ids)
-        _touch_agent(agent, batch, refs.node_ids, now)
+        _touch_agent(agent, batch, now)
     return IngestResult(batch.batch_id, len(batch.gpu_samples), len(batch.inference_samples), False)
 
 
@@ -164,24 +165,31 @@ def _json_param() -> Any:
 
 
 def _insert_rows(model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows, keeping the stored row where one exists for the same entity and ts."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    upsert = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Binary COPY: psycopg packs numbers without formatting them as text,
-            # which is most of the cost of writing a row.
-            sql = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
-            with cursor.cursor.copy(sql) as copy:
-                copy.set_types(_column_types(model, tuple(columns)))
-                for row in rows:
-                    copy.write_row(row)
+        if connection.vendor != "postgresql":
+            adapt = connection.ops.adapt_datetimefield_value
+            ts = columns.index("ts")
+            params = [(*r[:ts], adapt(r[ts]), *r[ts + 1 :]) for r in rows]
+            cursor.executemany(upsert, params)
             return
-        adapt = connection.ops.adapt_datetimefield_value
-        ts = columns.index("ts")
-        params = [(*r[:ts], adapt(r[ts]), *r[ts + 1 :]) for r in rows]
-        marks = ", ".join(["%s"] * len(columns))
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", params)
+        try:
+            # Binary COPY: psycopg packs numbers without formatting them as text,
+            # which is most of the cost of a row. COPY cannot skip duplicates, so
+            # a batch repeating stored samples falls back to a slower upsert.
+            with transaction.atomic():
+                sql = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
+                with cursor.cursor.copy(sql) as copy:
+                    copy.set_types(_column_types(model, tuple(columns)))
+                    for row in rows:
+                        copy.write_row(row)
+        except UniqueViolation:  # raised by psycopg itself: the COPY bypasses Django's cursor
+            cursor.executemany(upsert, rows)
 
 
 @functools.cache
@@ -190,12 +198,10 @@ def _column_types(model: Any, columns: tuple[str, ...]) -> list[str]:
     return [by_column[c].db_type(connection) for c in columns]
 
 
-def _touch_agent(agent: Agent, batch: Batch, node_ids: dict[str, int], now: datetime) -> None:
+def _touch_agent(agent: Agent, batch: Batch, now: datetime) -> None:
     update: dict[str, Any] = {}
     if batch.agent_version and batch.agent_version != agent.version:
         update["version"] = batch.agent_version
-    if agent.node_id is None and len(batch.inventory.nodes) == 1:
-        update["node_id"] = node_ids[batch.inventory.nodes[0].name]
     # Last-seen is read in minutes; writing it for every batch would make an
     # agent's concurrent batches queue on the agent row's lock.
     stale = agent.last_seen_at is None or now - agent.last_seen_at >= LAST_SEEN_RESOLUTION

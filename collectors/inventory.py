@@ -1,227 +1,301 @@
 """Bring the fleet tables in line with a batch's inventory, and resolve the names
 that samples use (GPU uuid, deployment name) to row ids.
 
-Rows are only written when something changed, so the usual batch, whose
-inventory matches what is stored, costs reads only.
+An agent may only touch nodes it owns (or unowned ones, which it then claims),
+with their GPUs and deployments. Rows are written only when something changed,
+in a sorted order, so that two batches creating the same rows cannot deadlock.
+A batch costs a fixed number of queries, whatever the size of its inventory.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from collectors.constants import MAX_REPORTED_ERRORS
-from collectors.models import Deployment, Gpu, Node
-from collectors.schema import Inventory
+from collectors.models import Agent, Deployment, Gpu, Node
+from collectors.schema import DeploymentIn, Inventory
+
+Errors = list[dict[str, str]]
 
 
 class InventoryError(Exception):
-    def __init__(self, errors: list[dict[str, str]]) -> None:
+    def __init__(self, errors: Errors) -> None:
         super().__init__(errors[0]["message"])
-        self.errors = errors
+        self.errors = errors[:MAX_REPORTED_ERRORS]
 
 
 @dataclass
 class InventoryRefs:
+    agent_id: int
     node_ids: dict[str, int] = field(default_factory=dict)
     gpu_ids: dict[str, int] = field(default_factory=dict)
+    gpu_nodes: dict[str, int] = field(default_factory=dict)
     # (node name, deployment name) -> id, for the deployments named in the batch.
     deployment_ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def upsert_inventory(inventory: Inventory) -> InventoryRefs:
-    refs = InventoryRefs()
-    errors: list[dict[str, str]] = []
-    refs.node_ids = _upsert_nodes(inventory)
-    _resolve_node_names(inventory, refs.node_ids, errors)
-    if errors:
-        raise InventoryError(errors)
-    refs.gpu_ids = _upsert_gpus(inventory, refs.node_ids)
-    known_gpus = _gpu_ids(refs.gpu_ids, [u for d in inventory.deployments for u in d.gpus])
-    for i, dep in enumerate(inventory.deployments):
-        for uuid in dep.gpus:
-            if uuid not in known_gpus:
-                errors.append(_unknown(f"inventory.deployments[{i}].gpus", "GPU", uuid))
-    if errors:
-        raise InventoryError(errors[:MAX_REPORTED_ERRORS])
-    refs.deployment_ids = _upsert_deployments(inventory, refs.node_ids, known_gpus)
-    return refs
+def _error(path: str, message: str) -> dict[str, str]:
+    return {"field": path, "message": message}
 
 
 def _unknown(path: str, what: str, name: str) -> dict[str, str]:
-    return {
-        "field": path,
-        "message": f"Unknown {what} {name!r}: list it in this batch's inventory first",
-    }
+    return _error(path, f"Unknown {what} {name!r}: list it in this batch's inventory first")
 
 
-def _upsert_nodes(inventory: Inventory) -> dict[str, int]:
+def _not_yours(path: str, what: str, name: str) -> dict[str, str]:
+    return _error(path, f"{what} {name!r} is reported by another agent")
+
+
+def _raise_if(errors: Errors) -> None:
+    if errors:
+        raise InventoryError(errors)
+
+
+def upsert_inventory(inventory: Inventory, agent: Agent) -> InventoryRefs:
+    _raise_if(_duplicates(inventory))
+    refs = InventoryRefs(agent_id=agent.pk)
+    _upsert_nodes(inventory, refs)
+    _upsert_gpus(inventory, refs)
+    _upsert_deployments(inventory, refs)
+    return refs
+
+
+def _duplicates(inventory: Inventory) -> Errors:
+    errors: Errors = []
+    lists = (
+        ("nodes", [n.name for n in inventory.nodes]),
+        ("gpus", [g.uuid for g in inventory.gpus]),
+        ("deployments", [f"{d.name} on {d.node}" for d in inventory.deployments]),
+    )
+    for name, keys in lists:
+        seen: set[str] = set()
+        for index, key in enumerate(keys):
+            if key in seen:
+                errors.append(_error(f"inventory.{name}[{index}]", f"{key!r} is listed twice"))
+            seen.add(key)
+    return errors
+
+
+def _upsert_nodes(inventory: Inventory, refs: InventoryRefs) -> None:
     wanted = {n.name: n for n in inventory.nodes}
-    if not wanted:
-        return {}
-    existing = {n.name: n for n in Node.objects.filter(name__in=wanted)}
-    new = [
-        Node(name=n.name, hostname=n.hostname, simulated=n.simulated, labels=n.labels)
-        for name, n in wanted.items()
-        if name not in existing
-    ]
-    changed = []
-    for name, node in existing.items():
-        given = wanted[name]
-        if (node.hostname, node.simulated, node.labels) != (
-            given.hostname,
-            given.simulated,
-            given.labels,
-        ):
-            node.hostname, node.simulated, node.labels = (
-                given.hostname,
-                given.simulated,
-                given.labels,
-            )
-            changed.append(node)
-    if changed:
-        Node.objects.bulk_update(changed, ["hostname", "simulated", "labels"])
-    ids = {name: node.pk for name, node in existing.items()}
-    if new:
-        # ignore_conflicts: another agent may create the same node at the same moment.
-        Node.objects.bulk_create(new, ignore_conflicts=True)
-        ids.update(Node.objects.filter(name__in=[n.name for n in new]).values_list("name", "pk"))
-    return ids
-
-
-def _resolve_node_names(
-    inventory: Inventory, node_ids: dict[str, int], errors: list[dict[str, str]]
-) -> None:
-    """Add to node_ids the stored nodes that GPUs and deployments name outside `nodes`."""
     named = [(f"inventory.gpus[{i}].node", g.node) for i, g in enumerate(inventory.gpus)]
     named += [
         (f"inventory.deployments[{i}].node", d.node) for i, d in enumerate(inventory.deployments)
     ]
-    missing = {name for _, name in named if name not in node_ids}
-    if missing:
-        node_ids.update(Node.objects.filter(name__in=missing).values_list("name", "pk"))
-    errors.extend(_unknown(path, "node", name) for path, name in named if name not in node_ids)
-
-
-def _upsert_gpus(inventory: Inventory, node_ids: dict[str, int]) -> dict[str, int]:
-    wanted = {g.uuid: g for g in inventory.gpus}
-    if not wanted:
-        return {}
-    fields = ["node_id", "index", "model_name", "memory_total_bytes"]
-    # Tuples, not model instances: a node lists its GPUs in every batch, and
-    # building a hundred Gpu objects to find that nothing changed was the
-    # largest cost of a batch after the COPY.
+    names = set(wanted) | {name for _, name in named}
+    if not names:
+        return
+    fields = ("hostname", "simulated", "labels")
     stored = {
         row[0]: row[1:]
-        for row in Gpu.objects.filter(uuid__in=wanted).values_list("uuid", "pk", *fields)
+        for row in Node.objects.filter(name__in=names).values_list(
+            "name", "pk", "agent_id", *fields
+        )
     }
-    new, changed = [], []
-    for uuid, given in wanted.items():
-        values = (node_ids[given.node], given.index, given.model, given.memory_total_bytes)
-        if uuid not in stored:
-            new.append(Gpu(uuid=uuid, **dict(zip(fields, values, strict=True))))
-        elif stored[uuid][1:] != values:
-            changed.append(Gpu(pk=stored[uuid][0], **dict(zip(fields, values, strict=True))))
+    errors: Errors = []
+    for index, node in enumerate(inventory.nodes):
+        if node.name in stored and stored[node.name][1] not in (None, refs.agent_id):
+            errors.append(_not_yours(f"inventory.nodes[{index}].name", "Node", node.name))
+    for path, name in named:
+        if name not in wanted and name not in stored:
+            errors.append(_unknown(path, "node", name))
+        elif name not in wanted and stored[name][1] not in (None, refs.agent_id):
+            errors.append(_not_yours(path, "Node", name))
+    _raise_if(errors)
+    changed = []
+    for name, node in wanted.items():
+        values = (node.hostname, node.simulated, node.labels)
+        if name in stored and stored[name][1:] != (refs.agent_id, *values):
+            pk = stored[name][0]
+            changed.append(
+                Node(pk=pk, agent_id=refs.agent_id, **dict(zip(fields, values, strict=True)))
+            )
     if changed:
-        Gpu.objects.bulk_update(changed, fields)
-    ids = {uuid: row[0] for uuid, row in stored.items()}
+        Node.objects.bulk_update(sorted(changed, key=lambda n: n.pk), ["agent_id", *fields])
+    refs.node_ids = {name: row[0] for name, row in stored.items()}
+    new = sorted(name for name in wanted if name not in stored)
     if new:
-        Gpu.objects.bulk_create(new, ignore_conflicts=True)
-        ids.update(Gpu.objects.filter(uuid__in=[g.uuid for g in new]).values_list("uuid", "pk"))
-    return ids
+        # ignore_conflicts: another agent may create the same node at the same moment;
+        # the read that follows tells which of us owns it.
+        Node.objects.bulk_create(
+            [
+                Node(name=n, agent_id=refs.agent_id, **{f: getattr(wanted[n], f) for f in fields})
+                for n in new
+            ],
+            ignore_conflicts=True,
+        )
+        created = Node.objects.filter(name__in=new).values_list("name", "pk", "agent_id")
+        for name, pk, owner in created:
+            if owner != refs.agent_id:
+                errors.append(_not_yours("inventory.nodes", "Node", name))
+            refs.node_ids[name] = pk
+        _raise_if(errors)
 
 
-def _gpu_ids(known: dict[str, int], uuids: list[str]) -> dict[str, int]:
-    missing = {u for u in uuids if u not in known}
-    if not missing:
-        return known
-    return known | dict(Gpu.objects.filter(uuid__in=missing).values_list("uuid", "pk"))
+def _stored_gpus(uuids: set[str]) -> dict[str, tuple[int, int, int | None]]:
+    """uuid -> (pk, node id, owning agent id) for the stored GPUs among `uuids`."""
+    rows = Gpu.objects.filter(uuid__in=uuids).values_list("uuid", "pk", "node_id", "node__agent_id")
+    return {uuid: (pk, node, owner) for uuid, pk, node, owner in rows}
 
 
-def _upsert_deployments(
-    inventory: Inventory, node_ids: dict[str, int], gpu_ids: dict[str, int]
-) -> dict[tuple[str, str], int]:
+def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
+    wanted = {g.uuid: g for g in inventory.gpus}
+    listed = {u for d in inventory.deployments for u in d.gpus}
+    if not wanted and not listed:
+        return
+    fields = ["node_id", "index", "model_name", "memory_total_bytes"]
+    # Tuples, not model instances: a node lists its GPUs in every batch, and
+    # building a hundred Gpu objects to find that nothing changed cost more than
+    # the rest of the inventory work.
+    stored = {
+        row[0]: row[1:]
+        for row in Gpu.objects.filter(uuid__in=set(wanted) | listed).values_list(
+            "uuid", "pk", "node__agent_id", *fields
+        )
+    }
+    errors: Errors = []
+    new, changed = [], []
+    for index, (uuid, given) in enumerate(wanted.items()):
+        values = (refs.node_ids[given.node], given.index, given.model, given.memory_total_bytes)
+        row = stored.get(uuid)
+        if row is None:
+            new.append(Gpu(uuid=uuid, **dict(zip(fields, values, strict=True))))
+        elif row[1] not in (None, refs.agent_id):
+            errors.append(_not_yours(f"inventory.gpus[{index}].uuid", "GPU", uuid))
+        elif row[2:] != values:
+            changed.append(Gpu(pk=row[0], **dict(zip(fields, values, strict=True))))
+        refs.gpu_nodes[uuid] = values[0]
+    _raise_if(errors)
+    if changed:
+        Gpu.objects.bulk_update(sorted(changed, key=lambda g: g.pk), fields)
+    for uuid, row in stored.items():
+        refs.gpu_ids[uuid] = row[0]
+        refs.gpu_nodes.setdefault(uuid, row[2])
+    if new:
+        Gpu.objects.bulk_create(sorted(new, key=lambda g: g.uuid), ignore_conflicts=True)
+        for uuid, (pk, _, owner) in _stored_gpus({g.uuid for g in new}).items():
+            if owner != refs.agent_id:
+                errors.append(_not_yours("inventory.gpus", "GPU", uuid))
+            refs.gpu_ids[uuid] = pk
+        _raise_if(errors)
+
+
+def _upsert_deployments(inventory: Inventory, refs: InventoryRefs) -> None:
     wanted = {(d.node, d.name): d for d in inventory.deployments}
     if not wanted:
-        return {}
-    stored = Deployment.objects.filter(
-        node_id__in={node_ids[node] for node, _ in wanted}, name__in={name for _, name in wanted}
-    ).prefetch_related("gpus")
-    by_key = {(d.node_id, d.name): d for d in stored}
-    fields = ["model", "server_kind", "endpoint", "labels"]
-    ids: dict[tuple[str, str], int] = {}
-    changed = []
-    for key, given in wanted.items():
+        return
+    errors: Errors = []
+    for index, dep in enumerate(inventory.deployments):
+        for uuid in dep.gpus:
+            if uuid not in refs.gpu_ids:
+                errors.append(_unknown(f"inventory.deployments[{index}].gpus", "GPU", uuid))
+            elif refs.gpu_nodes[uuid] != refs.node_ids[dep.node]:
+                message = f"GPU {uuid!r} is not on node {dep.node!r}"
+                errors.append(_error(f"inventory.deployments[{index}].gpus", message))
+    _raise_if(errors)
+    fields = ("model", "server_kind", "endpoint", "labels")
+    by_key = {(refs.node_ids[node], name): (node, name) for node, name in wanted}
+    stored = {
+        (row[1], row[2]): (row[0], row[3:])
+        for row in Deployment.objects.filter(
+            node_id__in={key[0] for key in by_key}, name__in={key[1] for key in by_key}
+        ).values_list("pk", "node_id", "name", *fields)
+        if (row[1], row[2]) in by_key
+    }
+    changed, new = [], []
+    for key, (node, name) in sorted(by_key.items()):
+        given = wanted[(node, name)]
         values = (given.model, given.server, given.endpoint, given.labels)
-        gpus = {gpu_ids[u] for u in given.gpus}
-        dep = by_key.get((node_ids[key[0]], key[1]))
-        if dep is None:
-            dep, _ = Deployment.objects.get_or_create(
-                node_id=node_ids[key[0]],
-                name=key[1],
-                defaults=dict(zip(fields, values, strict=True)),
+        if key not in stored:
+            new.append(
+                Deployment(node_id=key[0], name=name, **dict(zip(fields, values, strict=True)))
             )
-            dep.gpus.set(gpus)
-        else:
-            if tuple(getattr(dep, f) for f in fields) != values:
-                for name, value in zip(fields, values, strict=True):
-                    setattr(dep, name, value)
-                changed.append(dep)
-            if {g.pk for g in dep.gpus.all()} != gpus:
-                dep.gpus.set(gpus)
-        ids[key] = dep.pk
+        elif stored[key][1] != values:
+            changed.append(Deployment(pk=stored[key][0], **dict(zip(fields, values, strict=True))))
     if changed:
-        Deployment.objects.bulk_update(changed, fields)
-    return ids
+        Deployment.objects.bulk_update(sorted(changed, key=lambda d: d.pk), list(fields))
+    if new:
+        Deployment.objects.bulk_create(new, ignore_conflicts=True)
+        stored_ids = Deployment.objects.filter(
+            node_id__in={d.node_id for d in new}, name__in={d.name for d in new}
+        ).values_list("node_id", "name", "pk")
+        stored.update({(node, name): (pk, ()) for node, name, pk in stored_ids})
+    for key, (node, name) in by_key.items():
+        refs.deployment_ids[(node, name)] = stored[key][0]
+    _sync_deployment_gpus(wanted, refs)
+
+
+def _sync_deployment_gpus(wanted: dict[tuple[str, str], DeploymentIn], refs: InventoryRefs) -> None:
+    """Make each listed deployment's GPU set what the batch says, in two queries at most."""
+    through = Deployment.gpus.through
+    desired = {
+        refs.deployment_ids[key]: {refs.gpu_ids[u] for u in dep.gpus} for key, dep in wanted.items()
+    }
+    current: dict[int, set[int]] = defaultdict(set)
+    rows = through.objects.filter(deployment_id__in=desired).values_list("deployment_id", "gpu_id")
+    for deployment_id, gpu_id in rows:
+        current[deployment_id].add(gpu_id)
+    stale = sorted(pk for pk, gpus in desired.items() if current[pk] != gpus)
+    if not stale:
+        return
+    through.objects.filter(deployment_id__in=stale).delete()
+    links = [through(deployment_id=pk, gpu_id=gpu) for pk in stale for gpu in sorted(desired[pk])]
+    through.objects.bulk_create(links)
 
 
 def resolve_gpus(refs: InventoryRefs, uuids: list[str]) -> dict[str, int]:
-    ids = _gpu_ids(refs.gpu_ids, uuids)
-    errors = []
+    missing = {u for u in uuids if u not in refs.gpu_ids}
+    ids = dict(refs.gpu_ids)
+    owners: dict[str, int | None] = {}
+    if missing:
+        for uuid, (pk, _, owner) in _stored_gpus(missing).items():
+            owners[uuid] = owner
+            if owner == refs.agent_id:
+                ids[uuid] = pk
+    errors: Errors = []
     reported: set[str] = set()
     for index, uuid in enumerate(uuids):
-        if uuid not in ids and uuid not in reported:
-            reported.add(uuid)
-            errors.append(_unknown(f"gpu_samples[{index}].gpu", "GPU", uuid))
-    if errors:
-        raise InventoryError(errors[:MAX_REPORTED_ERRORS])
+        if uuid in ids or uuid in reported:
+            continue
+        reported.add(uuid)
+        path = f"gpu_samples[{index}].gpu"
+        errors.append(
+            _not_yours(path, "GPU", uuid) if uuid in owners else _unknown(path, "GPU", uuid)
+        )
+    _raise_if(errors)
     return ids
 
 
 def resolve_deployments(refs: InventoryRefs, keys: list[tuple[str | None, str]]) -> list[int]:
-    """The deployment id for each (node or None, name) a sample names, in order."""
-    by_name: dict[str, list[int]] = {}
-    for (_, name), pk in refs.deployment_ids.items():
-        by_name.setdefault(name, []).append(pk)
-    cache: dict[tuple[str | None, str], int | str] = {}
+    """The deployment id for each (node or None, name) a sample names, in order.
+
+    Without a node, a name must be unique among the batch's deployments, or else
+    among the stored deployments of this agent's nodes.
+    """
+    listed: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for (node, name), pk in refs.deployment_ids.items():
+        listed[name].append((node, pk))
+    names = {name for _, name in keys}
+    stored: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    if any((key[0], key[1]) not in refs.deployment_ids and key[1] not in listed for key in keys):
+        rows = Deployment.objects.filter(name__in=names, node__agent_id=refs.agent_id)
+        for node, name, pk in rows.values_list("node__name", "name", "pk"):
+            stored[name].append((node, pk))
     out: list[int] = []
-    errors: list[dict[str, str]] = []
-    for index, key in enumerate(keys):
-        if key not in cache:
-            cache[key] = _resolve_one(refs, by_name, key)
-        found = cache[key]
-        if isinstance(found, int):
-            out.append(found)
-        elif len(errors) < MAX_REPORTED_ERRORS:
-            errors.append({"field": f"inference_samples[{index}].deployment", "message": found})
-    if errors:
-        raise InventoryError(errors)
+    errors: Errors = []
+    for index, (node, name) in enumerate(keys):
+        candidates = listed.get(name) or stored.get(name, [])
+        if node is not None:
+            candidates = [c for c in listed.get(name, []) + stored.get(name, []) if c[0] == node]
+        pks = {pk for _, pk in candidates}
+        if len(pks) == 1:
+            out.append(pks.pop())
+            continue
+        if not pks:
+            message = f"Unknown deployment {name!r}: list it in this batch's inventory first"
+        else:
+            message = f"Deployment {name!r} runs on several nodes: give the sample's node"
+        errors.append(_error(f"inference_samples[{index}].deployment", message))
+        if len(errors) >= MAX_REPORTED_ERRORS:
+            break
+    _raise_if(errors)
     return out
-
-
-def _resolve_one(
-    refs: InventoryRefs, by_name: dict[str, list[int]], key: tuple[str | None, str]
-) -> int | str:
-    node, name = key
-    if node is not None:
-        if (node, name) in refs.deployment_ids:
-            return refs.deployment_ids[(node, name)]
-        stored = list(
-            Deployment.objects.filter(node__name=node, name=name).values_list("pk", flat=True)
-        )
-    else:
-        stored = by_name.get(name) or list(
-            Deployment.objects.filter(name=name).values_list("pk", flat=True)
-        )
-    if len(stored) == 1:
-        return stored[0]
-    if not stored:
-        return f"Unknown deployment {name!r}: list it in this batch's inventory first"
-    return f"Deployment {name!r} runs on several nodes: give the sample's node"

@@ -13,6 +13,9 @@ import msgspec
 
 from collectors.constants import (
     MAX_HISTOGRAM_BUCKETS,
+    MAX_INVENTORY_DEPLOYMENTS,
+    MAX_INVENTORY_GPUS,
+    MAX_INVENTORY_NODES,
     MAX_LABELS,
     MAX_NAME_LENGTH,
     MAX_NUMBER,
@@ -37,7 +40,8 @@ Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Labels = Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_LABELS)]
-BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+# \A…\Z rather than ^…$: "$" would let a trailing newline through.
+BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9._:-]+\Z")]
 ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "other"]
 
 
@@ -71,9 +75,11 @@ class DeploymentIn(_Strict):
 
 
 class Inventory(_Strict):
-    nodes: list[NodeIn] = []
-    gpus: list[GpuIn] = []
-    deployments: list[DeploymentIn] = []
+    nodes: Annotated[list[NodeIn], msgspec.Meta(max_length=MAX_INVENTORY_NODES)] = []
+    gpus: Annotated[list[GpuIn], msgspec.Meta(max_length=MAX_INVENTORY_GPUS)] = []
+    deployments: Annotated[
+        list[DeploymentIn], msgspec.Meta(max_length=MAX_INVENTORY_DEPLOYMENTS)
+    ] = []
 
 
 class Histogram(_Strict):
@@ -238,14 +244,13 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
     try:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        return [
-            {
-                "field": "",
-                "message": f"Malformed JSON: {_message(exc).removeprefix('JSON is malformed: ')}",
-            }
-        ]
+        detail = _message(exc).removeprefix("JSON is malformed: ")
+        return [{"field": "", "message": f"Malformed JSON: {detail}"}]
     except RecursionError:
         return [{"field": "", "message": "JSON is nested too deeply"}]
+    except UnicodeDecodeError:
+        # msgspec raises this (not a DecodeError) for invalid UTF-8 inside a string.
+        return [{"field": "", "message": "The body is not valid UTF-8"}]
     if not isinstance(raw, dict):
         return [{"field": "", "message": "The body must be a JSON object"}]
     version = raw.get("schema_version")

@@ -10,10 +10,3 @@ def agent_create(name: str) -> tuple[Agent, str]:
     token = agent.set_new_token()
     agent.save()
     return agent, token
-
-
-def agent_rotate_token(agent: Agent) -> str:
-    token = agent.set_new_token()
-    agent.revoked_at = None
-    agent.save(update_fields=["token_hash", "token_prefix", "revoked_at"])
-    return token

@@ -43,13 +43,13 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def inventory(gpus: int = 2) -> dict[str, Any]:
+def inventory(gpus: int = 2, node: str = "node-1", prefix: str = "GPU") -> dict[str, Any]:
     return {
-        "nodes": [{"name": "node-1", "hostname": "node-1.example", "labels": {"rack": "r1"}}],
+        "nodes": [{"name": node, "hostname": f"{node}.example", "labels": {"rack": "r1"}}],
         "gpus": [
             {
-                "uuid": f"GPU-{i:04d}",
-                "node": "node-1",
+                "uuid": f"{prefix}-{i:04d}",
+                "node": node,
                 "index": i,
                 "model": "NVIDIA H100 80GB HBM3",
                 "memory_total_bytes": 80 * 2**30,
@@ -59,10 +59,10 @@ def inventory(gpus: int = 2) -> dict[str, Any]:
         "deployments": [
             {
                 "name": "chat-8b",
-                "node": "node-1",
+                "node": node,
                 "model": "meta-llama/Llama-3.1-8B-Instruct",
                 "server": "vllm",
-                "gpus": ["GPU-0000"],
+                "gpus": [f"{prefix}-0000"],
                 "labels": {"team": "search"},
             }
         ],
@@ -113,15 +113,24 @@ def inference_sample(ts: datetime | None = None, **fields: Any) -> dict:
     return sample
 
 
-def batch(batch_id: str = "batch-1", gpu_samples: int = 4, **fields: Any) -> dict[str, Any]:
-    start = now_utc() - timedelta(seconds=10 * (gpu_samples // 2 + 6))
+def batch(
+    batch_id: str = "batch-1",
+    gpu_samples: int = 4,
+    node: str = "node-1",
+    prefix: str = "GPU",
+    earlier_s: int = 0,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A valid batch: two GPUs sampled in turn every 10 s, and one inference sample,
+    ending a minute (plus `earlier_s`) before now."""
+    start = now_utc() - timedelta(seconds=10 * (gpu_samples // 2 + 6) + earlier_s)
     body: dict[str, Any] = {
         "schema_version": 1,
         "batch_id": batch_id,
         "agent_version": "0.1.0",
-        "inventory": inventory(),
+        "inventory": inventory(node=node, prefix=prefix),
         "gpu_samples": [
-            gpu_sample(f"GPU-{i % 2:04d}", start + timedelta(seconds=10 * (i // 2)))
+            gpu_sample(f"{prefix}-{i % 2:04d}", start + timedelta(seconds=10 * (i // 2)))
             for i in range(gpu_samples)
         ],
         "inference_samples": [inference_sample(start)],

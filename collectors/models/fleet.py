@@ -2,7 +2,6 @@ import hashlib
 import secrets
 
 from django.db import models
-from django.utils import timezone
 
 from collectors.choices import ServerKind
 from collectors.constants import TOKEN_PREFIX
@@ -11,9 +10,21 @@ __all__ = ["Agent", "Deployment", "Gpu", "Node"]
 
 
 class Node(models.Model):
-    """One machine that holds GPUs, as its agent names it."""
+    """One machine that holds GPUs, as its agent names it.
+
+    A node belongs to the agent that first reported it: no other agent's token
+    can change it, its GPUs or deployments, or post samples for them.
+    """
 
     name = models.CharField(max_length=200, unique=True)
+    agent = models.ForeignKey(
+        "Agent",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="nodes",
+        help_text="the agent allowed to report this node; clear it to let another claim it",
+    )
     hostname = models.CharField(max_length=255, blank=True)
     # True for the built-in simulated fleet: every page that shows it says so.
     simulated = models.BooleanField(default=False)
@@ -81,9 +92,6 @@ class Agent(models.Model):
     """
 
     name = models.CharField(max_length=200, unique=True)
-    node = models.ForeignKey(
-        Node, on_delete=models.SET_NULL, null=True, blank=True, related_name="agents"
-    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     # The first characters, so people can tell tokens apart without the secret.
     token_prefix = models.CharField(max_length=12, editable=False)
@@ -98,18 +106,9 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
     def set_new_token(self) -> str:
         """Give the agent a fresh token and return it; the caller shows it once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.token_hash = hash_token(token)
         self.token_prefix = token[:12]
         return token
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])

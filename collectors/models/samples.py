@@ -33,7 +33,9 @@ class GpuSample(models.Model):
     class Meta:
         # Pages and rollups read one GPU over a time range; the BRIN index on ts
         # (PostgreSQL only, in the migration) serves whole-fleet time windows.
-        indexes = [models.Index(fields=["gpu", "ts"], name="gpusample_gpu_ts")]
+        # One row per GPU and instant: a sample sent twice (a retry under a new
+        # batch id, overlapping scrapes) is stored once, so rollups never double-count.
+        constraints = [models.UniqueConstraint(fields=["gpu", "ts"], name="gpusample_gpu_ts")]
         verbose_name = "GPU sample"
 
     def __str__(self) -> str:
@@ -70,7 +72,9 @@ class InferenceSample(models.Model):
     queue_hist = models.JSONField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["deployment", "ts"], name="infsample_deployment_ts")]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "ts"], name="infsample_deployment_ts")
+        ]
 
     def __str__(self) -> str:
         return f"deployment {self.deployment_id} at {self.ts:%Y-%m-%d %H:%M:%S}"

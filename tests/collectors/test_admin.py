@@ -10,14 +10,17 @@ pytestmark = pytest.mark.django_db
 
 def test_creating_an_agent_in_the_admin_shows_its_token_once(client: Client, owner):
     client.force_login(owner)
-    response = client.post("/admin/collectors/agent/add/", {"name": "from-admin"}, follow=True)
+    response = client.post("/admin/collectors/agent/add/", {"name": "from-admin"})
     assert response.status_code == 200
-    message = next(m.message for m in response.context["messages"] if "Token" in m.message)
-    token = message.split(": ")[1].split(" ")[0]
+    assert "no-store" in response["Cache-Control"]
+    token = response.context["token"]
+    assert token in response.content.decode()
     agent = Agent.objects.get(name="from-admin")
     assert agent.token_hash == hash_token(token)
+    # Not in a cookie (flash messages live in one), and never shown again.
+    assert all(token not in morsel.value for morsel in response.cookies.values())
     page = client.get(f"/admin/collectors/agent/{agent.pk}/change/").content.decode()
-    assert token not in page
+    assert token not in page and agent.token_prefix in page
 
 
 def test_the_revoke_action_locks_the_agent_out(client: Client, owner, agent_token, post_batch):
@@ -38,6 +41,14 @@ def test_admin_lists_open_for_staff(client: Client, owner, post_batch, model):
     assert post_batch(batch()).status_code == 200
     client.force_login(owner)
     assert client.get(f"/admin/collectors/{model}/").status_code == 200
+
+
+@pytest.mark.parametrize("model", ["node", "gpu", "deployment"])
+def test_fleet_rows_cannot_be_deleted_with_their_history(client: Client, owner, post_batch, model):
+    assert post_batch(batch()).status_code == 200
+    client.force_login(owner)
+    response = client.get(f"/admin/collectors/{model}/1/delete/")
+    assert response.status_code == 403
 
 
 def test_admin_is_closed_to_non_staff(client: Client, teammate):

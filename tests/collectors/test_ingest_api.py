@@ -56,7 +56,7 @@ class TestValidBatches:
         assert inference.itl_hist is None and inference.preemptions is None
         agent = Agent.objects.get(pk=agent_token[0].pk)
         assert agent.last_seen_at is not None and agent.version == "0.1.0"
-        assert agent.node == node
+        assert node.agent == agent
 
     def test_unsupported_fields_are_stored_as_null_not_zero(self, post_batch):
         body = batch(gpu_samples=0)
@@ -73,7 +73,7 @@ class TestValidBatches:
 
     def test_later_batches_may_name_stored_gpus_without_inventory(self, post_batch):
         assert post_batch(batch()).status_code == 200
-        later = batch("batch-2", inventory={})
+        later = batch("batch-2", inventory={}, earlier_s=3600)
         assert post_batch(later).status_code == 200
         assert GpuSample.objects.count() == 8
 
@@ -116,7 +116,8 @@ class TestIdempotency:
 
         _, other_token = agent_create("other-agent")
         assert post_batch(batch()).json()["duplicate"] is False
-        assert post_batch(batch(), token=other_token).json()["duplicate"] is False
+        other = batch(node="node-2", prefix="GPU-B")
+        assert post_batch(other, token=other_token).json()["duplicate"] is False
         assert GpuSample.objects.count() == 8
 
 
@@ -134,7 +135,7 @@ class TestAuthentication:
         assert stored() == (0, 0, 0, 0, 0, 0)
 
     def test_it_rejects_a_revoked_token(self, post_batch, agent_token):
-        agent_token[0].revoke()
+        Agent.objects.filter(pk=agent_token[0].pk).update(revoked_at=now_utc())
         response = post_batch(batch())
         assert response.status_code == 401
         assert "revoked" in response.json()["detail"]

@@ -61,3 +61,13 @@ def test_replacing_any_field_with_any_value_never_errors(post_batch, path, value
 def test_arbitrary_bytes_never_error(post_batch, raw):
     response = post_batch(raw)
     assert response.status_code in (400,), response.content
+
+
+@FUZZ
+@given(junk=st.binary(min_size=1, max_size=12))
+def test_any_bytes_inside_a_json_string_never_error(post_batch, junk):
+    # Raw bytes where a string's characters go: invalid UTF-8, control bytes.
+    inner = junk.replace(b"\\", b"").replace(b'"', b"")
+    raw = msgspec.json.encode(batch()).replace(b'"0.1.0"', b'"' + inner + b'"', 1)
+    response = post_batch(raw)
+    assert response.status_code in (200, 400), response.content
