@@ -276,16 +276,20 @@ def resolve_deployments(refs: InventoryRefs, keys: list[tuple[str | None, str]])
         listed[name].append((node, pk))
     names = {name for _, name in keys}
     stored: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    if any((key[0], key[1]) not in refs.deployment_ids and key[1] not in listed for key in keys):
+    if any(
+        (node, name) not in refs.deployment_ids and (node is not None or name not in listed)
+        for node, name in keys
+    ):
         rows = Deployment.objects.filter(name__in=names, node__agent_id=refs.agent_id)
         for node, name, pk in rows.values_list("node__name", "name", "pk"):
             stored[name].append((node, pk))
     out: list[int] = []
     errors: Errors = []
-    for index, (node, name) in enumerate(keys):
+    for index, (wanted_node, name) in enumerate(keys):
         candidates = listed.get(name) or stored.get(name, [])
-        if node is not None:
-            candidates = [c for c in listed.get(name, []) + stored.get(name, []) if c[0] == node]
+        if wanted_node is not None:
+            both = listed.get(name, []) + stored.get(name, [])
+            candidates = [c for c in both if c[0] == wanted_node]
         pks = {pk for _, pk in candidates}
         if len(pks) == 1:
             out.append(pks.pop())

@@ -147,3 +147,14 @@ class TestTransport:
 
     def test_a_batch_id_with_a_trailing_newline_is_refused(self, post_batch):
         assert_field_error(post_batch(batch("abc\n")), "batch_id", "regex")
+
+
+def test_a_sample_may_name_a_stored_deployment_on_another_of_its_nodes(post_batch):
+    assert post_batch(batch()).status_code == 200
+    second = batch("b2", node="node-2", prefix="GPU-B", earlier_s=600)
+    assert post_batch(second).status_code == 200
+    # Lists node-2's deployment, but the sample is for the one stored on node-1.
+    third = batch("b3", node="node-2", prefix="GPU-B", earlier_s=1200, gpu_samples=0)
+    third["inference_samples"][0]["node"] = "node-1"
+    assert post_batch(third).status_code == 200
+    assert InferenceSample.objects.filter(deployment__node__name="node-1").count() == 2
