@@ -39,5 +39,6 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py $(BENCH_ARGS)
 
+# Leaves var/ (the SQLite database and the secret key) alone.
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

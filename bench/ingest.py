@@ -24,7 +24,7 @@ How to run
     .venv/bin/python bench/ingest.py --clients 4 --workers 3
     .venv/bin/python bench/ingest.py --gzip      # also a run with gzip bodies
     .venv/bin/python bench/ingest.py --profile   # + cProfile of the ingest view
-    .venv/bin/python bench/ingest.py --raw-connections 2   # two COPY streams
+    .venv/bin/python bench/ingest.py --raw-connections 1   # one COPY stream
     make bench BENCH_ARGS="--batches 300 --clients 4"
 
 It needs a PostgreSQL server it may create databases on. The bench database
@@ -312,7 +312,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus", type=int, default=100, help="GPUs in the inventory (100)")
     p.add_argument("--clients", type=int, default=2, help="concurrent HTTP clients (2)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
-    p.add_argument("--raw-connections", type=int, default=1, help="concurrent COPY connections (1)")
+    p.add_argument(
+        "--raw-connections",
+        type=int,
+        default=None,
+        help="concurrent COPY connections (default: as many as --clients, writer for writer)",
+    )
     p.add_argument(
         "--raw-format",
         choices=("text", "binary"),
@@ -338,6 +343,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="then cProfile the ingest view in-process on this many extra batches (20)",
     )
     args = p.parse_args(argv)
+    if args.raw_connections is None:
+        args.raw_connections = args.clients
     for name in ("batches", "batch_size", "gpus", "clients", "workers", "raw_connections"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")

@@ -143,15 +143,18 @@ def _write_gpu_samples(batch: Batch, gpu_ids: dict[str, int]) -> None:
 def _write_inference_samples(batch: Batch, deployment_ids: list[int]) -> None:
     if not batch.inference_samples:
         return
-    astuple = msgspec.structs.astuple
-    first_hist = INFERENCE_SAMPLE_COLUMNS.index(HISTOGRAM_COLUMNS[0])
     as_json = _json_param()
     rows = []
     for deployment_id, sample in zip(deployment_ids, batch.inference_samples, strict=True):
-        values = astuple(sample)[1:-1]  # drop the deployment name and the node
-        hists = tuple(None if h is None else as_json(h) for h in values[first_hist:])
-        rows.append((deployment_id, *values[:first_hist], *hists))
+        values = [getattr(sample, column) for column in INFERENCE_SAMPLE_COLUMNS]
+        for index in _HISTOGRAM_INDEXES:
+            if values[index] is not None:
+                values[index] = as_json(values[index])
+        rows.append((deployment_id, *values))
     _insert_rows(InferenceSample, ("deployment_id", *INFERENCE_SAMPLE_COLUMNS), rows)
+
+
+_HISTOGRAM_INDEXES = [INFERENCE_SAMPLE_COLUMNS.index(c) for c in HISTOGRAM_COLUMNS]
 
 
 def _encode_json(value: Any) -> str:

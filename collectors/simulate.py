@@ -277,20 +277,22 @@ def simulate_tick(now: datetime | None = None) -> TickResult:
     interval = float(settings.SIMULATE_INTERVAL_SECONDS)
     now_s = (now or timezone.now()).timestamp()
     stop = now_s - now_s % interval + interval  # up to and including the current boundary
-    with transaction.atomic():
-        # One tick at a time: the lock orders two workers that picked up two beats.
-        agent = Agent.objects.select_for_update().get(pk=simulator_agent().pk)
-        last = GpuSample.objects.filter(gpu__uuid=GPUS[0].uuid).aggregate(m=Max("ts"))["m"]
-        earliest = now_s - now_s % interval - settings.SIMULATE_BACKFILL_HOURS * 3600
-        start = earliest if last is None else max(earliest, last.timestamp() + interval)
-        per_interval = len(GPUS) + len(DEPLOYMENTS)
-        chunk = interval * max(1, settings.INGEST_MAX_SAMPLES // per_interval)
-        batches = samples = 0
-        while start < stop:
-            end = min(stop, start + chunk)
-            body = msgspec.json.encode(batch_body(start, end, interval))
+    earliest = now_s - now_s % interval - settings.SIMULATE_BACKFILL_HOURS * 3600
+    per_interval = len(GPUS) + len(DEPLOYMENTS)
+    chunk = interval * max(1, settings.INGEST_MAX_SAMPLES // per_interval)
+    agent_pk = simulator_agent().pk
+    batches = samples = 0
+    while True:
+        # A transaction per batch, so a day of backfill never holds SQLite's write
+        # lock for long; the row lock orders two workers that picked up two beats.
+        with transaction.atomic():
+            agent = Agent.objects.select_for_update().get(pk=agent_pk)
+            last = GpuSample.objects.filter(gpu__uuid=GPUS[0].uuid).aggregate(m=Max("ts"))["m"]
+            start = earliest if last is None else max(earliest, last.timestamp() + interval)
+            if start >= stop:
+                break
+            body = msgspec.json.encode(batch_body(start, min(stop, start + chunk), interval))
             result = ingest_batch(agent, body, now=now)
-            batches += 1
-            samples += result.gpu_samples + result.inference_samples
-            start = end
+        batches += 1
+        samples += result.gpu_samples + result.inference_samples
     return TickResult(batches, samples)

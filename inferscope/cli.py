@@ -1,7 +1,9 @@
 """`inferscope web|worker|beat|init|run`: the commands that make run and
 docker-compose.yml both use, so the two cannot drift apart."""
 
+import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,14 +24,22 @@ def _manage(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "django", *args], check=True)
 
 
+def _program(name: str) -> str:
+    """The console script installed beside this Python (the virtualenv's), else PATH's."""
+    search = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    return shutil.which(name, path=search) or name
+
+
 def _exec(argv: list[str]) -> None:
     sys.stdout.flush()
-    os.execvp(argv[0], argv)
+    program = _program(argv[0])
+    os.execv(program, [program, *argv[1:]])
 
 
 def web() -> None:
     port = os.environ.get("PORT", "8000")
-    host = os.environ.get("HOST", "127.0.0.1")
+    # Not HOST: some shells export HOST as the machine's name.
+    host = os.environ.get("WEB_HOST", "127.0.0.1")
     _exec(
         [
             "gunicorn",
@@ -83,10 +93,15 @@ def supervise(commands: Mapping[str, Sequence[str]]) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # SIGHUP: the terminal closed. Children must not outlive us in any case.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     children = {
-        name: subprocess.Popen(list(argv), start_new_session=True)
+        name: subprocess.Popen(
+            [_program(argv[0]), *argv[1:]],
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
         for name, argv in commands.items()
     }
     exit_code = 0
@@ -112,6 +127,14 @@ def supervise(commands: Mapping[str, Sequence[str]]) -> int:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
     return exit_code
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the supervisor dies,
+    even by SIGKILL, so that no server is left holding the port."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def run() -> int:

@@ -17,19 +17,20 @@ class Job:
     every_seconds: float
     # Only scheduled when this setting is true (None: always).
     enabled_by: str | None = None
+    # A setting that overrides every_seconds, when set.
+    interval_setting: str | None = None
 
 
 JOBS: tuple[Job, ...] = (
-    Job("simulate", "collectors.simulate_tick", 10, enabled_by="INFERSCOPE_SIMULATE"),
+    Job(
+        "simulate",
+        "collectors.simulate_tick",
+        10,
+        enabled_by="INFERSCOPE_SIMULATE",
+        interval_setting="SIMULATE_INTERVAL_SECONDS",
+    ),
     Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),
 )
-
-
-def job_by_name(name: str) -> Job:
-    for job in JOBS:
-        if job.name == name:
-            return job
-    raise KeyError(name)
 
 
 def beat_schedule(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -38,9 +39,7 @@ def beat_schedule(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for job in JOBS:
         if job.enabled_by and not settings.get(job.enabled_by):
             continue
-        every = job.every_seconds
-        if job.name == "simulate":
-            every = float(settings.get("SIMULATE_INTERVAL_SECONDS") or every)
+        every = float(settings.get(job.interval_setting or "") or job.every_seconds)
         schedule[job.name] = {
             "task": job.task,
             "schedule": every,

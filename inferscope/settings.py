@@ -2,6 +2,7 @@
 the environment; with nothing set, Inferscope runs on one machine with SQLite and
 an embedded (filesystem) Celery broker under DATA_DIR."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from inferscope.lib.env import env_bool, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("INFERSCOPE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+# It holds the SQLite file (sessions included) and the secret key: owner only.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -20,10 +23,12 @@ def _secret_key() -> str:
     # Embedded mode: a key generated once and kept beside the SQLite file, so
     # sessions survive restarts without anyone having to set one.
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 

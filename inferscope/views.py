@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from inferscope.celery import app as celery_app
 
@@ -33,7 +33,7 @@ def _broker_status() -> str:
 
 @login_not_required
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_status(), "broker": _broker_status()}
     healthy = all(value == "ok" for value in checks.values())

@@ -53,7 +53,7 @@ def child(tmp_path: Path, name: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_stop_signal_stops_every_process(tmp_path, signum):
     supervisor = start_supervisor(
         tmp_path, {n: child(tmp_path, n) for n in ("web", "worker", "beat")}
@@ -64,6 +64,19 @@ def test_a_stop_signal_stops_every_process(tmp_path, signum):
     supervisor.send_signal(signum)
     assert supervisor.wait(timeout=15) == 0
     time.sleep(0.2)
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_children_do_not_outlive_a_killed_supervisor(tmp_path):
+    supervisor = start_supervisor(tmp_path, {n: child(tmp_path, n) for n in ("web", "worker")})
+    for name in ("web", "worker"):
+        wait_for(tmp_path / name)
+    pids = [int((tmp_path / n).read_text()) for n in ("web", "worker")]
+    supervisor.kill()
+    supervisor.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not any(alive(pid) for pid in pids)
 
 

@@ -85,3 +85,13 @@ def test_the_fleet_page_query_count_does_not_grow_with_the_fleet(
 def test_static_files_are_served_locally(client: Client):
     response = client.get("/static/css/site.css")
     assert response.status_code == 200
+
+
+def test_healthz_answers_head_for_load_balancers(client: Client):
+    assert client.head("/healthz").status_code == 200
+
+
+def test_the_data_folder_and_generated_key_are_private(settings):
+    assert settings.DATA_DIR.stat().st_mode & 0o077 == 0
+    key = settings.DATA_DIR / "secret_key"
+    assert key.exists() and key.stat().st_mode & 0o077 == 0

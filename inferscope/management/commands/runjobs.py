@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inferscope.celery import app
-from inferscope.schedule import JOBS, job_by_name
+from inferscope.schedule import JOBS
 
 
 class Command(BaseCommand):
@@ -28,5 +28,5 @@ class Command(BaseCommand):
             chosen = [j for j in JOBS if not j.enabled_by or getattr(settings, j.enabled_by)]
         app.loader.import_default_modules()  # autodiscovery is lazy outside a worker
         for job in chosen:
-            summary = app.tasks[job_by_name(job.name).task]()
+            summary = app.tasks[job.task]()
             self.stdout.write(f"{job.name}: {summary}")
