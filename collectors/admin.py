@@ -43,7 +43,9 @@ class DeploymentAdmin(NoDeleteAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(NoDeleteAdmin):
+    """Agents are revoked, not deleted: their batch records and nodes stay attributed."""
+
     list_display = ["name", "token_prefix", "version", "last_seen_at", "revoked_at"]
     readonly_fields = ["token_prefix", "version", "created_at", "last_seen_at", "revoked_at"]
     fields = ["name", *readonly_fields]

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError
+from psycopg.errors import DeadlockDetected, LockNotAvailable, SerializationFailure
 from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.parsers import BaseParser
@@ -110,11 +111,19 @@ class IngestView(APIView):
         except IngestError as exc:
             raise FieldErrors(exc.errors) from None
         except OperationalError as exc:
+            if not _is_contention(exc):
+                raise
             # A lock timeout or deadlock with a concurrent batch: nothing was
             # stored, and the same batch will go through when retried.
             logger.warning("ingest: batch from agent %s deferred: %s", request.auth.pk, exc)
             raise Busy() from None
         return Response(result.as_dict())
+
+
+def _is_contention(exc: OperationalError) -> bool:
+    if isinstance(exc.__cause__, LockNotAvailable | DeadlockDetected | SerializationFailure):
+        return True
+    return "database is locked" in str(exc)  # SQLite's busy timeout ran out
 
 
 class LengthRequired(exceptions.APIException):

@@ -105,6 +105,11 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
     now = now or timezone.now()
     batch = parse_batch(body, now)
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A batch waits this long for another's row locks, then gets a 503
+            # and is retried, instead of holding a web worker indefinitely.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '10s'")
         try:
             # The unique (agent, batch_id) row is the claim: a concurrent retry of
             # the same batch blocks here until the first commits, then fails over.
@@ -172,27 +177,57 @@ def _insert_rows(model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
-    marks = ", ".join(["%s"] * len(columns))
-    upsert = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            adapt = connection.ops.adapt_datetimefield_value
-            ts = columns.index("ts")
-            params = [(*r[:ts], adapt(r[ts]), *r[ts + 1 :]) for r in rows]
-            cursor.executemany(upsert, params)
-            return
-        try:
-            # Binary COPY: psycopg packs numbers without formatting them as text,
-            # which is most of the cost of a row. COPY cannot skip duplicates, so
-            # a batch repeating stored samples falls back to a slower upsert.
-            with transaction.atomic():
-                sql = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
-                with cursor.cursor.copy(sql) as copy:
-                    copy.set_types(_column_types(model, tuple(columns)))
-                    for row in rows:
-                        copy.write_row(row)
-        except UniqueViolation:  # raised by psycopg itself: the COPY bypasses Django's cursor
-            cursor.executemany(upsert, rows)
+    if connection.vendor != "postgresql":
+        adapt = connection.ops.adapt_datetimefield_value
+        ts = columns.index("ts")
+        params = [(*r[:ts], adapt(r[ts]), *r[ts + 1 :]) for r in rows]
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        return
+    # In (entity, ts) order: two batches overlapping in opposite orders would
+    # otherwise deadlock on the unique index.
+    rows.sort(key=_entity_and_ts)
+    types = _column_types(model, tuple(columns))
+    try:
+        # Binary COPY: psycopg packs numbers without formatting them as text,
+        # which is most of the cost of a row. COPY cannot skip rows that are
+        # stored already, so a batch that repeats some takes the slower path.
+        with transaction.atomic():
+            _copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)", types, rows)
+    except IntegrityError as exc:
+        if not isinstance(exc.__cause__, UniqueViolation):
+            raise
+        staging = quote(f"ingest_{model._meta.db_table}")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS"
+                f" AS SELECT {names} FROM {table} WITH NO DATA"
+            )
+            _copy(f"COPY {staging} ({names}) FROM STDIN (FORMAT BINARY)", types, rows)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}"
+                " ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"TRUNCATE {staging}")
+
+
+def _entity_and_ts(row: tuple[Any, ...]) -> tuple[int, datetime]:
+    return row[0], row[1]
+
+
+def _copy(sql: str, types: list[str], rows: list[tuple[Any, ...]]) -> None:
+    # The COPY goes through psycopg's own cursor: wrap_database_errors gives its
+    # errors Django's classes, as every other query here has.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 @functools.cache

@@ -10,9 +10,11 @@ A batch costs a fixed number of queries, whatever the size of its inventory.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.db.models import F
+
 from collectors.constants import MAX_REPORTED_ERRORS
 from collectors.models import Agent, Deployment, Gpu, Node
-from collectors.schema import DeploymentIn, Inventory
+from collectors.schema import DeploymentIn, GpuIn, Inventory
 
 Errors = list[dict[str, str]]
 
@@ -61,16 +63,19 @@ def upsert_inventory(inventory: Inventory, agent: Agent) -> InventoryRefs:
 
 def _duplicates(inventory: Inventory) -> Errors:
     errors: Errors = []
-    lists = (
-        ("nodes", [n.name for n in inventory.nodes]),
-        ("gpus", [g.uuid for g in inventory.gpus]),
-        ("deployments", [f"{d.name} on {d.node}" for d in inventory.deployments]),
-    )
+    lists: list[tuple[str, list[tuple[object, str]]]] = [
+        ("nodes", [(n.name, n.name) for n in inventory.nodes]),
+        ("gpus", [(g.uuid, g.uuid) for g in inventory.gpus]),
+        (
+            "deployments",
+            [((d.node, d.name), f"{d.name} on {d.node}") for d in inventory.deployments],
+        ),
+    ]
     for name, keys in lists:
-        seen: set[str] = set()
-        for index, key in enumerate(keys):
+        seen: set[object] = set()
+        for index, (key, label) in enumerate(keys):
             if key in seen:
-                errors.append(_error(f"inventory.{name}[{index}]", f"{key!r} is listed twice"))
+                errors.append(_error(f"inventory.{name}[{index}]", f"{label!r} is listed twice"))
             seen.add(key)
     return errors
 
@@ -96,21 +101,30 @@ def _upsert_nodes(inventory: Inventory, refs: InventoryRefs) -> None:
         if node.name in stored and stored[node.name][1] not in (None, refs.agent_id):
             errors.append(_not_yours(f"inventory.nodes[{index}].name", "Node", node.name))
     for path, name in named:
-        if name not in wanted and name not in stored:
+        if name in wanted:
+            continue
+        if name not in stored:
             errors.append(_unknown(path, "node", name))
-        elif name not in wanted and stored[name][1] not in (None, refs.agent_id):
+        elif stored[name][1] is None:
+            message = f"Node {name!r} has no agent: list it in inventory.nodes to claim it"
+            errors.append(_error(path, message))
+        elif stored[name][1] != refs.agent_id:
             errors.append(_not_yours(path, "Node", name))
     _raise_if(errors)
+    # Claim unowned nodes with one conditional UPDATE, so two agents cannot both win.
+    unowned = sorted(stored[n][0] for n in wanted if n in stored and stored[n][1] is None)
+    if unowned:
+        claimed = Node.objects.filter(pk__in=unowned, agent__isnull=True)
+        if claimed.update(agent_id=refs.agent_id) != len(unowned):
+            message = "Another agent claimed one of these nodes at the same moment"
+            raise InventoryError([_error("inventory.nodes", message)])
     changed = []
     for name, node in wanted.items():
         values = (node.hostname, node.simulated, node.labels)
-        if name in stored and stored[name][1:] != (refs.agent_id, *values):
-            pk = stored[name][0]
-            changed.append(
-                Node(pk=pk, agent_id=refs.agent_id, **dict(zip(fields, values, strict=True)))
-            )
+        if name in stored and stored[name][2:] != values:
+            changed.append(Node(pk=stored[name][0], **dict(zip(fields, values, strict=True))))
     if changed:
-        Node.objects.bulk_update(sorted(changed, key=lambda n: n.pk), ["agent_id", *fields])
+        Node.objects.bulk_update(sorted(changed, key=lambda n: n.pk), list(fields))
     refs.node_ids = {name: row[0] for name, row in stored.items()}
     new = sorted(name for name in wanted if name not in stored)
     if new:
@@ -153,9 +167,9 @@ def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
         )
     }
     errors: Errors = []
-    new, changed = [], []
+    new, changed, moved = [], [], []
     for index, (uuid, given) in enumerate(wanted.items()):
-        values = (refs.node_ids[given.node], given.index, given.model, given.memory_total_bytes)
+        values = _gpu_values(given, refs)
         row = stored.get(uuid)
         if row is None:
             new.append(Gpu(uuid=uuid, **dict(zip(fields, values, strict=True))))
@@ -163,20 +177,36 @@ def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
             errors.append(_not_yours(f"inventory.gpus[{index}].uuid", "GPU", uuid))
         elif row[2:] != values:
             changed.append(Gpu(pk=row[0], **dict(zip(fields, values, strict=True))))
+            if row[2] != values[0]:
+                moved.append(row[0])
         refs.gpu_nodes[uuid] = values[0]
     _raise_if(errors)
-    if changed:
-        Gpu.objects.bulk_update(sorted(changed, key=lambda g: g.pk), fields)
     for uuid, row in stored.items():
         refs.gpu_ids[uuid] = row[0]
         refs.gpu_nodes.setdefault(uuid, row[2])
     if new:
         Gpu.objects.bulk_create(sorted(new, key=lambda g: g.uuid), ignore_conflicts=True)
-        for uuid, (pk, _, owner) in _stored_gpus({g.uuid for g in new}).items():
+        for uuid, (pk, node, owner) in _stored_gpus({g.uuid for g in new}).items():
             if owner != refs.agent_id:
                 errors.append(_not_yours("inventory.gpus", "GPU", uuid))
+            elif node != refs.gpu_nodes[uuid]:
+                # Another batch of ours created it on another node a moment ago:
+                # this batch came later, so its node wins.
+                values = _gpu_values(wanted[uuid], refs)
+                changed.append(Gpu(pk=pk, **dict(zip(fields, values, strict=True))))
+                moved.append(pk)
             refs.gpu_ids[uuid] = pk
         _raise_if(errors)
+    if changed:
+        Gpu.objects.bulk_update(sorted(changed, key=lambda g: g.pk), fields)
+    if moved:
+        # A GPU that changed node no longer serves the deployments of its old node.
+        links = Deployment.gpus.through.objects.filter(gpu_id__in=moved)
+        links.exclude(deployment__node_id=F("gpu__node_id")).delete()
+
+
+def _gpu_values(given: GpuIn, refs: InventoryRefs) -> tuple[int, int | None, str, int | None]:
+    return (refs.node_ids[given.node], given.index, given.model, given.memory_total_bytes)
 
 
 def _upsert_deployments(inventory: Inventory, refs: InventoryRefs) -> None:
@@ -237,9 +267,12 @@ def _sync_deployment_gpus(wanted: dict[tuple[str, str], DeploymentIn], refs: Inv
     stale = sorted(pk for pk, gpus in desired.items() if current[pk] != gpus)
     if not stale:
         return
+    # Only a change takes locks: two batches changing the same deployment's GPUs
+    # would otherwise each delete what they read and insert over each other.
+    list(Deployment.objects.select_for_update().filter(pk__in=stale).order_by("pk").values("pk"))
     through.objects.filter(deployment_id__in=stale).delete()
     links = [through(deployment_id=pk, gpu_id=gpu) for pk in stale for gpu in sorted(desired[pk])]
-    through.objects.bulk_create(links)
+    through.objects.bulk_create(links, ignore_conflicts=True)
 
 
 def resolve_gpus(refs: InventoryRefs, uuids: list[str]) -> dict[str, int]:
@@ -258,9 +291,13 @@ def resolve_gpus(refs: InventoryRefs, uuids: list[str]) -> dict[str, int]:
             continue
         reported.add(uuid)
         path = f"gpu_samples[{index}].gpu"
-        errors.append(
-            _not_yours(path, "GPU", uuid) if uuid in owners else _unknown(path, "GPU", uuid)
-        )
+        if uuid not in owners:
+            errors.append(_unknown(path, "GPU", uuid))
+        elif owners[uuid] is None:
+            message = f"GPU {uuid!r} is on a node no agent owns: list its node to claim it"
+            errors.append(_error(path, message))
+        else:
+            errors.append(_not_yours(path, "GPU", uuid))
     _raise_if(errors)
     return ids
 

@@ -52,6 +52,10 @@ def web() -> None:
             "-",
             "--graceful-timeout",
             "10",
+            # Longer than SQLite's 30 s busy timeout, so a request waiting for the
+            # write lock can still answer 503 rather than be killed.
+            "--timeout",
+            "60",
         ]
     )
 

@@ -23,12 +23,19 @@ def _secret_key() -> str:
     # Embedded mode: a key generated once and kept beside the SQLite file, so
     # sessions survive restarts without anyone having to set one.
     path = DATA_DIR / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_urlsafe(50))
+    if not path.exists():
+        # Written whole under a private name, then linked into place: a process
+        # starting at the same moment sees either no key or the full one.
+        draft = DATA_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won; both use its key
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

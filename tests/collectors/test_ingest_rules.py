@@ -158,3 +158,37 @@ def test_a_sample_may_name_a_stored_deployment_on_another_of_its_nodes(post_batc
     third["inference_samples"][0]["node"] = "node-1"
     assert post_batch(third).status_code == 200
     assert InferenceSample.objects.filter(deployment__node__name="node-1").count() == 2
+
+
+def test_a_gpu_moved_to_another_node_leaves_the_old_nodes_deployments(post_batch):
+    assert post_batch(batch()).status_code == 200  # chat-8b on node-1 uses GPU-0000
+    move = batch("move", gpu_samples=0, inference_samples=[])
+    move["inventory"] = {
+        "nodes": [{"name": "node-2"}],
+        "gpus": [{"uuid": "GPU-0000", "node": "node-2"}],
+    }
+    assert post_batch(move).status_code == 200
+    assert Deployment.objects.get().gpus.count() == 0
+
+
+def test_names_that_only_look_alike_are_not_duplicates(post_batch):
+    body = batch(gpu_samples=0, inference_samples=[])
+    body["inventory"]["nodes"] += [{"name": "b on c"}, {"name": "b"}]
+    body["inventory"]["deployments"] = [
+        {"name": "a on b", "node": "c"},
+        {"name": "a", "node": "b on c"},
+    ]
+    body["inventory"]["nodes"].append({"name": "c"})
+    assert post_batch(body).status_code == 200
+    assert Deployment.objects.count() == 2
+
+
+def test_an_unowned_node_must_be_listed_to_be_written_through(post_batch, agent_token):
+    assert post_batch(batch()).status_code == 200
+    Node.objects.update(agent=None)
+    body = batch("x", gpu_samples=0, inference_samples=[], earlier_s=600)
+    body["inventory"] = {"gpus": [{"uuid": "GPU-0009", "node": "node-1"}]}
+    assert_field_error(post_batch(body), "inventory.gpus[0].node", "no agent")
+    samples_only = batch("y", inventory={}, earlier_s=1200)
+    samples_only["inference_samples"] = []
+    assert_field_error(post_batch(samples_only), "gpu_samples[0].gpu", "no agent owns")
