@@ -110,17 +110,7 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
             # and is retried, instead of holding a web worker indefinitely.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '10s'")
-        try:
-            # The unique (agent, batch_id) row is the claim: a concurrent retry of
-            # the same batch blocks here until the first commits, then fails over.
-            with transaction.atomic():
-                IngestBatch.objects.create(
-                    agent=agent,
-                    batch_id=batch.batch_id,
-                    gpu_samples=len(batch.gpu_samples),
-                    inference_samples=len(batch.inference_samples),
-                )
-        except IntegrityError:
+        if not _claim_batch(agent, batch):
             seen = IngestBatch.objects.get(agent=agent, batch_id=batch.batch_id)
             return IngestResult(seen.batch_id, seen.gpu_samples, seen.inference_samples, True)
         try:
@@ -135,6 +125,30 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
         _write_inference_samples(batch, deployment_ids)
         _touch_agent(agent, batch, now)
     return IngestResult(batch.batch_id, len(batch.gpu_samples), len(batch.inference_samples), False)
+
+
+def _claim_batch(agent: Agent, batch: Batch) -> bool:
+    """Record the batch id; False if this agent sent it before.
+
+    The unique (agent, batch_id) row is the claim: a concurrent retry of the same
+    batch waits here until the first commits, then finds the conflict.
+    """
+    table = connection.ops.quote_name(IngestBatch._meta.db_table)
+    received = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table}"
+            " (agent_id, batch_id, received_at, gpu_samples, inference_samples)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (agent_id, batch_id) DO NOTHING",
+            [
+                agent.pk,
+                batch.batch_id,
+                received,
+                len(batch.gpu_samples),
+                len(batch.inference_samples),
+            ],
+        )
+        return cursor.rowcount == 1
 
 
 def _write_gpu_samples(batch: Batch, gpu_ids: dict[str, int]) -> None:
