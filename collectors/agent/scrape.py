@@ -1,0 +1,212 @@
+"""Turn an inference server's /metrics text into InferenceSample fields.
+
+A scrape is a snapshot of cumulative counters; a sample is what happened
+between two scrapes. Deltas are taken per series (label set) before summing,
+so a restart of one engine (its counters back near zero) counts as a reset of
+that series only, and never as a negative delta.
+"""
+
+import logging
+import math
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from collectors.agent.servers import Counter, Gauge, Histogram, HistogramSum, ServerMap
+
+logger = logging.getLogger(__name__)
+
+LabelKey = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class HistogramSeries:
+    buckets: dict[float, float]  # upper bound (inf included) -> cumulative count
+    total: float = 0.0  # the _sum
+
+
+@dataclass
+class Snapshot:
+    counters: dict[str, dict[LabelKey, float]] = field(default_factory=dict)
+    gauges: dict[str, list[float]] = field(default_factory=dict)
+    histograms: dict[str, dict[LabelKey, HistogramSeries]] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.counters or name in self.gauges or name in self.histograms
+
+
+def _key(labels: Mapping[str, str], drop: str = "") -> LabelKey:
+    return tuple(sorted((k, v) for k, v in labels.items() if k != drop))
+
+
+def parse_snapshot(text: str, select: Mapping[str, str] | None = None) -> Snapshot:
+    """Parse exposition text; with `select`, keep only series carrying those labels."""
+    snap = Snapshot()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if select and any(sample.labels.get(k) != v for k, v in select.items()):
+                continue
+            name, value = sample.name, float(sample.value)
+            if math.isnan(value):
+                continue
+            if family.type == "histogram":
+                series = snap.histograms.setdefault(family.name, {})
+                entry = series.setdefault(_key(sample.labels, "le"), HistogramSeries({}))
+                if name.endswith("_bucket"):
+                    entry.buckets[float(sample.labels["le"])] = value
+                elif name.endswith("_sum"):
+                    entry.total = value
+            elif family.type == "counter":
+                if name.endswith("_created"):
+                    continue
+                base = name.removesuffix("_total")
+                snap.counters.setdefault(base, {})[_key(sample.labels)] = value
+            elif family.type in ("gauge", "unknown"):
+                snap.gauges.setdefault(name, []).append(value)
+                if family.type == "unknown":
+                    # An untyped series may be a counter whose exporter left out TYPE.
+                    base = name.removesuffix("_total")
+                    snap.counters.setdefault(base, {})[_key(sample.labels)] = value
+    return snap
+
+
+def _first(names: tuple[str, ...], present: Mapping[str, Any]) -> str | None:
+    return next((n for n in names if n in present), None)
+
+
+def _counter_delta(source: Counter, prev: Snapshot, cur: Snapshot) -> int | None:
+    name = _first(source.names, cur.counters)
+    if name is None:
+        return None
+    before = prev.counters.get(name, {})
+    total = 0.0
+    for key, value in cur.counters[name].items():
+        labels = dict(key)
+        if any(labels.get(k) not in allowed for k, allowed in source.where.items()):
+            continue
+        old = before.get(key, 0.0)
+        total += value - old if value >= old else value  # below the last value: a reset
+    return round(total)
+
+
+def _histogram_delta(
+    name: str, prev: Snapshot, cur: Snapshot
+) -> tuple[list[float], list[float], float] | None:
+    """(finite bounds, per-bucket deltas incl. +Inf, sum delta), summed over series."""
+    before = prev.histograms.get(name, {})
+    bounds: list[float] | None = None
+    counts: list[float] = []
+    total = 0.0
+    for key, series in cur.histograms[name].items():
+        les = sorted(series.buckets)
+        if not les or les[-1] != math.inf:
+            continue
+        if bounds is None:
+            bounds = les[:-1]
+            counts = [0.0] * len(les)
+        elif les[:-1] != bounds:
+            logger.warning("%s: series %s has other buckets; skipped", name, dict(key))
+            continue
+        old = before.get(key)
+        if old is None or any(series.buckets[le] < old.buckets.get(le, 0.0) for le in les):
+            old = HistogramSeries({})  # new series, or the server restarted: count from zero
+        cumulative = [series.buckets[le] - old.buckets.get(le, 0.0) for le in les]
+        for index, value in enumerate(cumulative):
+            counts[index] += value - (cumulative[index - 1] if index else 0.0)
+        total += series.total - old.total
+    if bounds is None:
+        return None
+    return bounds, counts, total
+
+
+def _histogram_field(source: Histogram, prev: Snapshot, cur: Snapshot) -> dict | None:
+    name = _first(source.names, cur.histograms)
+    if name is None:
+        return None
+    delta = _histogram_delta(name, prev, cur)
+    if delta is None or not delta[0]:
+        return None
+    bounds, counts, total = delta
+    return {
+        "bounds": bounds,
+        "counts": [max(0, round(c)) for c in counts],
+        "sum": max(0.0, total),
+    }
+
+
+def _histogram_sum(source: HistogramSum, prev: Snapshot, cur: Snapshot) -> int | None:
+    name = _first(source.names, cur.histograms)
+    if name is None:
+        return None
+    delta = _histogram_delta(name, prev, cur)
+    return None if delta is None else max(0, round(delta[2]))
+
+
+def _gauge(source: Gauge, cur: Snapshot) -> float | None:
+    name = _first(source.names, cur.gauges)
+    if name is None or not cur.gauges[name]:
+        return None
+    values = cur.gauges[name]
+    return sum(values) if source.aggregate == "sum" else sum(values) / len(values)
+
+
+class EndpointConverter:
+    """Keeps the previous scrape of one endpoint and turns each new one into a sample."""
+
+    def __init__(self, server: ServerMap, where: str, select: Mapping[str, str] | None = None):
+        self.server = server
+        self.where = where
+        self.select = dict(select or {})
+        self._previous: tuple[Snapshot, datetime] | None = None
+        self._reported: set[str] = set()
+
+    def update(self, text: str, ts: datetime) -> dict[str, Any] | None:
+        """The fields for the interval ending at `ts`; None for the first scrape."""
+        current = parse_snapshot(text, self.select)
+        previous, self._previous = self._previous, (current, ts)
+        self._report_missing(current)
+        if previous is None:
+            return None
+        interval = (ts - previous[1]).total_seconds()
+        if interval <= 0:
+            return None
+        sample: dict[str, Any] = {"ts": ts, "interval_s": interval}
+        before = previous[0]
+        for name, source in self.server.fields.items():
+            value: Any
+            if isinstance(source, Counter):
+                value = _counter_delta(source, before, current)
+            elif isinstance(source, Gauge):
+                value = _gauge(source, current)
+            elif isinstance(source, Histogram):
+                value = _histogram_field(source, before, current)
+            else:
+                value = _histogram_sum(source, before, current)
+            if value is not None:
+                sample[name] = value
+        return sample
+
+    def _report_missing(self, snap: Snapshot) -> None:
+        # Once per field: a server that lacks a metric lacks it every interval.
+        for name, source in self.server.fields.items():
+            if name in self._reported or any(snap.has(n) for n in source.names):
+                continue
+            self._reported.add(name)
+            logger.warning(
+                "%s (%s): exposes none of %s; %s will be empty",
+                self.where,
+                self.server.kind,
+                ", ".join(source.names),
+                name,
+            )
+
+
+def fetch(url: str, timeout: float = 5.0) -> str:
+    """GET a /metrics page; raises OSError (URLError, timeouts) when it cannot."""
+    request = urllib.request.Request(url, headers={"Accept": "text/plain"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        return response.read().decode("utf-8", errors="replace")

@@ -1,0 +1,148 @@
+"""NVML field mapping, with pynvml's own return types. No GPU here, so the tests
+stand in for the driver at the outermost edge: pynvml's functions."""
+
+from datetime import UTC, datetime
+
+import msgspec
+import pynvml
+import pytest
+
+from collectors.agent.nvml import NvmlSource, NvmlUnavailable
+from collectors.schema import GpuIn, GpuSampleIn
+
+TS = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _not_supported(*args):
+    raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+
+
+class FakeDriver:
+    """Two devices: an H100 that reports everything, and a card without ECC,
+    power or PCIe counters (as consumer cards and MIG slices are)."""
+
+    def __init__(self, monkeypatch):
+        self.devices = ["h100", "lite"]
+        calls = {
+            "nvmlInit": lambda: None,
+            "nvmlShutdown": lambda: None,
+            "nvmlDeviceGetCount": lambda: len(self.devices),
+            "nvmlDeviceGetHandleByIndex": lambda i: self.devices[i],
+            "nvmlDeviceGetUUID": lambda h: f"GPU-{h}-0000",
+            "nvmlDeviceGetName": lambda h: "NVIDIA H100 80GB HBM3" if h == "h100" else "NVIDIA L4",
+            "nvmlDeviceGetUtilizationRates": self.utilization,
+            "nvmlDeviceGetMemoryInfo": self.memory,
+            "nvmlDeviceGetPowerUsage": self.only_h100(612_345),
+            "nvmlDeviceGetEnforcedPowerLimit": self.only_h100(700_000),
+            "nvmlDeviceGetTotalEnergyConsumption": self.only_h100(123_456_789),
+            "nvmlDeviceGetTemperature": lambda h, sensor: 71,
+            "nvmlDeviceGetClockInfo": lambda h, clock: (
+                1980 if clock == pynvml.NVML_CLOCK_SM else 2619
+            ),
+            "nvmlDeviceGetCurrentClocksEventReasons": lambda h: 0x4 if h == "h100" else 0,
+            "nvmlDeviceGetPcieThroughput": self.only_h100(250_000),
+            "nvmlDeviceGetTotalEccErrors": self.ecc,
+            "nvmlDeviceGetComputeRunningProcesses": self.processes,
+        }
+        for name, function in calls.items():
+            monkeypatch.setattr(pynvml, name, function)
+
+    def only_h100(self, value):
+        return lambda h, *args: value if h == "h100" else _not_supported()
+
+    def utilization(self, handle):
+        util = pynvml.c_nvmlUtilization_t()
+        util.gpu, util.memory = (87, 41) if handle == "h100" else (0, 0)
+        return util
+
+    def memory(self, handle):
+        info = pynvml.c_nvmlMemory_t()
+        info.total = 85_520_809_984 if handle == "h100" else 24_152_899_584
+        info.used = 76_000_000_000 if handle == "h100" else 0
+        info.free = info.total - info.used
+        return info
+
+    def ecc(self, handle, kind, counter):
+        if handle != "h100":
+            _not_supported()
+        return 2 if kind == pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED else 0
+
+    def processes(self, handle):
+        if handle != "h100":
+            return []
+        process = pynvml.c_nvmlProcessInfo_t()
+        process.pid, process.usedGpuMemory = 4242, 75_000_000_000
+        return [process]
+
+
+@pytest.fixture
+def nvml(monkeypatch):
+    FakeDriver(monkeypatch)
+    source = NvmlSource()
+    yield source
+    source.close()
+
+
+def test_every_field_is_read_and_converted_to_the_schema_units(nvml):
+    h100 = nvml.samples(TS)[0]
+    assert h100 == {
+        "gpu": "GPU-h100-0000",
+        "ts": TS,
+        "util_gpu": 87.0,
+        "util_mem": 41.0,
+        "mem_used_bytes": 76_000_000_000,
+        "mem_total_bytes": 85_520_809_984,
+        "power_w": pytest.approx(612.345),
+        "power_limit_w": pytest.approx(700.0),
+        "energy_j": pytest.approx(123_456.789),
+        "temp_c": 71.0,
+        "sm_clock_mhz": 1980,
+        "mem_clock_mhz": 2619,
+        "throttle_reasons": 4,
+        "pcie_rx_bytes_s": 256_000_000.0,
+        "pcie_tx_bytes_s": 256_000_000.0,
+        "ecc_corrected": 2,
+        "ecc_uncorrected": 0,
+    }
+    msgspec.convert(h100, GpuSampleIn)
+
+
+def test_an_unsupported_field_is_null_and_the_others_are_still_read(nvml):
+    lite = nvml.samples(TS)[1]
+    for field in ("power_w", "power_limit_w", "energy_j", "pcie_rx_bytes_s", "ecc_corrected"):
+        assert lite[field] is None, field
+    assert lite["util_gpu"] == 0.0 and lite["mem_total_bytes"] == 24_152_899_584
+    assert lite["temp_c"] == 71.0 and lite["sm_clock_mhz"] == 1980
+    msgspec.convert(lite, GpuSampleIn)
+
+
+def test_inventory_and_processes_name_each_gpu(nvml):
+    gpus = nvml.inventory("gpu-node-1")
+    assert [g["model"] for g in gpus] == ["NVIDIA H100 80GB HBM3", "NVIDIA L4"]
+    for gpu in gpus:
+        msgspec.convert(gpu, GpuIn)
+    assert nvml.processes() == {
+        "GPU-h100-0000": [(4242, 75_000_000_000)],
+        "GPU-lite-0000": [],
+    }
+
+
+def test_without_a_driver_it_says_so_in_one_line():
+    # The real pynvml on this machine, which has no NVIDIA driver.
+    try:
+        source = NvmlSource()
+    except NvmlUnavailable as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert message.startswith("NVML is not available")
+        assert message.endswith("no GPU telemetry")
+    else:
+        source.close()
+        pytest.skip("this machine has an NVIDIA GPU")
+
+
+def test_no_devices_is_reported_too(monkeypatch):
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: None)
+    monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 0)
+    with pytest.raises(NvmlUnavailable, match="found no GPU"):
+        NvmlSource()

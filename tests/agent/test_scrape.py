@@ -1,0 +1,142 @@
+"""Inference servers' /metrics text -> InferenceSample fields (no Django involved)."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from collectors.agent.scrape import EndpointConverter, parse_snapshot
+from collectors.agent.servers import SERVERS, SGLANG, TGI, TRITON, VLLM
+from collectors.schema import InferenceSampleIn
+
+FIXTURES = Path(__file__).parent / "fixtures"
+T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+T1 = T0 + timedelta(seconds=10)
+
+
+def convert(server, name: str, select: dict | None = None) -> dict:
+    converter = EndpointConverter(server, f"http://test/{name}", select)
+    assert converter.update((FIXTURES / f"{name}_t0.txt").read_text(), T0) is None
+    sample = converter.update((FIXTURES / f"{name}_t1.txt").read_text(), T1)
+    assert sample is not None
+    # Whatever the converter makes must be a valid ingest sample.
+    msgspec.convert({"deployment": "d", **sample}, InferenceSampleIn)
+    return sample
+
+
+def test_vllm_counters_become_deltas_summed_over_engines_across_a_restart():
+    sample = convert(VLLM, "vllm_v1")
+    assert sample["interval_s"] == 10.0
+    # Engine 0 advanced; engine 1 restarted, so its counters start again from zero.
+    assert sample["requests_ok"] == 12 + 4
+    assert sample["requests_aborted"] == 1
+    assert sample["requests_error"] == 0
+    assert sample["prompt_tokens"] == 6000 + 2500
+    assert sample["generation_tokens"] == 2500 + 1000
+    assert (sample["prefix_cache_hits"], sample["prefix_cache_queries"]) == (2100, 6500)
+    assert sample["preemptions"] == 1
+
+
+def test_vllm_gauges_are_summed_or_averaged_over_engines():
+    sample = convert(VLLM, "vllm_v1")
+    assert sample["running"] == 14 and sample["waiting"] == 3
+    assert sample["kv_cache_usage"] == pytest.approx(0.3)
+
+
+def test_vllm_histograms_become_per_bucket_deltas():
+    sample = convert(VLLM, "vllm_v1")
+    ttft = sample["ttft_hist"]
+    assert ttft["bounds"] == [0.1, 0.5, 1.0]
+    assert ttft["counts"] == [5 + 2, 4 + 2, 3 + 0, 1 + 0]
+    assert ttft["sum"] == pytest.approx(2.6 + 0.9)
+    assert sample["e2e_hist"] == {"bounds": [1.0, 5.0], "counts": [1, 9, 3], "sum": 52.0}
+
+
+def test_vllm_legacy_names_fill_the_same_fields():
+    sample = convert(VLLM, "vllm_v0")
+    assert sample["kv_cache_usage"] == pytest.approx(0.7)
+    assert sample["prefix_cache_hits"] == 300
+    assert sample["itl_hist"]["counts"] == [100, 150, 50]
+
+
+def test_tgi_tokens_come_from_its_length_histograms():
+    sample = convert(TGI, "tgi")
+    assert (sample["requests_ok"], sample["requests_error"]) == (20, 1)
+    assert (sample["prompt_tokens"], sample["generation_tokens"]) == (8400, 3100)
+    assert (sample["running"], sample["waiting"]) == (5, 0)
+    assert sample["e2e_hist"]["counts"] == [2, 14, 4]
+    assert sample["queue_hist"]["sum"] == pytest.approx(0.4)
+    assert "ttft_hist" not in sample
+
+
+@pytest.mark.parametrize("fixture", ["sglang", "sglang_oldlabels"])
+def test_sglang_in_both_label_styles(fixture):
+    sample = convert(SGLANG, fixture)
+    assert (sample["requests_ok"], sample["prompt_tokens"], sample["generation_tokens"]) == (
+        2,
+        1000,
+        400,
+    )
+    assert sample["kv_cache_usage"] == pytest.approx(0.25)
+    assert sample["ttft_hist"]["counts"] == [1, 1, 0]
+
+
+def test_triton_can_be_narrowed_to_one_model():
+    everything = convert(TRITON, "triton")
+    assert everything["requests_ok"] == 630
+    llama = convert(TRITON, "triton", select={"model": "llama"})
+    assert (llama["requests_ok"], llama["requests_error"], llama["waiting"]) == (30, 1, 1)
+
+
+def test_a_missing_metric_is_reported_once(caplog):
+    converter = EndpointConverter(VLLM, "http://test/vllm")
+    text = (FIXTURES / "vllm_v0_t0.txt").read_text()
+    with caplog.at_level(logging.WARNING):
+        for second in range(3):
+            converter.update(text, T0 + timedelta(seconds=second))
+    ttft = [r for r in caplog.records if "time_to_first_token" in r.getMessage()]
+    assert len(ttft) == 1
+    assert "ttft_hist will be empty" in ttft[0].getMessage()
+
+
+def test_unknown_metrics_are_ignored():
+    text = "# TYPE python_gc_objects_collected counter\npython_gc_objects_collected_total 5\n"
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(text, T0)
+    assert converter.update(text, T1) == {"ts": T1, "interval_s": 10.0}
+
+
+def test_untyped_counters_are_still_read():
+    snap = parse_snapshot("tgi_request_success 7\n")
+    assert snap.counters["tgi_request_success"] == {(): 7.0}
+
+
+def test_every_server_map_names_real_fields():
+    fields = set(InferenceSampleIn.__struct_fields__)
+    for server in SERVERS.values():
+        assert set(server.fields) <= fields, server.kind
+        assert set(server.missing) <= fields, server.kind
+
+
+def test_the_docs_list_every_mapped_metric():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "agent-metrics.md").read_text()
+    for server in SERVERS.values():
+        assert f"### {server.kind}" in doc
+        for source in server.fields.values():
+            for name in source.names:
+                assert f"`{name}`" in doc, name
+
+
+def test_the_agent_imports_no_django():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, collectors.agent.scrape, collectors.agent.nvml, collectors.agent.servers;"
+        "sys.exit(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
+    )
