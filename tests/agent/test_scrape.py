@@ -134,7 +134,8 @@ def test_the_agent_imports_no_django():
     import sys
 
     code = (
-        "import sys, collectors.agent.scrape, collectors.agent.nvml, collectors.agent.servers;"
+        "import sys, collectors.agent.scrape, collectors.agent.nvml, collectors.agent.servers,"
+        " collectors.agent.simulated;"
         "sys.exit(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )
     assert (

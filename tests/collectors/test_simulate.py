@@ -3,9 +3,10 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
+from collectors.agent.simulated import DEPLOYMENTS, GPUS, batch_body
 from collectors.models import Deployment, GpuSample, InferenceSample, Node
 from collectors.schema import decode_batch
-from collectors.simulate import DEPLOYMENTS, GPUS, batch_body, simulate_tick
+from collectors.simulate import simulate_tick
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)

@@ -1,0 +1,247 @@
+"""A simulated fleet for demos and tests, labelled "simulated" everywhere it shows.
+
+It produces the same ingest body an agent sends, so everything downstream sees
+real rows. Values are a pure function of (entity, time): the same interval
+always yields the same samples, so a re-sent batch is the same batch.
+"""
+
+import math
+import random
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class SimGpu:
+    uuid: str
+    node: str
+    index: int
+    model: str
+    memory_gib: int
+    idle_w: float
+    max_w: float
+
+
+@dataclass(frozen=True)
+class SimDeployment:
+    name: str
+    node: str
+    model: str
+    server: str
+    gpus: tuple[int, ...]
+    labels: dict[str, str]
+    peak_rps: float  # 0: the server holds its GPUs but gets no traffic
+    phase_h: float
+
+
+NODES = ("sim-node-a", "sim-node-b")
+GPUS = tuple(
+    SimGpu(f"GPU-sim-a-{i}", NODES[0], i, "NVIDIA H100 80GB HBM3", 80, 70.0, 700.0)
+    for i in range(4)
+) + tuple(SimGpu(f"GPU-sim-b-{i}", NODES[1], i, "NVIDIA L40S", 48, 35.0, 350.0) for i in range(4))
+DEPLOYMENTS = (
+    SimDeployment(
+        "chat-llama-8b",
+        NODES[0],
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "vllm",
+        (0, 1),
+        {"team": "search", "project": "assistant"},
+        14.0,
+        15.0,
+    ),
+    SimDeployment(
+        "code-qwen-32b",
+        NODES[0],
+        "Qwen/Qwen2.5-Coder-32B-Instruct",
+        "vllm",
+        (2, 3),
+        {"team": "devtools", "project": "copilot"},
+        4.0,
+        17.0,
+    ),
+    SimDeployment(
+        "embed-bge",
+        NODES[1],
+        "BAAI/bge-large-en-v1.5",
+        "tgi",
+        (0,),
+        {"team": "search", "project": "retrieval"},
+        30.0,
+        14.0,
+    ),
+    # Holds a GPU with no traffic: the idle-held case the product exists to find.
+    SimDeployment(
+        "summarize-7b",
+        NODES[1],
+        "mistralai/Mistral-7B-Instruct-v0.3",
+        "sglang",
+        (1,),
+        {"team": "research", "project": "digest"},
+        0.0,
+        0.0,
+    ),
+)
+TTFT_BOUNDS = (0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+ITL_BOUNDS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0)
+E2E_BOUNDS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0)
+QUEUE_BOUNDS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0)
+
+
+# The energy counter counts from a boot in 2024, a realistic range for the counter.
+_BOOT = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+
+
+def _rng(*key: object) -> random.Random:
+    return random.Random(zlib.crc32(":".join(map(str, key)).encode()))
+
+
+def _load(t: float, phase_h: float) -> float:
+    """Daily traffic shape, 0.15 at night to 1.0 at the peak hour."""
+    return 0.15 + 0.85 * (0.5 - 0.5 * math.cos(2 * math.pi * (t / DAY - (phase_h - 12) / 24)))
+
+
+def _load_integral(t: float, phase_h: float) -> float:
+    w = 2 * math.pi / DAY
+    shift = (phase_h - 12) / 24 * DAY
+    return 0.15 * t + 0.425 * t - 0.425 * math.sin(w * (t - shift)) / w
+
+
+def _gpu_deployment(gpu: SimGpu) -> SimDeployment | None:
+    for dep in DEPLOYMENTS:
+        if dep.node == gpu.node and gpu.index in dep.gpus:
+            return dep
+    return None
+
+
+def _histogram(bounds: tuple[float, ...], count: int, median: float, rng: random.Random) -> dict:
+    """Spread `count` observations over buckets by a log-normal CDF around `median`."""
+    sigma = 0.6
+    cdf = [0.5 * (1 + math.erf(math.log(b / median) / (sigma * math.sqrt(2)))) for b in bounds]
+    counts, placed = [], 0
+    for value in [*cdf, 1.0]:
+        n = max(round(count * value) - placed, 0)
+        counts.append(n)
+        placed += n
+    total = sum(counts)
+    return {
+        "bounds": list(bounds),
+        "counts": counts,
+        "sum": round(total * median * math.exp(sigma**2 / 2) * rng.uniform(0.95, 1.05), 6),
+    }
+
+
+def gpu_sample(gpu: SimGpu, t: float) -> dict[str, Any]:
+    dep = _gpu_deployment(gpu)
+    rng = _rng(gpu.uuid, int(t))
+    if dep is None:
+        busy, mem_frac, since = 0.0, 0.0, 0.0
+    elif dep.peak_rps == 0:
+        busy, mem_frac, since = 0.0, 0.9, 0.0  # vLLM-style pre-allocated memory
+    else:
+        busy = min(1.0, _load(t, dep.phase_h) * rng.uniform(0.9, 1.1))
+        mem_frac = 0.9
+        since = _load_integral(t, dep.phase_h) - _load_integral(_BOOT, dep.phase_h)
+    power = gpu.idle_w + (gpu.max_w - gpu.idle_w) * busy * 0.85
+    energy = gpu.idle_w * (t - _BOOT) + (gpu.max_w - gpu.idle_w) * 0.85 * since
+    return {
+        "gpu": gpu.uuid,
+        "ts": datetime.fromtimestamp(t, UTC),
+        "util_gpu": round(busy * 100, 1),
+        "util_mem": round(busy * 60, 1),
+        "mem_used_bytes": int(gpu.memory_gib * 2**30 * mem_frac) + 500 * 2**20,
+        "mem_total_bytes": gpu.memory_gib * 2**30,
+        "power_w": round(power * rng.uniform(0.97, 1.03), 1),
+        "power_limit_w": gpu.max_w,
+        "energy_j": round(energy, 1),
+        "temp_c": round(32 + 45 * busy + rng.uniform(-1, 1), 1),
+        "sm_clock_mhz": 1980 if busy > 0.05 else 345,
+        "mem_clock_mhz": 2619 if gpu.max_w > 400 else 9001,
+        "throttle_reasons": 0 if busy < 0.97 else 0x4,
+        "pcie_rx_bytes_s": round(busy * 2.5e8 * rng.uniform(0.8, 1.2)),
+        "pcie_tx_bytes_s": round(busy * 1.2e8 * rng.uniform(0.8, 1.2)),
+        "ecc_corrected": 0,
+        "ecc_uncorrected": 0,
+    }
+
+
+def inference_sample(dep: SimDeployment, t: float, interval: float) -> dict[str, Any]:
+    rng = _rng(dep.name, int(t))
+    load = _load(t, dep.phase_h) if dep.peak_rps else 0.0
+    requests = max(0, round(dep.peak_rps * load * interval * rng.uniform(0.85, 1.15)))
+    errors = sum(1 for _ in range(requests) if rng.random() < 0.004)
+    prompt = requests * rng.randint(500, 700)
+    generated = (
+        0 if dep.server == "tgi" and "embed" in dep.name else requests * rng.randint(180, 320)
+    )
+    ttft = 0.05 + 0.25 * load**2
+    itl = 0.018 + 0.02 * load
+    e2e = ttft + itl * (generated / requests if requests else 250)
+    sample: dict[str, Any] = {
+        "deployment": dep.name,
+        "node": dep.node,
+        "ts": datetime.fromtimestamp(t, UTC),
+        "interval_s": interval,
+        "requests_ok": requests - errors,
+        "requests_error": errors,
+        "prompt_tokens": prompt,
+        "generation_tokens": generated,
+        "running": round(dep.peak_rps * load * e2e, 1),
+        "waiting": float(max(0, round((load - 0.85) * 40))) if load > 0.85 else 0.0,
+        "kv_cache_usage": round(min(1.0, 0.05 + 0.8 * load), 3) if dep.peak_rps else 0.0,
+        "prefix_cache_queries": prompt,
+        "prefix_cache_hits": int(prompt * 0.35),
+        "preemptions": 1 if load > 0.95 and rng.random() < 0.2 else 0,
+    }
+    if requests:
+        sample["ttft_hist"] = _histogram(TTFT_BOUNDS, requests, ttft, rng)
+        sample["e2e_hist"] = _histogram(E2E_BOUNDS, requests, e2e, rng)
+        sample["queue_hist"] = _histogram(QUEUE_BOUNDS, requests, 0.002 + 0.05 * load**4, rng)
+        if generated:
+            sample["itl_hist"] = _histogram(ITL_BOUNDS, generated, itl, rng)
+    return sample
+
+
+def inventory() -> dict[str, Any]:
+    return {
+        "nodes": [{"name": n, "hostname": n, "simulated": True} for n in NODES],
+        "gpus": [
+            {
+                "uuid": g.uuid,
+                "node": g.node,
+                "index": g.index,
+                "model": g.model,
+                "memory_total_bytes": g.memory_gib * 2**30,
+            }
+            for g in GPUS
+        ],
+        "deployments": [
+            {
+                "name": d.name,
+                "node": d.node,
+                "model": d.model,
+                "server": d.server,
+                "gpus": [g.uuid for g in GPUS if g.node == d.node and g.index in d.gpus],
+                "labels": d.labels,
+                "endpoint": f"http://{d.node}:8000/metrics",
+            }
+            for d in DEPLOYMENTS
+        ],
+    }
+
+
+def batch_body(start: float, stop: float, interval: float) -> dict[str, Any]:
+    """The ingest body for every interval boundary t with start <= t < stop."""
+    times = [start + i * interval for i in range(int((stop - start) // interval))]
+    return {
+        "schema_version": 1,
+        "batch_id": f"sim-{int(interval)}-{int(start)}-{len(times)}",
+        "agent_version": "simulator",
+        "inventory": inventory(),
+        "gpu_samples": [gpu_sample(g, t) for t in times for g in GPUS],
+        "inference_samples": [inference_sample(d, t, interval) for t in times for d in DEPLOYMENTS],
+    }
