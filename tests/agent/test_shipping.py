@@ -1,0 +1,101 @@
+"""The agent's shipping path against the real ingest API on a live server."""
+
+import gzip
+import json
+import logging
+import socket
+
+import pytest
+
+from collectors.agent.client import IngestClient, Shipper, encode
+from collectors.agent.spool import Spool
+from collectors.models import GpuSample, IngestBatch
+from collectors.services import agent_create
+from tests.conftest import batch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens there once the socket is closed
+
+
+@pytest.fixture
+def token() -> str:
+    return agent_create("shipper")[1]
+
+
+def shipper_for(url: str, token: str, tmp_path, max_bytes: int = 10_000_000) -> Shipper:
+    sleeps: list[float] = []
+    shipper = Shipper(
+        IngestClient(url, token, timeout=5),
+        Spool(tmp_path / "spool", max_bytes),
+        sleep=sleeps.append,  # the clock is the edge we stand in for
+    )
+    shipper.sleeps = sleeps  # type: ignore[attr-defined]
+    return shipper
+
+
+def test_a_batch_is_posted_gzipped_and_stored(live_server, token, tmp_path):
+    shipper = shipper_for(live_server.url, token, tmp_path)
+    shipper.send(batch("b1"))
+    assert GpuSample.objects.count() == 4
+    assert shipper.spool.pending() == 0
+
+
+def test_batches_wait_in_the_spool_while_the_server_is_away_then_go_once(
+    live_server, token, tmp_path
+):
+    away = shipper_for(closed_port_url(), token, tmp_path)
+    for n in range(3):
+        away.send(batch(f"b{n}", earlier_s=600 * n))
+    assert away.spool.pending() == 3
+    assert len(away.sleeps) == 2 * 3 and all(s >= 0 for s in away.sleeps)  # 3 tries per batch
+    assert GpuSample.objects.count() == 0
+
+    back = shipper_for(live_server.url, token, tmp_path)
+    assert back.drain() == 3
+    assert back.spool.pending() == 0
+    assert GpuSample.objects.count() == 12
+    # Replaying again (a crash before the file was removed) stores nothing twice.
+    back.spool.put("b0", encode(batch("b0")), 5)
+    back.drain()
+    assert IngestBatch.objects.count() == 3 and GpuSample.objects.count() == 12
+
+
+def test_a_refused_batch_is_logged_with_the_servers_reason_and_not_retried(
+    live_server, token, tmp_path, caplog
+):
+    shipper = shipper_for(live_server.url, "isa_wrong-token", tmp_path)
+    with caplog.at_level(logging.ERROR):
+        shipper.send(batch("b1"))
+    assert shipper.spool.pending() == 0
+    assert shipper.sleeps == []
+    assert "HTTP 401" in caplog.text and "Unknown agent token" in caplog.text
+
+
+def test_a_full_spool_drops_the_oldest_and_counts_their_samples(tmp_path):
+    body = encode(batch("x"))
+    spool = Spool(tmp_path / "spool", max_bytes=len(body) * 3 // 2)  # room for one
+    spool.put("old", body, 5)
+    spool.put("new", body, 7)
+    assert spool.pending() == 1 and spool.oldest().batch_id == "new"
+    assert spool.dropped_samples() == 5
+    # The count survives a restart of the agent, until it has been reported.
+    assert Spool(tmp_path / "spool", max_bytes=10**6).dropped_samples() == 5
+    spool.clear_dropped(5)
+    assert spool.dropped_samples() == 0
+
+
+def test_spooled_batches_replay_in_the_order_they_were_made(tmp_path):
+    spool = Spool(tmp_path / "spool", max_bytes=10_000_000)
+    for n in range(12):
+        spool.put(f"b{n}", encode({"batch_id": f"b{n}"}), 1)
+    order = []
+    while (entry := spool.oldest()) is not None:
+        order.append(json.loads(gzip.decompress(entry.read()))["batch_id"])
+        entry.path.unlink()
+    assert order == [f"b{n}" for n in range(12)]
