@@ -1,0 +1,196 @@
+"""Agent configuration: defaults < TOML file < environment < command-line flags."""
+
+import argparse
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from collectors.agent.servers import SERVERS
+
+SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS)
+_SOURCE = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is the one line the agent prints before exiting."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """`KIND[:NAME][=URL[#label=value,...]]`, e.g. `vllm:chat-8b=http://127.0.0.1:8000/metrics`."""
+
+    kind: str
+    url: str = ""
+    name: str = ""  # the deployment's name; defaults to host:port of the URL
+    select: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> "SourceSpec":
+        match = _SOURCE.match(text.strip())
+        if not match or match["kind"] not in SOURCE_KINDS:
+            kinds = ", ".join(SOURCE_KINDS)
+            raise ConfigError(
+                f"--source {text!r}: expected KIND[:NAME]=URL with KIND one of {kinds}"
+            )
+        kind, url = match["kind"], match["url"] or ""
+        if kind in SERVERS or kind == "prometheus":
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"--source {text!r}: {kind} needs an http(s) URL")
+        elif url:
+            raise ConfigError(f"--source {text!r}: {kind} takes no URL")
+        url, _, fragment = url.partition("#")
+        select = {}
+        for pair in filter(None, fragment.split(",")):
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise ConfigError(f"--source {text!r}: label selector {pair!r} is not label=value")
+            select[key.strip()] = value.strip()
+        name = match["name"] or (urlsplit(url).netloc if url else kind)
+        return cls(kind, url, name, select)
+
+
+@dataclass
+class Config:
+    server_url: str = "http://127.0.0.1:8000"
+    token: str = ""
+    node: str = field(default_factory=socket.gethostname)
+    interval_s: float = 10.0
+    sources: list[SourceSpec] = field(default_factory=list)
+    spool_dir: Path = Path("var/agent-spool")
+    spool_max_bytes: int = 256 * 2**20
+    batch_max_samples: int = 5000
+    batch_max_age_s: float = 30.0
+    backfill_s: float = 0.0
+    once: bool = False
+    dry_run: bool = False
+
+
+def duration(text: str) -> float:
+    match = _DURATION.match(str(text).strip())
+    if not match:
+        raise ConfigError(f"{text!r} is not a duration such as 10s, 5m or 24h")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2) or "s"]
+    return float(match.group(1)) * unit
+
+
+def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
+    readers: dict[str, Any] = {
+        "server_url": str,
+        "token": str,
+        "node": str,
+        "interval": lambda v: ("interval_s", duration(v)),
+        "spool_dir": lambda v: ("spool_dir", Path(v)),
+        "spool_max_bytes": int,
+        "batch_max_samples": int,
+        "batch_max_age": lambda v: ("batch_max_age_s", duration(v)),
+        "backfill": lambda v: ("backfill_s", duration(v)),
+        "sources": lambda v: ("sources", [SourceSpec.parse(s) for s in _as_list(v)]),
+    }
+    for key, raw in values.items():
+        if raw in (None, ""):
+            continue
+        reader = readers.get(key)
+        if reader is None:
+            raise ConfigError(f"{origin}: unknown setting {key!r}")
+        try:
+            result = reader(raw)
+        except ValueError:
+            raise ConfigError(f"{origin}: {key} = {raw!r} is not valid") from None
+        name, value = result if isinstance(result, tuple) else (key, result)
+        setattr(config, name, value)
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [s for s in (part.strip() for part in value.split(",")) if s]
+    return [str(v) for v in value]
+
+
+ENVIRONMENT = {
+    "server_url": "INFERSCOPE_URL",
+    "token": "INFERSCOPE_TOKEN",
+    "node": "INFERSCOPE_NODE",
+    "interval": "INFERSCOPE_INTERVAL",
+    "sources": "INFERSCOPE_SOURCES",
+    "spool_dir": "INFERSCOPE_SPOOL_DIR",
+    "spool_max_bytes": "INFERSCOPE_SPOOL_MAX_BYTES",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="inferscope-agent",
+        description="Collect GPU and inference-server metrics and send them to Inferscope.",
+    )
+    p.add_argument("--config", type=Path, help="a TOML file with the settings below")
+    p.add_argument("--server-url", help="Inferscope's address, e.g. https://inferscope.example")
+    p.add_argument("--token", help="this agent's token (or INFERSCOPE_TOKEN / token_file)")
+    p.add_argument("--token-file", type=Path, help="read the token from this file")
+    p.add_argument("--node", help="this node's name (default: the host name)")
+    p.add_argument("--interval", help="collection interval, e.g. 10s")
+    p.add_argument(
+        "--source",
+        action="append",
+        dest="sources",
+        help="nvml | simulated | KIND[:NAME]=URL[#label=value] with KIND vllm, tgi, triton, sglang",
+    )
+    p.add_argument("--spool-dir", help="where unsent batches wait")
+    p.add_argument("--spool-max-bytes", help="the spool's budget; the oldest batches go beyond it")
+    p.add_argument("--backfill", help="with the simulated source: first generate this much history")
+    p.add_argument("--once", action="store_true", help="collect one interval, then exit")
+    p.add_argument("--dry-run", action="store_true", help="print the batch instead of sending it")
+    return p
+
+
+def load(argv: Sequence[str] | None = None) -> Config:
+    args = parser().parse_args(argv)
+    config = Config()
+    path = args.config or (
+        Path(os.environ["INFERSCOPE_AGENT_CONFIG"])
+        if os.environ.get("INFERSCOPE_AGENT_CONFIG")
+        else None
+    )
+    if path is not None:
+        try:
+            _from_mapping(config, tomllib.loads(path.read_text()), str(path))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    _from_mapping(config, {k: os.environ.get(v) for k, v in ENVIRONMENT.items()}, "environment")
+    token_file = args.token_file or os.environ.get("INFERSCOPE_TOKEN_FILE")
+    if token_file and not args.token:
+        try:
+            config.token = Path(token_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"token file {token_file}: {exc}") from None
+    flags = {
+        "server_url": args.server_url,
+        "token": args.token,
+        "node": args.node,
+        "interval": args.interval,
+        "sources": args.sources,
+        "spool_dir": args.spool_dir,
+        "spool_max_bytes": args.spool_max_bytes,
+        "backfill": args.backfill,
+    }
+    _from_mapping(config, flags, "command line")
+    config.once, config.dry_run = args.once, args.dry_run
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    if not config.sources:
+        raise ConfigError("no source: give --source nvml, --source simulated or --source vllm=URL")
+    if config.interval_s <= 0:
+        raise ConfigError("the interval must be more than 0 s")
+    if not config.dry_run and not config.token:
+        raise ConfigError("no token: set --token, --token-file or INFERSCOPE_TOKEN")
+    if config.backfill_s and not any(s.kind == "simulated" for s in config.sources):
+        raise ConfigError("--backfill only makes sense with the simulated source")

@@ -1,0 +1,66 @@
+"""`inferscope-agent`: the node agent's entry point."""
+
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from collectors.agent.client import IngestClient, Shipper
+from collectors.agent.config import Config, ConfigError, load
+from collectors.agent.nvml import NvmlUnavailable
+from collectors.agent.runner import Runner
+from collectors.agent.sources import NvmlCollector, ServerCollector, SimulatedCollector, Source
+from collectors.agent.spool import Spool
+
+logger = logging.getLogger("inferscope.agent")
+
+
+def build_sources(config: Config) -> list[Source]:
+    sources: list[Source] = []
+    for spec in config.sources:
+        if spec.kind == "nvml":
+            try:
+                sources.append(NvmlCollector(config.node))
+            except NvmlUnavailable as exc:
+                logger.warning("%s", exc)  # and carry on with the other sources
+        elif spec.kind == "simulated":
+            sources.append(SimulatedCollector(config.interval_s))
+        elif spec.kind == "prometheus":
+            raise ConfigError("the prometheus source is not available in this version")
+        else:
+            sources.append(ServerCollector(spec, config.node))
+    return sources
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = load(argv)
+        sources = build_sources(config)
+    except ConfigError as exc:
+        print(f"inferscope-agent: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    if not sources:
+        print("inferscope-agent: no source could be started", file=sys.stderr)  # noqa: T201
+        return 1
+    shipper = None
+    if not config.dry_run:
+        spool = Spool(config.spool_dir, config.spool_max_bytes)
+        shipper = Shipper(IngestClient(config.server_url, config.token), spool)
+    runner = Runner(config, sources, shipper, out=sys.stdout)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if config.once:
+        runner.once()
+    else:
+        runner.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

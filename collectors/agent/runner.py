@@ -1,0 +1,109 @@
+"""The agent's loop: collect every interval, batch by count and age, ship."""
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+from collectors.agent.client import Shipper, encode
+from collectors.agent.config import Config
+from collectors.agent.sources import Collection, SimulatedCollector, Source
+
+logger = logging.getLogger(__name__)
+AGENT_VERSION = "inferscope-agent/0.1.0"
+
+
+class Runner:
+    def __init__(
+        self,
+        config: Config,
+        sources: Sequence[Source],
+        shipper: Shipper | None,
+        out: TextIO | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.sources = list(sources)
+        self.shipper = shipper
+        self.out = out
+        self.clock = clock
+        self.pending = Collection()
+        self.pending_since: datetime | None = None
+        self.stop = threading.Event()
+
+    def tick(self, ts: datetime) -> None:
+        if self.pending_since is None:
+            self.pending_since = ts
+        for source in self.sources:
+            try:
+                source.collect(ts, self.pending)
+            except Exception:  # one broken source must not stop the others
+                logger.exception("source %s failed", type(source).__name__)
+        age = (ts - self.pending_since).total_seconds()
+        if self.pending.size >= self.config.batch_max_samples or age >= self.config.batch_max_age_s:
+            self.flush()
+
+    def batch(self) -> dict[str, Any]:
+        return {
+            "schema_version": 1,
+            "batch_id": f"{self.config.node}-{uuid.uuid4().hex}",
+            "agent_version": AGENT_VERSION,
+            "inventory": self.pending.inventory(),
+            "gpu_samples": self.pending.gpu_samples,
+            "inference_samples": self.pending.inference_samples,
+        }
+
+    def flush(self, spool_only: bool = False) -> None:
+        """Send what is pending (print it, with --dry-run); spool_only: store, don't post."""
+        if self.pending.size:
+            body = self.batch()
+            if self.shipper is None:
+                assert self.out is not None
+                self.out.write(json.dumps(body, default=_iso, indent=2) + "\n")
+            elif spool_only:
+                self.shipper.spool.put(body["batch_id"], encode(body), self.pending.size)
+            else:
+                self.shipper.send(body)
+        self.pending = Collection()
+        self.pending_since = None
+
+    def backfill(self, now: datetime) -> None:
+        """Generate the simulated fleet's history up to `now`, in full batches."""
+        simulated = [s for s in self.sources if isinstance(s, SimulatedCollector)]
+        step = timedelta(seconds=self.config.interval_s)
+        ts = now - timedelta(seconds=self.config.backfill_s)
+        while ts < now and not self.stop.is_set():
+            for source in simulated:
+                source.collect(ts, self.pending)
+            if self.pending.size >= self.config.batch_max_samples:
+                self.flush()
+            ts += step
+        self.flush()
+
+    def run(self) -> None:
+        if self.config.backfill_s:
+            self.backfill(self.clock())
+        interval = self.config.interval_s
+        while not self.stop.is_set():
+            self.tick(self.clock())
+            if self.shipper is not None and self.shipper.spool.pending():
+                self.shipper.drain()  # the server may be back
+            self.stop.wait(interval - self.clock().timestamp() % interval)
+        # Stopping (SIGTERM): keep what was collected, post it at the next start.
+        self.flush(spool_only=True)
+
+    def once(self) -> None:
+        """One interval: counters need two scrapes, one interval apart."""
+        self.tick(self.clock())
+        self.stop.wait(self.config.interval_s)
+        self.tick(self.clock())
+        self.flush()
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)

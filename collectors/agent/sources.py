@@ -1,0 +1,124 @@
+"""What the agent reads each interval: NVML, inference servers' /metrics, or the
+simulated fleet. Each source adds samples and inventory to a Collection."""
+
+import logging
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from collectors.agent import simulated
+from collectors.agent.config import SourceSpec
+from collectors.agent.nvml import NvmlSource
+from collectors.agent.scrape import EndpointConverter, fetch
+from collectors.agent.servers import SERVERS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Collection:
+    gpu_samples: list[dict[str, Any]] = field(default_factory=list)
+    inference_samples: list[dict[str, Any]] = field(default_factory=list)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gpus: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.gpu_samples) + len(self.inference_samples)
+
+    def inventory(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "nodes": list(self.nodes.values()),
+            "gpus": list(self.gpus.values()),
+            "deployments": list(self.deployments.values()),
+        }
+
+
+class Source(Protocol):
+    def collect(self, ts: datetime, into: Collection) -> None: ...
+
+
+class NvmlCollector:
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.nvml = NvmlSource()  # raises NvmlUnavailable with the one line to print
+
+    def collect(self, ts: datetime, into: Collection) -> None:
+        into.nodes.setdefault(self.node, {"name": self.node, "hostname": socket.getfqdn()})
+        for gpu in self.nvml.inventory(self.node):
+            into.gpus[gpu["uuid"]] = gpu
+        into.gpu_samples.extend(self.nvml.samples(ts))
+
+
+class ServerCollector:
+    """One inference server's /metrics endpoint, as one deployment on this node."""
+
+    def __init__(self, spec: SourceSpec, node: str, timeout: float = 5.0) -> None:
+        self.spec = spec
+        self.node = node
+        self.timeout = timeout
+        self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
+        self.model = ""
+        self._failing = False
+
+    def collect(self, ts: datetime, into: Collection) -> None:
+        into.nodes.setdefault(self.node, {"name": self.node, "hostname": socket.getfqdn()})
+        try:
+            text = fetch(self.spec.url, self.timeout)
+        except OSError as exc:
+            if not self._failing:  # once per outage, not every interval
+                logger.warning("cannot scrape %s: %s", self.spec.url, exc)
+            self._failing = True
+            return
+        if self._failing:
+            logger.info("scraping %s again", self.spec.url)
+            self._failing = False
+        self.model = self.model or _model_name(text)
+        into.deployments[(self.node, self.spec.name)] = {
+            "name": self.spec.name,
+            "node": self.node,
+            "model": self.model,
+            "server": self.spec.kind,
+            "endpoint": self.spec.url,
+        }
+        sample = self.converter.update(text, ts)
+        if sample is not None:
+            into.inference_samples.append(
+                {"deployment": self.spec.name, "node": self.node, **sample}
+            )
+
+
+_MODEL_LABEL = re.compile(r'\b(?:model_name|model)="([^"]*)"')
+
+
+def _model_name(text: str) -> str:
+    match = _MODEL_LABEL.search(text)
+    return match.group(1) if match else ""
+
+
+class SimulatedCollector:
+    """The simulated fleet; its nodes say so, and every page labels them."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+
+    def collect(self, ts: datetime, into: Collection) -> None:
+        inventory = simulated.inventory()
+        for node in inventory["nodes"]:
+            into.nodes[node["name"]] = node
+        for gpu in inventory["gpus"]:
+            into.gpus[gpu["uuid"]] = gpu
+        for dep in inventory["deployments"]:
+            into.deployments[(dep["node"], dep["name"])] = dep
+        t = ts.timestamp()
+        into.gpu_samples.extend(simulated.gpu_sample(g, t) for g in simulated.GPUS)
+        into.inference_samples.extend(
+            simulated.inference_sample(d, t, self.interval_s) for d in simulated.DEPLOYMENTS
+        )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
