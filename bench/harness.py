@@ -69,7 +69,7 @@ def count_rows(url: str, table: str) -> int:
 def child_env(url: str, data_dir: Path) -> dict[str, str]:
     (data_dir / "static").mkdir(exist_ok=True)  # STATIC_ROOT: whitenoise warns if missing
     env = dict(os.environ)
-    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "INFERSCOPE_SIMULATE"):
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
         env.pop(name, None)
     env.update(
         DATABASE_URL=url,

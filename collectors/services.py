@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 from django.db import transaction
 
 from collectors.models import Agent
@@ -10,3 +13,26 @@ def agent_create(name: str) -> tuple[Agent, str]:
     token = agent.set_new_token()
     agent.save()
     return agent, token
+
+
+def agent_token_file(name: str, path: Path) -> bool:
+    """Make sure agent `name` exists and its token is in `path` (owner-only).
+
+    For the agent that `make run` starts beside the server: the token goes to a
+    file it reads, never to the terminal. Returns True if a token was written;
+    a lost file gets a new token, since the old one cannot be recovered.
+    """
+    if path.exists():
+        return False
+    agent = Agent.objects.filter(name=name).first()
+    if agent is None:
+        agent, token = agent_create(name)
+    else:
+        token = agent.set_new_token()
+        agent.revoked_at = None
+        agent.save(update_fields=["token_hash", "token_prefix", "revoked_at"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token)
+    return True

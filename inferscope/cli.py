@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+from inferscope.lib.paths import data_dir
 
 # The long-running processes: `inferscope run` starts all three; docker-compose
 # runs each as its own service with the same argv.
@@ -17,6 +19,9 @@ PROCESSES: dict[str, list[str]] = {
     "worker": ["inferscope", "worker"],
     "beat": ["inferscope", "beat"],
 }
+# Only `make run` starts an agent beside the server; in production agents run on
+# the GPU nodes (deploy/), not in the central stack.
+LOCAL_AGENT = ["inferscope", "agent"]
 STOP_GRACE_SECONDS = 20
 
 
@@ -79,10 +84,43 @@ def beat() -> None:
     _exec(["celery", "-A", "inferscope", "beat", "--loglevel", "INFO"])
 
 
-def init() -> None:
+def init(local_agent: bool = False) -> None:
     _manage("migrate", "--no-input")
     _manage("collectstatic", "--no-input", "--verbosity", "0")
-    _manage("bootstrap")
+    _manage("bootstrap", *(["--local-agent"] if local_agent else []))
+
+
+def _has_gpu() -> bool:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+        pynvml.nvmlShutdown()
+    except Exception:  # no module, no driver, no device: all mean "no GPU here"
+        return False
+    return count > 0
+
+
+def agent() -> None:
+    """The agent beside the server: real NVML when there is a GPU, else the
+    simulated fleet with a day of history so a fresh demo has full charts."""
+    data = data_dir()
+    sources = ["--source", "nvml"] if _has_gpu() else ["--source", "simulated", "--backfill", "24h"]
+    _exec(
+        [
+            "inferscope-agent",
+            "--server-url",
+            f"http://127.0.0.1:{os.environ.get('PORT', '8000')}",
+            "--token-file",
+            str(data / "agent-token"),
+            "--spool-dir",
+            str(data / "agent-spool"),
+            "--interval",
+            os.environ.get("AGENT_INTERVAL", "10s"),
+            *sources,
+        ]
+    )
 
 
 def supervise(commands: Mapping[str, Sequence[str]]) -> int:
@@ -143,13 +181,24 @@ def _terminate_with_parent() -> None:
 
 def run() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inferscope.settings")
-    init()
+    local_agent = os.environ.get("INFERSCOPE_LOCAL_AGENT", "1") != "0"
+    init(local_agent=local_agent)
     port = os.environ.get("PORT", "8000")
     print(f"Inferscope is starting on http://127.0.0.1:{port}/ (Ctrl-C stops it).", flush=True)
-    return supervise(PROCESSES)
+    processes = dict(PROCESSES)
+    if local_agent:
+        processes["agent"] = LOCAL_AGENT
+    return supervise(processes)
 
 
-COMMANDS = {"web": web, "worker": worker, "beat": beat, "init": init, "run": run}
+COMMANDS: dict[str, Callable[[], int | None]] = {
+    "web": web,
+    "worker": worker,
+    "beat": beat,
+    "agent": agent,
+    "init": init,
+    "run": run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,16 +21,7 @@ class Job:
     interval_setting: str | None = None
 
 
-JOBS: tuple[Job, ...] = (
-    Job(
-        "simulate",
-        "collectors.simulate_tick",
-        10,
-        enabled_by="INFERSCOPE_SIMULATE",
-        interval_setting="SIMULATE_INTERVAL_SECONDS",
-    ),
-    Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),
-)
+JOBS: tuple[Job, ...] = (Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),)
 
 
 def beat_schedule(settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

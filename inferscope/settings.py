@@ -9,9 +9,10 @@ from pathlib import Path
 import dj_database_url
 
 from inferscope.lib.env import env_bool, env_int, env_list, env_secret, env_str
+from inferscope.lib.paths import data_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("INFERSCOPE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR = data_dir()
 # It holds the SQLite file (sessions included) and the secret key: owner only.
 DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
@@ -154,11 +155,6 @@ INGEST_MAX_SAMPLES = env_int("INGEST_MAX_SAMPLES", 10_000, minimum=1)
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 300, minimum=0)
 INGEST_BATCH_RETENTION_DAYS = env_int("INGEST_BATCH_RETENTION_DAYS", 14, minimum=1)
 
-# The simulated fleet is for `make run` on a machine without agents; it is
-# labelled "simulated" wherever it shows.
-INFERSCOPE_SIMULATE = env_bool("INFERSCOPE_SIMULATE", False)
-SIMULATE_INTERVAL_SECONDS = env_int("SIMULATE_INTERVAL_SECONDS", 10, minimum=1)
-SIMULATE_BACKFILL_HOURS = env_int("SIMULATE_BACKFILL_HOURS", 24, minimum=0)
 
 # Celery reads every CELERY_* setting below (namespace="CELERY").
 _BROKER_DIR = DATA_DIR / "broker"

@@ -157,3 +157,17 @@ def post_batch(client: Client, agent_token: tuple[Agent, str]) -> Callable[..., 
         )
 
     return post
+
+
+def ingest_simulated(intervals: int = 1) -> None:
+    """Store the simulated fleet's latest intervals through the ingest service, as
+    the local agent of `make run` would send them."""
+    from collectors.agent.simulated import batch_body
+    from collectors.ingest import ingest_batch
+    from collectors.models import Agent
+
+    agent = Agent.objects.filter(name="simulated-agent").first()
+    agent = agent or agent_create("simulated-agent")[0]
+    end = now_utc().timestamp() // 10 * 10 + 10
+    body = batch_body(end - 10 * intervals, end, 10.0)
+    ingest_batch(agent, msgspec.json.encode(body))

@@ -113,7 +113,8 @@ class SimulatedCollector:
             into.gpus[gpu["uuid"]] = gpu
         for dep in inventory["deployments"]:
             into.deployments[(dep["node"], dep["name"])] = dep
-        t = ts.timestamp()
+        # On the interval's boundary: simulated series line up across GPUs and runs.
+        t = round(ts.timestamp() / self.interval_s) * self.interval_s
         into.gpu_samples.extend(simulated.gpu_sample(g, t) for g in simulated.GPUS)
         into.inference_samples.extend(
             simulated.inference_sample(d, t, self.interval_s) for d in simulated.DEPLOYMENTS

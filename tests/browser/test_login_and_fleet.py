@@ -1,14 +1,13 @@
 import pytest
 from django.contrib.auth.models import User
 
-from collectors.simulate import simulate_tick
+from tests.conftest import ingest_simulated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_person_logs_in_and_sees_the_simulated_fleet(page, live_server, settings):
-    settings.SIMULATE_BACKFILL_HOURS = 0
-    simulate_tick()
+def test_a_person_logs_in_and_sees_the_simulated_fleet(page, live_server):
+    ingest_simulated()
     User.objects.create_user("dana", password="dana-password-1")
 
     page.goto(live_server.url + "/")

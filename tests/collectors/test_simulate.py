@@ -1,40 +1,29 @@
-from datetime import UTC, datetime, timedelta
+"""The simulated fleet: what it generates, and how it shows once stored."""
+
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
-from collectors.agent.simulated import DEPLOYMENTS, GPUS, batch_body
+from collectors.agent.simulated import GPUS, batch_body
 from collectors.models import Deployment, GpuSample, InferenceSample, Node
 from collectors.schema import decode_batch
-from collectors.simulate import simulate_tick
+from tests.conftest import ingest_simulated
 
-pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)
 
 
-def test_it_backfills_then_adds_only_new_intervals(settings):
-    settings.SIMULATE_BACKFILL_HOURS = 1
-    settings.SIMULATE_INTERVAL_SECONDS = 10
-    first = simulate_tick(NOW)
-    per_interval = len(GPUS) + len(DEPLOYMENTS)
-    assert first.samples == 361 * per_interval
-    assert simulate_tick(NOW).samples == 0
-    later = simulate_tick(NOW + timedelta(seconds=30))
-    assert later.samples == 3 * per_interval
-    assert GpuSample.objects.count() == 364 * len(GPUS)
-
-
-def test_every_simulated_node_is_labelled(settings):
-    settings.SIMULATE_BACKFILL_HOURS = 0
-    simulate_tick(NOW)
+@pytest.mark.django_db
+def test_every_simulated_node_is_labelled():
+    ingest_simulated()
     assert Node.objects.count() == 2
     assert all(node.simulated for node in Node.objects.all())
     assert "(simulated)" in str(Node.objects.first())
 
 
-def test_the_fleet_has_busy_idle_held_and_truly_idle_gpus(settings):
-    settings.SIMULATE_BACKFILL_HOURS = 0
-    simulate_tick(NOW)
+@pytest.mark.django_db
+def test_the_fleet_has_busy_idle_held_and_truly_idle_gpus():
+    ingest_simulated()
     held = Deployment.objects.get(name="summarize-7b")
     assert InferenceSample.objects.get(deployment=held).requests_ok == 0
     held_gpu = GpuSample.objects.get(gpu=held.gpus.get())

@@ -98,4 +98,4 @@ def test_an_unknown_subcommand_prints_usage():
         [sys.executable, "-m", "inferscope.cli", "serve"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "usage: inferscope {web|worker|beat|init|run}"
+    assert result.stderr.strip() == "usage: inferscope {web|worker|beat|agent|init|run}"

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from collectors.simulate import simulate_tick
+from tests.conftest import ingest_simulated
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +48,8 @@ def test_a_wrong_password_is_refused(client: Client, teammate):
     assert b"didn't match" in response.content
 
 
-def test_the_fleet_page_labels_the_simulated_fleet(client: Client, teammate, settings):
-    settings.SIMULATE_BACKFILL_HOURS = 0
-    simulate_tick()
+def test_the_fleet_page_labels_the_simulated_fleet(client: Client, teammate):
+    ingest_simulated()
     client.force_login(teammate)
     page = client.get("/").content.decode()
     assert "Simulated data" in page

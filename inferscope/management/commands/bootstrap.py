@@ -1,15 +1,27 @@
 import secrets
+from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from collectors.services import agent_token_file
+
+LOCAL_AGENT = "local-agent"
+
 
 class Command(BaseCommand):
-    help = "Create the first login (printing its password once) and, if enabled, the simulator."
+    help = "Create the first login (printing its password once) and the local agent's token."
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--local-agent",
+            action="store_true",
+            help="also make the token of the agent `inferscope run` starts beside the server",
+        )
+
+    def handle(self, *args: Any, local_agent: bool, **options: Any) -> None:
         User = get_user_model()
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
@@ -18,8 +30,7 @@ class Command(BaseCommand):
             self.stdout.write(f"    {password}")
         else:
             self.stdout.write("Logins exist already; none created.")
-        if settings.INFERSCOPE_SIMULATE:
-            from collectors.simulate import simulator_agent
-
-            simulator_agent()
-            self.stdout.write("Simulated fleet enabled (INFERSCOPE_SIMULATE=1).")
+        if local_agent:
+            path = settings.DATA_DIR / "agent-token"
+            if agent_token_file(LOCAL_AGENT, path):
+                self.stdout.write(f"The local agent's token is in {path}.")
