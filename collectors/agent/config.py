@@ -84,6 +84,7 @@ def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
     readers: dict[str, Any] = {
         "server_url": str,
         "token": str,
+        "token_file": lambda v: ("token", _read_token(Path(v))),
         "node": str,
         "interval": lambda v: ("interval_s", duration(v)),
         "spool_dir": lambda v: ("spool_dir", Path(v)),
@@ -105,6 +106,13 @@ def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
             raise ConfigError(f"{origin}: {key} = {raw!r} is not valid") from None
         name, value = result if isinstance(result, tuple) else (key, result)
         setattr(config, name, value)
+
+
+def _read_token(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"token file {path}: {exc.strerror or exc}") from None
 
 
 def _as_list(value: Any) -> list[str]:
@@ -165,10 +173,7 @@ def load(argv: Sequence[str] | None = None) -> Config:
     _from_mapping(config, {k: os.environ.get(v) for k, v in ENVIRONMENT.items()}, "environment")
     token_file = args.token_file or os.environ.get("INFERSCOPE_TOKEN_FILE")
     if token_file and not args.token:
-        try:
-            config.token = Path(token_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"token file {token_file}: {exc}") from None
+        config.token = _read_token(Path(token_file))
     flags = {
         "server_url": args.server_url,
         "token": args.token,
