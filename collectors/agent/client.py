@@ -5,7 +5,7 @@ import gzip
 import json
 import logging
 import random
-import time
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -69,7 +69,11 @@ class IngestClient:
 
 
 class Shipper:
-    """Sends batches in the order they were made; what cannot go now waits in the spool."""
+    """Sends batches in the order they were made; what cannot go now waits in the spool.
+
+    In the agent's loop a thread does the sending (start/enqueue/stop), so a slow
+    or absent server never delays collection; send() is the same, synchronously.
+    """
 
     def __init__(
         self,
@@ -77,23 +81,54 @@ class Shipper:
         spool: Spool,
         attempts: int = 3,
         backoff_s: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        retry_every_s: float = 5.0,
     ) -> None:
         self.client = client
         self.spool = spool
         self.attempts = attempts
         self.backoff_s = backoff_s
-        self.sleep = sleep
+        self.retry_every_s = retry_every_s
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Waiting on the stop event: a stop cuts a backoff short.
+        self.sleep = sleep or self._stopping.wait
 
     def send(self, batch: dict[str, Any]) -> None:
+        self._spool(batch)
+        self.drain()
+
+    def enqueue(self, batch: dict[str, Any]) -> None:
+        self._spool(batch)
+        self._wake.set()
+
+    def _spool(self, batch: dict[str, Any]) -> None:
         samples = len(batch.get("gpu_samples", [])) + len(batch.get("inference_samples", []))
         self.spool.put(batch["batch_id"], encode(batch), samples)
-        self.drain()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="shipper", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.retry_every_s)
+            self._wake.clear()
+            if self.spool.pending():
+                self.drain()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Finish the post in flight, then stop; unsent batches stay in the spool."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def drain(self) -> int:
         """Post spooled batches oldest first; stop at the first that must wait. Returns sent."""
         sent = 0
-        while (entry := self.spool.oldest()) is not None:
+        while not self._stopping.is_set() and (entry := self.spool.oldest()) is not None:
             answer = self._post_with_retries(entry.read())
             if answer.retryable:
                 logger.warning(
@@ -118,7 +153,7 @@ class Shipper:
     def _post_with_retries(self, body: bytes) -> Answer:
         answer = self.client.post(body)
         for attempt in range(1, self.attempts):
-            if not answer.retryable:
+            if not answer.retryable or self._stopping.is_set():
                 break
             # Exponential backoff with full jitter, so a fleet does not retry in step.
             self.sleep(random.uniform(0, self.backoff_s * 2**attempt))

@@ -149,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
         dest="sources",
         help="nvml | simulated | KIND[:NAME]=URL[#label=value] with KIND vllm, tgi, triton, sglang",
     )
+    p.add_argument("--batch-max-samples", help="send a batch once it holds this many samples")
+    p.add_argument("--batch-max-age", help="send a batch once its oldest sample is this old")
     p.add_argument("--spool-dir", help="where unsent batches wait")
     p.add_argument("--spool-max-bytes", help="the spool's budget; the oldest batches go beyond it")
     p.add_argument("--backfill", help="with the simulated source: first generate this much history")
@@ -182,6 +184,8 @@ def load(argv: Sequence[str] | None = None) -> Config:
         "sources": args.sources,
         "spool_dir": args.spool_dir,
         "spool_max_bytes": args.spool_max_bytes,
+        "batch_max_samples": args.batch_max_samples,
+        "batch_max_age": args.batch_max_age,
         "backfill": args.backfill,
     }
     _from_mapping(config, flags, "command line")

@@ -32,16 +32,20 @@ class Runner:
         self.clock = clock
         self.pending = Collection()
         self.pending_since: datetime | None = None
+        self.collected = 0
+        self.shipping_in_background = False
         self.stop = threading.Event()
 
     def tick(self, ts: datetime) -> None:
         if self.pending_since is None:
             self.pending_since = ts
+        before = self.pending.size
         for source in self.sources:
             try:
                 source.collect(ts, self.pending)
             except Exception:  # one broken source must not stop the others
                 logger.exception("source %s failed", type(source).__name__)
+        self.collected += self.pending.size - before
         age = (ts - self.pending_since).total_seconds()
         if self.pending.size >= self.config.batch_max_samples or age >= self.config.batch_max_age_s:
             self.flush()
@@ -65,6 +69,8 @@ class Runner:
                 self.out.write(json.dumps(body, default=_iso, indent=2) + "\n")
             elif spool_only:
                 self.shipper.spool.put(body["batch_id"], encode(body), self.pending.size)
+            elif self.shipping_in_background:
+                self.shipper.enqueue(body)
             else:
                 self.shipper.send(body)
         self.pending = Collection()
@@ -76,24 +82,30 @@ class Runner:
         step = timedelta(seconds=self.config.interval_s)
         ts = now - timedelta(seconds=self.config.backfill_s)
         while ts < now and not self.stop.is_set():
+            before = self.pending.size
             for source in simulated:
                 source.collect(ts, self.pending)
+            self.collected += self.pending.size - before
             if self.pending.size >= self.config.batch_max_samples:
                 self.flush()
             ts += step
         self.flush()
 
     def run(self) -> None:
+        if self.shipper is not None:
+            self.shipper.start()  # also retries what an earlier run left in the spool
+            self.shipping_in_background = True
         if self.config.backfill_s:
             self.backfill(self.clock())
         interval = self.config.interval_s
         while not self.stop.is_set():
             self.tick(self.clock())
-            if self.shipper is not None and self.shipper.spool.pending():
-                self.shipper.drain()  # the server may be back
             self.stop.wait(interval - self.clock().timestamp() % interval)
         # Stopping (SIGTERM): keep what was collected, post it at the next start.
         self.flush(spool_only=True)
+        if self.shipper is not None:
+            self.shipper.stop()
+        logger.info("stopped after collecting %d samples", self.collected)
 
     def once(self) -> None:
         """One interval: counters need two scrapes, one interval apart."""

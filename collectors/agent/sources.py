@@ -104,6 +104,7 @@ class SimulatedCollector:
 
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
+        self.last_t = float("-inf")
 
     def collect(self, ts: datetime, into: Collection) -> None:
         inventory = simulated.inventory()
@@ -115,6 +116,9 @@ class SimulatedCollector:
             into.deployments[(dep["node"], dep["name"])] = dep
         # On the interval's boundary: simulated series line up across GPUs and runs.
         t = round(ts.timestamp() / self.interval_s) * self.interval_s
+        if t <= self.last_t:
+            return  # a tick that fell on a boundary already sampled
+        self.last_t = t
         into.gpu_samples.extend(simulated.gpu_sample(g, t) for g in simulated.GPUS)
         into.inference_samples.extend(
             simulated.inference_sample(d, t, self.interval_s) for d in simulated.DEPLOYMENTS
