@@ -141,3 +141,18 @@ def test_the_agent_imports_no_django():
     assert (
         subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2]).returncode == 0
     )
+
+
+def test_the_series_cache_reads_pages_as_the_parser_does():
+    from collectors.agent.scrape import SeriesCache
+
+    page = (FIXTURES / "vllm_v1_t0.txt").read_text() + (
+        "# TYPE odd_total counter\n"
+        'odd_total{path="/a b,c=d",q="x\\"y"} 3 1700000000000\n'
+        "plain_gauge 7\n"
+    )
+    cache = SeriesCache()
+    plain = parse_snapshot(page)
+    assert parse_snapshot(page, cache=cache) == plain  # learns every series
+    assert parse_snapshot(page, cache=cache) == plain  # reads them from the cache
+    assert plain.counters["odd"] == {(("path", "/a b,c=d"), ("q", 'x"y')): 3.0}
