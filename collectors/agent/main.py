@@ -27,7 +27,9 @@ def build_sources(config: Config) -> list[Source]:
         elif spec.kind == "simulated":
             sources.append(SimulatedCollector(config.interval_s))
         elif spec.kind == "prometheus":
-            raise ConfigError("the prometheus source is not available in this version")
+            from collectors.agent.promql import PrometheusCollector
+
+            sources.append(PrometheusCollector(spec.url, config.interval_s))
         else:
             sources.append(ServerCollector(spec, config.node))
     return sources

@@ -39,7 +39,7 @@ class Snapshot:
         return name in self.counters or name in self.gauges or name in self.histograms
 
 
-def _key(labels: Mapping[str, str], drop: str = "") -> LabelKey:
+def label_key(labels: Mapping[str, str], drop: str = "") -> LabelKey:
     return tuple(sorted((k, v) for k, v in labels.items() if k != drop))
 
 
@@ -154,7 +154,7 @@ def parse_snapshot(
             continue
         if kind == "histogram":
             series = snap.histograms.setdefault(family, {})
-            entry = series.setdefault(_key(labels, "le"), HistogramSeries({}))
+            entry = series.setdefault(label_key(labels, "le"), HistogramSeries({}))
             if name.endswith("_bucket"):
                 entry.buckets[float(labels["le"])] = value
             elif name.endswith("_sum"):
@@ -162,13 +162,13 @@ def parse_snapshot(
         elif kind == "counter":
             if name.endswith("_created"):
                 continue
-            snap.counters.setdefault(name.removesuffix("_total"), {})[_key(labels)] = value
+            snap.counters.setdefault(name.removesuffix("_total"), {})[label_key(labels)] = value
         elif kind in ("gauge", "unknown"):
             snap.gauges.setdefault(name, []).append(value)
             if kind == "unknown":
                 # An untyped series may be a counter whose exporter left out TYPE.
                 base = name.removesuffix("_total")
-                snap.counters.setdefault(base, {})[_key(labels)] = value
+                snap.counters.setdefault(base, {})[label_key(labels)] = value
     return snap
 
 
@@ -266,7 +266,11 @@ class EndpointConverter:
 
     def update(self, text: str, ts: datetime) -> dict[str, Any] | None:
         """The fields for the interval ending at `ts`; None for the first scrape."""
-        current = parse_snapshot(text, self.select, self._wanted, self._cache)
+        return self.update_snapshot(
+            parse_snapshot(text, self.select, self._wanted, self._cache), ts
+        )
+
+    def update_snapshot(self, current: Snapshot, ts: datetime) -> dict[str, Any] | None:
         previous, self._previous = self._previous, (current, ts)
         self._report_missing(current)
         if previous is None:

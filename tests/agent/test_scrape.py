@@ -156,3 +156,11 @@ def test_the_series_cache_reads_pages_as_the_parser_does():
     assert parse_snapshot(page, cache=cache) == plain  # learns every series
     assert parse_snapshot(page, cache=cache) == plain  # reads them from the cache
     assert plain.counters["odd"] == {(("path", "/a b,c=d"), ("q", 'x"y')): 3.0}
+
+
+def test_the_docs_list_every_dcgm_metric_read():
+    from collectors.agent.promql import DCGM_FIELDS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "agent-metrics.md").read_text()
+    for metric, _ in DCGM_FIELDS.values():
+        assert f"`{metric}`" in doc, metric
