@@ -2,6 +2,7 @@
 gunicorn on PostgreSQL, through a loopback proxy that cuts connections, while
 the web server is stopped and started again."""
 
+import contextlib
 import os
 import re
 import signal
@@ -109,7 +110,7 @@ class Proxy:
                 upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=30)
             except OSError:
                 return  # the web server is down: the client sees a closed connection
-            with upstream:
+            with upstream, contextlib.suppress(OSError):  # gunicorn may stop mid-request
                 request = _read_request(client)
                 upstream.sendall(request)
                 response = _read_all(upstream)
