@@ -46,8 +46,22 @@ class DeploymentAdmin(NoDeleteAdmin):
 class AgentAdmin(NoDeleteAdmin):
     """Agents are revoked, not deleted: their batch records and nodes stay attributed."""
 
-    list_display = ["name", "token_prefix", "version", "last_seen_at", "revoked_at"]
-    readonly_fields = ["token_prefix", "version", "created_at", "last_seen_at", "revoked_at"]
+    list_display = [
+        "name",
+        "token_prefix",
+        "version",
+        "last_seen_at",
+        "dropped_samples",
+        "revoked_at",
+    ]
+    readonly_fields = [
+        "token_prefix",
+        "version",
+        "created_at",
+        "last_seen_at",
+        "dropped_samples",
+        "revoked_at",
+    ]
     fields = ["name", *readonly_fields]
     actions = ["revoke"]
 

@@ -5,6 +5,7 @@ queries for the inventory, and the samples streamed with COPY on PostgreSQL.
 """
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from collectors.schema import (
     decode_batch,
     explain_errors,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class IngestError(Exception):
@@ -254,6 +257,15 @@ def _touch_agent(agent: Agent, batch: Batch, now: datetime) -> None:
     update: dict[str, Any] = {}
     if batch.agent_version and batch.agent_version != agent.version:
         update["version"] = batch.agent_version
+    stats = batch.agent_stats
+    if stats is not None and stats.dropped_samples > agent.dropped_samples:
+        # A cumulative count: retried or reordered batches can only raise it.
+        update["dropped_samples"] = stats.dropped_samples
+        logger.warning(
+            "agent %s dropped %d samples in total (its spool was full)",
+            agent.name,
+            stats.dropped_samples,
+        )
     # Last-seen is read in minutes; writing it for every batch would make an
     # agent's concurrent batches queue on the agent row's lock.
     stale = agent.last_seen_at is None or now - agent.last_seen_at >= LAST_SEEN_RESOLUTION

@@ -150,10 +150,17 @@ INFERENCE_SAMPLE_COLUMNS = tuple(
 HISTOGRAM_COLUMNS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
 
 
+class AgentStats(_Strict):
+    """The agent's own health, as cumulative counters since it was installed."""
+
+    dropped_samples: Count = 0
+
+
 class Batch(_Strict):
     schema_version: Literal[1]
     batch_id: BatchId
     agent_version: Version = ""
+    agent_stats: AgentStats | None = None
     inventory: Inventory = msgspec.field(default_factory=Inventory)
     gpu_samples: list[GpuSampleIn] = []
     inference_samples: list[InferenceSampleIn] = []

@@ -51,7 +51,7 @@ class Runner:
             self.flush()
 
     def batch(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "schema_version": 1,
             "batch_id": f"{self.config.node}-{uuid.uuid4().hex}",
             "agent_version": AGENT_VERSION,
@@ -59,6 +59,10 @@ class Runner:
             "gpu_samples": self.pending.gpu_samples,
             "inference_samples": self.pending.inference_samples,
         }
+        if self.shipper is not None:
+            # Cumulative, so the server learns of losses once it is reachable again.
+            body["agent_stats"] = {"dropped_samples": self.shipper.spool.dropped_samples()}
+        return body
 
     def flush(self, spool_only: bool = False) -> None:
         """Send what is pending (print it, with --dry-run); spool_only: store, don't post."""

@@ -4,7 +4,7 @@ One file per batch, named by a sequence number so that replay keeps the order
 they were made in. A file is written under a temporary name and renamed, so a
 crash never leaves half a batch to replay. When the budget is exceeded the
 oldest batches go first, and the samples lost that way are counted (in a file,
-so the count survives a restart) until someone reports them.
+so the count survives a restart); every batch reports the running total.
 """
 
 import logging
@@ -80,11 +80,6 @@ class Spool:
             return int(self._dropped_file.read_text() or 0)
         except (FileNotFoundError, ValueError):
             return 0
-
-    def clear_dropped(self, count: int) -> None:
-        """Forget `count` dropped samples once they have been reported."""
-        remaining = max(0, self.dropped_samples() - count)
-        self._dropped_file.write_text(str(remaining))
 
     def oldest(self) -> Spooled | None:
         entries = self._entries()

@@ -96,6 +96,8 @@ class Agent(models.Model):
     # The first characters, so people can tell tokens apart without the secret.
     token_prefix = models.CharField(max_length=12, editable=False)
     version = models.CharField(max_length=100, blank=True)
+    # Samples the agent had to throw away when its spool was full (cumulative).
+    dropped_samples = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -84,10 +84,8 @@ def test_a_full_spool_drops_the_oldest_and_counts_their_samples(tmp_path):
     spool.put("new", body, 7)
     assert spool.pending() == 1 and spool.oldest().batch_id == "new"
     assert spool.dropped_samples() == 5
-    # The count survives a restart of the agent, until it has been reported.
+    # The count survives a restart of the agent.
     assert Spool(tmp_path / "spool", max_bytes=10**6).dropped_samples() == 5
-    spool.clear_dropped(5)
-    assert spool.dropped_samples() == 0
 
 
 def test_spooled_batches_replay_in_the_order_they_were_made(tmp_path):
@@ -99,3 +97,20 @@ def test_spooled_batches_replay_in_the_order_they_were_made(tmp_path):
         order.append(json.loads(gzip.decompress(entry.read()))["batch_id"])
         entry.path.unlink()
     assert order == [f"b{n}" for n in range(12)]
+
+
+def test_batches_tell_the_server_how_many_samples_the_spool_dropped(live_server, token, tmp_path):
+    from datetime import UTC, datetime
+
+    from collectors.agent.config import Config, SourceSpec
+    from collectors.agent.runner import Runner
+    from collectors.agent.sources import SimulatedCollector
+    from collectors.models import Agent
+
+    shipper = shipper_for(live_server.url, token, tmp_path)
+    shipper.spool._add_dropped(42)  # as an overflow while the server was away would
+    config = Config(token=token, sources=[SourceSpec("simulated")], interval_s=10)
+    runner = Runner(config, [SimulatedCollector(10)], shipper)
+    runner.tick(datetime.now(UTC))
+    runner.flush()
+    assert Agent.objects.get(name="shipper").dropped_samples == 42

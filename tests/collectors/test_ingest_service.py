@@ -32,3 +32,12 @@ def test_a_new_agent_version_is_recorded_at_once(agent_token):
     ingest_batch(agent, msgspec.json.encode(batch("b2", agent_version="0.2.0")), now=later)
     agent.refresh_from_db()
     assert (agent.version, agent.last_seen_at) == ("0.2.0", later)
+
+
+def test_the_agents_dropped_sample_count_only_rises(agent_token):
+    agent, _ = agent_token
+    start = now_utc()
+    for batch_id, dropped in (("b1", 7), ("b2", 5), ("b3", 9)):
+        body = batch(batch_id, agent_stats={"dropped_samples": dropped})
+        ingest_batch(agent, msgspec.json.encode(body), now=start)
+    assert Agent.objects.get(pk=agent.pk).dropped_samples == 9
