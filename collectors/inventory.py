@@ -153,7 +153,7 @@ def _stored_gpus(uuids: set[str]) -> dict[str, tuple[int, int, int | None]]:
 
 def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
     wanted = {g.uuid: g for g in inventory.gpus}
-    listed = {u for d in inventory.deployments for u in d.gpus}
+    listed = {u for d in inventory.deployments for u in d.gpus or ()}
     if not wanted and not listed:
         return
     fields = ["node_id", "index", "model_name", "memory_total_bytes"]
@@ -215,7 +215,7 @@ def _upsert_deployments(inventory: Inventory, refs: InventoryRefs) -> None:
         return
     errors: Errors = []
     for index, dep in enumerate(inventory.deployments):
-        for uuid in dep.gpus:
+        for uuid in dep.gpus or ():
             if uuid not in refs.gpu_ids:
                 errors.append(_unknown(f"inventory.deployments[{index}].gpus", "GPU", uuid))
             elif refs.gpu_nodes[uuid] != refs.node_ids[dep.node]:
@@ -258,8 +258,12 @@ def _sync_deployment_gpus(wanted: dict[tuple[str, str], DeploymentIn], refs: Inv
     """Make each listed deployment's GPU set what the batch says, in two queries at most."""
     through = Deployment.gpus.through
     desired = {
-        refs.deployment_ids[key]: {refs.gpu_ids[u] for u in dep.gpus} for key, dep in wanted.items()
+        refs.deployment_ids[key]: {refs.gpu_ids[u] for u in dep.gpus}
+        for key, dep in wanted.items()
+        if dep.gpus is not None
     }
+    if not desired:
+        return
     current: dict[int, set[int]] = defaultdict(set)
     rows = through.objects.filter(deployment_id__in=desired).values_list("deployment_id", "gpu_id")
     for deployment_id, gpu_id in rows:

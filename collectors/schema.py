@@ -70,7 +70,8 @@ class DeploymentIn(_Strict):
     model: ModelName = ""
     server: ServerKindName = "other"
     endpoint: Text = ""
-    gpus: Annotated[list[GpuUuid], msgspec.Meta(max_length=64)] = []
+    # None (or left out): the GPUs stay as stored; a list replaces them.
+    gpus: Annotated[list[GpuUuid], msgspec.Meta(max_length=64)] | None = None
     labels: Labels = {}
 
 

@@ -18,10 +18,12 @@ logger = logging.getLogger("inferscope.agent")
 
 def build_sources(config: Config) -> list[Source]:
     sources: list[Source] = []
+    nvml = None
     for spec in config.sources:
         if spec.kind == "nvml":
             try:
-                sources.append(NvmlCollector(config.node))
+                nvml = NvmlCollector(config.node)
+                sources.append(nvml)
             except NvmlUnavailable as exc:
                 logger.warning("%s", exc)  # and carry on with the other sources
         elif spec.kind == "simulated":
@@ -32,6 +34,9 @@ def build_sources(config: Config) -> list[Source]:
             sources.append(PrometheusCollector(spec.url, config.interval_s))
         else:
             sources.append(ServerCollector(spec, config.node))
+    for source in sources:
+        if isinstance(source, ServerCollector) and nvml is not None:
+            source.nvml = nvml.nvml  # to tell which GPUs each local server uses
     return sources
 
 

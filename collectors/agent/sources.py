@@ -7,8 +7,9 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from collectors.agent import simulated
+from collectors.agent import procs, simulated
 from collectors.agent.config import SourceSpec
 from collectors.agent.nvml import NvmlSource
 from collectors.agent.scrape import EndpointConverter, fetch
@@ -56,10 +57,14 @@ class NvmlCollector:
 class ServerCollector:
     """One inference server's /metrics endpoint, as one deployment on this node."""
 
-    def __init__(self, spec: SourceSpec, node: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, spec: SourceSpec, node: str, nvml: NvmlSource | None = None, timeout: float = 5.0
+    ) -> None:
         self.spec = spec
         self.node = node
+        self.nvml = nvml
         self.timeout = timeout
+        self._pid: int | None = None
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
         self.model = ""
         self._failing = False
@@ -77,20 +82,36 @@ class ServerCollector:
             logger.info("scraping %s again", self.spec.url)
             self._failing = False
         self.model = self.model or _model_name(text)
-        into.deployments[(self.node, self.spec.name)] = {
+        deployment: dict[str, Any] = {
             "name": self.spec.name,
             "node": self.node,
             "model": self.model,
             "server": self.spec.kind,
             "endpoint": self.spec.url,
         }
+        gpus = self._gpus()
+        if gpus is not None:
+            deployment["gpus"] = gpus
+        into.deployments[(self.node, self.spec.name)] = deployment
         sample = self.converter.update(text, ts)
         if sample is not None:
             into.inference_samples.append(
                 {"deployment": self.spec.name, "node": self.node, **sample}
             )
 
+    def _gpus(self) -> list[str] | None:
+        """The GPUs this server's processes run on; None when that cannot be told."""
+        url = urlsplit(self.spec.url)
+        if self.nvml is None or url.hostname not in _LOCAL_HOSTS:
+            return None
+        if self._pid is None or not (procs.PROC / str(self._pid)).exists():
+            self._pid = procs.listening_pid(url.port or (443 if url.scheme == "https" else 80))
+        if self._pid is None:
+            return None
+        return procs.gpus_of(self._pid, self.nvml.processes())
 
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", socket.gethostname()}
 _MODEL_LABEL = re.compile(r'\b(?:model_name|model)="([^"]*)"')
 
 

@@ -192,3 +192,15 @@ def test_an_unowned_node_must_be_listed_to_be_written_through(post_batch, agent_
     samples_only = batch("y", inventory={}, earlier_s=1200)
     samples_only["inference_samples"] = []
     assert_field_error(post_batch(samples_only), "gpu_samples[0].gpu", "no agent owns")
+
+
+def test_a_deployment_without_gpus_keeps_the_stored_ones(post_batch):
+    assert post_batch(batch()).status_code == 200  # chat-8b uses GPU-0000
+    later = batch("later", earlier_s=600)
+    del later["inventory"]["deployments"][0]["gpus"]
+    assert post_batch(later).status_code == 200
+    assert [g.uuid for g in Deployment.objects.get().gpus.all()] == ["GPU-0000"]
+    emptied = batch("emptied", earlier_s=1200)
+    emptied["inventory"]["deployments"][0]["gpus"] = []
+    assert post_batch(emptied).status_code == 200
+    assert Deployment.objects.get().gpus.count() == 0
