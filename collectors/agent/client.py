@@ -2,6 +2,7 @@
 the spool when the server cannot take them."""
 
 import gzip
+import http.client
 import json
 import logging
 import random
@@ -29,8 +30,27 @@ class Answer:
 
     @property
     def retryable(self) -> bool:
-        # No answer, a server error, or "busy": the same batch may go through later.
-        return self.status == 0 or self.status >= 500 or self.status == 429
+        """Worth sending again later, the same bytes.
+
+        No answer, server errors, "busy", a redirect (the server URL needs fixing)
+        and a token the server does not accept (it may be fixed or rotated): the
+        batch waits in the spool. Any other 4xx refuses the batch itself.
+        """
+        return (
+            self.status == 0
+            or self.status >= 500
+            or 300 <= self.status < 400
+            or self.status in (401, 403, 408, 429)
+        )
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # urllib would turn a redirected POST into a GET without the body.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def encode(batch: dict[str, Any]) -> bytes:
@@ -60,12 +80,13 @@ class IngestClient:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with _opener.open(request, timeout=self.timeout) as response:
                 return Answer(response.status, response.read().decode(errors="replace"))
         except urllib.error.HTTPError as exc:
             return Answer(exc.code, exc.read().decode(errors="replace"))
-        except (OSError, ValueError) as exc:  # URLError, timeouts, resets
-            return Answer(0, str(exc))
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # Refused, reset, timed out, or an answer cut short: no answer at all.
+            return Answer(0, f"{type(exc).__name__}: {exc}")
 
 
 class Shipper:
@@ -92,6 +113,7 @@ class Shipper:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiting = False
         # Waiting on the stop event: a stop cuts a backoff short.
         self.sleep = sleep or self._stopping.wait
 
@@ -112,11 +134,16 @@ class Shipper:
         self._thread.start()
 
     def _loop(self) -> None:
+        wait = self.retry_every_s
         while not self._stopping.is_set():
-            self._wake.wait(self.retry_every_s)
+            self._wake.wait(wait * random.uniform(0.8, 1.2))
             self._wake.clear()
-            if self.spool.pending():
+            try:
                 self.drain()
+            except Exception:  # the thread must outlive any one bad batch or disk error
+                logger.exception("shipping failed; retrying")
+            # While the server stays away, wait longer between tries (up to 5 min).
+            wait = self.retry_every_s if not self.spool.pending() else min(wait * 2, 300.0)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the post in flight, then stop; unsent batches stay in the spool."""
@@ -128,25 +155,35 @@ class Shipper:
     def drain(self) -> int:
         """Post spooled batches oldest first; stop at the first that must wait. Returns sent."""
         sent = 0
-        while not self._stopping.is_set() and (entry := self.spool.oldest()) is not None:
-            answer = self._post_with_retries(entry.read())
+        while not self._stopping.is_set() and (entry := self.spool.claim_oldest()) is not None:
+            body = entry.read()
+            if body is None:  # gone from the disk: nothing left to send
+                self.spool.release(entry, done=True)
+                continue
+            answer = self._post_with_retries(body)
             if answer.retryable:
-                logger.warning(
-                    "ingest unavailable (%s); %d batch(es) wait in the spool",
-                    answer.status or answer.text,
-                    self.spool.pending(),
-                )
+                self.spool.release(entry, done=False)
+                if not self._waiting:
+                    logger.warning(
+                        "ingest unavailable (%s); batches wait in the spool",
+                        answer.status or answer.text,
+                    )
+                self._waiting = True
                 return sent
+            if self._waiting:
+                logger.info("ingest reachable again; sending the spool")
+                self._waiting = False
             if not answer.ok:
-                # The server refused this batch (bad token, bad payload): retrying the
-                # same bytes cannot succeed, so it is dropped with the server's reason.
+                # The server refused this batch's content: the same bytes cannot
+                # succeed, so it is dropped, counted, and logged with the reason.
                 logger.error(
                     "ingest refused batch %s (HTTP %d): %s",
                     entry.batch_id,
                     answer.status,
                     answer.text[:2000],
                 )
-            entry.path.unlink()
+                self.spool.add_dropped(entry.samples)
+            self.spool.release(entry, done=True)
             sent += answer.ok
         return sent
 

@@ -14,6 +14,8 @@ from collectors.agent.sources import Collection, SimulatedCollector, Source
 
 logger = logging.getLogger(__name__)
 AGENT_VERSION = "inferscope-agent/0.1.0"
+# While the spool cannot be written, at most this many batches wait in memory.
+MAX_PENDING_BATCHES = 10
 
 
 class Runner:
@@ -68,15 +70,21 @@ class Runner:
         """Send what is pending (print it, with --dry-run); spool_only: store, don't post."""
         if self.pending.size:
             body = self.batch()
-            if self.shipper is None:
-                assert self.out is not None
-                self.out.write(json.dumps(body, default=_iso, indent=2) + "\n")
-            elif spool_only:
-                self.shipper.spool.put(body["batch_id"], encode(body), self.pending.size)
-            elif self.shipping_in_background:
-                self.shipper.enqueue(body)
-            else:
-                self.shipper.send(body)
+            try:
+                if self.shipper is None:
+                    assert self.out is not None
+                    self.out.write(json.dumps(body, default=_iso, indent=2) + "\n")
+                elif spool_only:
+                    self.shipper.spool.put(body["batch_id"], encode(body), self.pending.size)
+                elif self.shipping_in_background:
+                    self.shipper.enqueue(body)
+                else:
+                    self.shipper.send(body)
+            except OSError as exc:  # a full or failing disk: keep the samples, try again
+                if self.pending.size < MAX_PENDING_BATCHES * self.config.batch_max_samples:
+                    logger.error("cannot spool a batch (%s); keeping it in memory", exc)
+                    return
+                logger.error("cannot spool (%s); dropping %d samples", exc, self.pending.size)
         self.pending = Collection()
         self.pending_since = None
 
@@ -103,7 +111,10 @@ class Runner:
             self.backfill(self.clock())
         interval = self.config.interval_s
         while not self.stop.is_set():
-            self.tick(self.clock())
+            try:
+                self.tick(self.clock())
+            except Exception:  # the loop must go on: the next interval may work
+                logger.exception("collection failed")
             self.stop.wait(interval - self.clock().timestamp() % interval)
         # Stopping (SIGTERM): keep what was collected, post it at the next start.
         self.flush(spool_only=True)

@@ -98,6 +98,7 @@ class SeriesCache:
 
     def samples(self, text: str) -> Iterator[Sample]:
         types: dict[str, str] = {}
+        seen: dict[str, tuple[str, str, str, Mapping[str, str]]] = {}
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 parts = line.split(None, 3)
@@ -108,15 +109,21 @@ class SeriesCache:
             cut = brace + 1 if brace >= 0 else line.find(" ")
             prefix, rest = line[:cut], line[cut:].split()
             known = self._series.get(prefix)
+            if known is not None and types.get(known[0], known[1]) != known[1]:
+                known = None  # the family changed type: read the series afresh
             if known is None:
                 known = self._learn(line, prefix, types)
                 if known is None:
                     continue
+            seen[prefix] = known
             try:
                 value = float(rest[0])
             except (IndexError, ValueError):
                 continue
             yield (*known, value)
+        # Only series on this page stay cached: label sets that come and go
+        # (per-request ids, rotated models) do not pile up.
+        self._series = seen
 
     def _learn(
         self, line: str, prefix: str, types: Mapping[str, str]
@@ -150,7 +157,7 @@ def parse_snapshot(
     for family, kind, name, labels, value in samples:
         if select and any(labels.get(k) != v for k, v in select.items()):
             continue
-        if math.isnan(value):
+        if not math.isfinite(value):
             continue
         if kind == "histogram":
             series = snap.histograms.setdefault(family, {})
@@ -210,7 +217,11 @@ def _histogram_delta(
             logger.warning("%s: series %s has other buckets; skipped", name, dict(key))
             continue
         old = before.get(key)
-        if old is None or any(series.buckets[le] < old.buckets.get(le, 0.0) for le in les):
+        if (
+            old is None
+            or set(old.buckets) != set(series.buckets)  # re-bucketed: a new series
+            or any(series.buckets[le] < old.buckets.get(le, 0.0) for le in les)
+        ):
             old = HistogramSeries({})  # new series, or the server restarted: count from zero
         cumulative = [series.buckets[le] - old.buckets.get(le, 0.0) for le in les]
         for index, value in enumerate(cumulative):
@@ -252,6 +263,21 @@ def _gauge(source: Gauge, cur: Snapshot) -> float | None:
     return sum(values) if source.aggregate == "sum" else sum(values) / len(values)
 
 
+MAX_INTERVAL_S = 86400.0  # the ingest schema's longest interval
+
+
+def _carry_forward(old: Snapshot, new: Snapshot) -> Snapshot:
+    merged = Snapshot(gauges=new.gauges)
+    for name in old.counters.keys() | new.counters.keys():
+        merged.counters[name] = {**old.counters.get(name, {}), **new.counters.get(name, {})}
+    for name in old.histograms.keys() | new.histograms.keys():
+        merged.histograms[name] = {
+            **old.histograms.get(name, {}),
+            **new.histograms.get(name, {}),
+        }
+    return merged
+
+
 class EndpointConverter:
     """Keeps the previous scrape of one endpoint and turns each new one into a sample."""
 
@@ -271,12 +297,18 @@ class EndpointConverter:
         )
 
     def update_snapshot(self, current: Snapshot, ts: datetime) -> dict[str, Any] | None:
-        previous, self._previous = self._previous, (current, ts)
+        previous = self._previous
+        # The baseline keeps each series' last good value: a series missing from
+        # one scrape is compared with that, not counted again from zero.
+        self._previous = (_carry_forward(previous[0], current) if previous else current, ts)
         self._report_missing(current)
         if previous is None:
             return None
         interval = (ts - previous[1]).total_seconds()
         if interval <= 0:
+            return None
+        if interval > MAX_INTERVAL_S:
+            self._previous = (current, ts)  # too long a gap to be one sample: start over
             return None
         sample: dict[str, Any] = {"ts": ts, "interval_s": interval}
         before = previous[0]

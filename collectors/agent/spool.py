@@ -3,13 +3,19 @@
 One file per batch, named by a sequence number so that replay keeps the order
 they were made in. A file is written under a temporary name and renamed, so a
 crash never leaves half a batch to replay. When the budget is exceeded the
-oldest batches go first, and the samples lost that way are counted (in a file,
-so the count survives a restart); every batch reports the running total.
+oldest batches go first (never the one being sent, never the newest), and the
+samples lost that way are counted in a file, so the count survives a restart;
+every batch reports the running total.
+
+The collection loop adds batches while the shipper thread sends them: the
+folder is listed once, at start, and a lock guards the index after that.
 """
 
 import logging
 import os
 import re
+import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +29,13 @@ class Spooled:
     path: Path
     batch_id: str
     samples: int
+    size: int
 
-    def read(self) -> bytes:
-        return self.path.read_bytes()
+    def read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
 
 
 class Spool:
@@ -34,35 +44,44 @@ class Spool:
         self.max_bytes = max_bytes
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._dropped_file = folder / "dropped-samples"
-
-    def _entries(self) -> list[Spooled]:
+        self._lock = threading.Lock()
+        self._in_flight: Path | None = None
+        for draft in folder.glob(".*.tmp"):  # a crash while writing: never complete
+            draft.unlink(missing_ok=True)
         entries = []
-        for path in self.folder.iterdir():
+        for path in folder.iterdir():
             match = _NAME.match(path.name)
             if match:
-                entries.append(Spooled(path, match.group(3), int(match.group(2))))
-        return sorted(entries, key=lambda e: e.path.name)
+                entries.append(
+                    Spooled(path, match.group(3), int(match.group(2)), path.stat().st_size)
+                )
+        self._entries = deque(sorted(entries, key=lambda e: e.path.name))
+        self._bytes = sum(e.size for e in self._entries)
+        self._sequence = int(self._entries[-1].path.name[:12]) if self._entries else 0
 
     def put(self, batch_id: str, body: bytes, samples: int) -> None:
-        entries = self._entries()
-        sequence = int(entries[-1].path.name[:12]) + 1 if entries else 1
-        final = self.folder / f"{sequence:012d}-{samples}-{batch_id}.json.gz"
-        draft = final.with_name(f".{final.name}.tmp")
-        with open(draft, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
-        draft.rename(final)
-        self._enforce_budget()
+        with self._lock:
+            self._sequence += 1
+            final = self.folder / f"{self._sequence:012d}-{samples}-{batch_id}.json.gz"
+            draft = final.with_name(f".{final.name}.tmp")
+            with open(draft, "wb") as file:
+                file.write(body)
+                file.flush()
+                os.fsync(file.fileno())
+            draft.rename(final)
+            self._entries.append(Spooled(final, batch_id, samples, len(body)))
+            self._bytes += len(body)
+            self._enforce_budget()
 
     def _enforce_budget(self) -> None:
-        entries = self._entries()
-        total = sum(e.path.stat().st_size for e in entries)
         dropped = 0
-        while entries and total > self.max_bytes:
-            oldest = entries.pop(0)
-            total -= oldest.path.stat().st_size
-            oldest.path.unlink()
+        # The newest batch stays even alone over budget; the one being sent stays too.
+        candidates = [e for e in list(self._entries)[:-1] if e.path != self._in_flight]
+        while self._bytes > self.max_bytes and candidates:
+            oldest = candidates.pop(0)
+            self._entries.remove(oldest)
+            self._bytes -= oldest.size
+            oldest.path.unlink(missing_ok=True)
             dropped += oldest.samples
         if dropped:
             logger.error(
@@ -70,10 +89,14 @@ class Spool:
                 self.max_bytes,
                 dropped,
             )
-            self._add_dropped(dropped)
+            self.add_dropped(dropped)
 
-    def _add_dropped(self, count: int) -> None:
-        self._dropped_file.write_text(str(self.dropped_samples() + count))
+    def add_dropped(self, count: int) -> None:
+        """Count samples that will never reach the server (budget, or refused)."""
+        total = self.dropped_samples() + count
+        draft = self._dropped_file.with_name(".dropped-samples.tmp")
+        draft.write_text(str(total))
+        draft.rename(self._dropped_file)
 
     def dropped_samples(self) -> int:
         try:
@@ -81,12 +104,29 @@ class Spool:
         except (FileNotFoundError, ValueError):
             return 0
 
+    def claim_oldest(self) -> Spooled | None:
+        """The oldest batch, protected from the budget until release()."""
+        with self._lock:
+            if not self._entries:
+                return None
+            self._in_flight = self._entries[0].path
+            return self._entries[0]
+
+    def release(self, entry: Spooled, done: bool) -> None:
+        """done: sent or refused for good, so it leaves the spool."""
+        with self._lock:
+            self._in_flight = None
+            if done and entry in self._entries:
+                self._entries.remove(entry)
+                self._bytes -= entry.size
+                entry.path.unlink(missing_ok=True)
+
     def oldest(self) -> Spooled | None:
-        entries = self._entries()
-        return entries[0] if entries else None
+        with self._lock:
+            return self._entries[0] if self._entries else None
 
     def pending(self) -> int:
-        return len(self._entries())
+        return len(self._entries)
 
     def pending_bytes(self) -> int:
-        return sum(e.path.stat().st_size for e in self._entries())
+        return self._bytes

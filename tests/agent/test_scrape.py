@@ -164,3 +164,54 @@ def test_the_docs_list_every_dcgm_metric_read():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "agent-metrics.md").read_text()
     for metric, _ in DCGM_FIELDS.values():
         assert f"`{metric}`" in doc, metric
+
+
+def _page(counter: float | None, buckets: dict[str, float] | None = None) -> str:
+    lines = ["# TYPE vllm:prompt_tokens_total counter"]
+    if counter is not None:
+        lines.append(f'vllm:prompt_tokens_total{{engine="0"}} {counter}')
+    lines.append("# TYPE vllm:e2e_request_latency_seconds histogram")
+    for le, count in (buckets or {"1.0": 0, "+Inf": 0}).items():
+        lines.append(f'vllm:e2e_request_latency_seconds_bucket{{engine="0",le="{le}"}} {count}')
+    lines.append('vllm:e2e_request_latency_seconds_sum{engine="0"} 0')
+    return "\n".join(lines) + "\n"
+
+
+def test_a_series_missing_from_one_scrape_is_not_counted_again_from_zero():
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(_page(1_000_000), T0)
+    assert "prompt_tokens" not in converter.update(_page(None), T1)
+    later = converter.update(_page(1_000_100), T1 + timedelta(seconds=10))
+    assert later["prompt_tokens"] == 100
+
+
+def test_values_that_are_not_numbers_are_skipped():
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(_page(10), T0)
+    converter.update(_page(float("nan")), T1)
+    assert converter.update(_page(12), T1 + timedelta(seconds=10))["prompt_tokens"] == 2
+    assert "prompt_tokens" not in converter.update(_page(float("inf")), T1 + timedelta(seconds=20))
+
+
+def test_new_bucket_bounds_count_as_a_new_series():
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(_page(0, {"1.0": 100, "+Inf": 140}), T0)
+    sample = converter.update(_page(0, {"0.5": 5, "1.0": 8, "+Inf": 10}), T1)
+    assert sum(sample["e2e_hist"]["counts"]) == 10
+
+
+def test_a_gap_longer_than_a_day_starts_a_new_baseline():
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(_page(10), T0)
+    assert converter.update(_page(20), T0 + timedelta(days=2)) is None
+    assert converter.update(_page(25), T0 + timedelta(days=2, seconds=10))["prompt_tokens"] == 5
+
+
+def test_the_series_cache_follows_a_family_that_changes_type():
+    from collectors.agent.scrape import SeriesCache
+
+    cache = SeriesCache()
+    gauge = "# TYPE thing gauge\nthing 3\n"
+    counter = "# TYPE thing counter\nthing 4\n"
+    assert parse_snapshot(gauge, cache=cache).gauges == {"thing": [3.0]}
+    assert parse_snapshot(counter, cache=cache).counters == {"thing": {(): 4.0}}

@@ -66,15 +66,49 @@ def test_batches_wait_in_the_spool_while_the_server_is_away_then_go_once(
     assert IngestBatch.objects.count() == 3 and GpuSample.objects.count() == 12
 
 
-def test_a_refused_batch_is_logged_with_the_servers_reason_and_not_retried(
+def test_a_refused_batch_is_logged_with_the_servers_reason_counted_and_not_retried(
     live_server, token, tmp_path, caplog
 ):
-    shipper = shipper_for(live_server.url, "isa_wrong-token", tmp_path)
+    shipper = shipper_for(live_server.url, token, tmp_path)
+    bad = batch("bad")
+    bad["gpu_samples"][0]["ts"] = "1999-01-01T00:00:00Z"  # the server's 400
     with caplog.at_level(logging.ERROR):
+        shipper.send(bad)
+    assert shipper.spool.pending() == 0 and shipper.sleeps == []
+    assert "HTTP 400" in caplog.text and "before 2000" in caplog.text
+    assert shipper.spool.dropped_samples() == 5
+
+
+def test_a_rejected_token_keeps_the_batches_for_when_it_is_fixed(live_server, token, tmp_path):
+    wrong = shipper_for(live_server.url, "isa_wrong-token", tmp_path)
+    wrong.send(batch("b1"))
+    assert wrong.spool.pending() == 1 and wrong.spool.dropped_samples() == 0
+    fixed = shipper_for(live_server.url, token, tmp_path)
+    assert fixed.drain() == 1
+    assert GpuSample.objects.count() == 4
+
+
+def test_a_redirect_is_not_followed_and_the_batch_waits(token, tmp_path):
+    import http.server
+    import threading
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.invalid/api/v1/ingest")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        shipper = shipper_for(f"http://127.0.0.1:{server.server_address[1]}", token, tmp_path)
         shipper.send(batch("b1"))
-    assert shipper.spool.pending() == 0
-    assert shipper.sleeps == []
-    assert "HTTP 401" in caplog.text and "Unknown agent token" in caplog.text
+        assert shipper.spool.pending() == 1
+    finally:
+        server.shutdown()
 
 
 def test_a_full_spool_drops_the_oldest_and_counts_their_samples(tmp_path):
@@ -93,10 +127,12 @@ def test_spooled_batches_replay_in_the_order_they_were_made(tmp_path):
     for n in range(12):
         spool.put(f"b{n}", encode({"batch_id": f"b{n}"}), 1)
     order = []
-    while (entry := spool.oldest()) is not None:
+    reopened = Spool(tmp_path / "spool", max_bytes=10_000_000)  # as after a restart
+    while (entry := reopened.claim_oldest()) is not None:
         order.append(json.loads(gzip.decompress(entry.read()))["batch_id"])
-        entry.path.unlink()
+        reopened.release(entry, done=True)
     assert order == [f"b{n}" for n in range(12)]
+    assert list((tmp_path / "spool").glob("*.json.gz")) == []
 
 
 def test_batches_tell_the_server_how_many_samples_the_spool_dropped(live_server, token, tmp_path):
@@ -108,9 +144,25 @@ def test_batches_tell_the_server_how_many_samples_the_spool_dropped(live_server,
     from collectors.models import Agent
 
     shipper = shipper_for(live_server.url, token, tmp_path)
-    shipper.spool._add_dropped(42)  # as an overflow while the server was away would
+    shipper.spool.add_dropped(42)  # as an overflow while the server was away would
     config = Config(token=token, sources=[SourceSpec("simulated")], interval_s=10)
     runner = Runner(config, [SimulatedCollector(10)], shipper)
     runner.tick(datetime.now(UTC))
     runner.flush()
     assert Agent.objects.get(name="shipper").dropped_samples == 42
+
+
+def test_the_budget_never_drops_the_batch_being_sent_or_the_newest(tmp_path):
+    body = encode(batch("x"))
+    spool = Spool(tmp_path / "spool", max_bytes=len(body) * 3 // 2)
+    spool.put("sending", body, 5)
+    entry = spool.claim_oldest()
+    spool.put("newer", body, 6)
+    spool.put("newest", body, 7)
+    assert [e.batch_id for e in spool._entries] == ["sending", "newest"]
+    assert spool.dropped_samples() == 6
+    spool.release(entry, done=True)
+    assert [e.batch_id for e in spool._entries] == ["newest"]
+    big = Spool(tmp_path / "big", max_bytes=10)
+    big.put("alone-over-budget", body, 3)
+    assert big.pending() == 1 and big.dropped_samples() == 0
