@@ -9,7 +9,7 @@ COPY anomaly anomaly
 COPY templates templates
 COPY static static
 COPY manage.py ./
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[agent]" \
     && SECRET_KEY=build-only python manage.py collectstatic --no-input --verbosity 0
 RUN useradd --system --home /app inferscope && mkdir -p /data && chown -R inferscope /data
 USER inferscope

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from collectors.agent.servers import SERVERS
 
 SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS)
+MAX_BATCH_SAMPLES = 10_000  # the ingest API's default INGEST_MAX_SAMPLES
 _SOURCE = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
 
@@ -36,21 +37,19 @@ class SourceSpec:
         match = _SOURCE.match(text.strip())
         if not match or match["kind"] not in SOURCE_KINDS:
             kinds = ", ".join(SOURCE_KINDS)
-            raise ConfigError(
-                f"--source {text!r}: expected KIND[:NAME]=URL with KIND one of {kinds}"
-            )
+            raise ConfigError(f"source {text!r}: expected KIND[:NAME]=URL with KIND one of {kinds}")
         kind, url = match["kind"], match["url"] or ""
         if kind in SERVERS or kind == "prometheus":
             if not url.startswith(("http://", "https://")):
-                raise ConfigError(f"--source {text!r}: {kind} needs an http(s) URL")
+                raise ConfigError(f"source {text!r}: {kind} needs an http(s) URL")
         elif url:
-            raise ConfigError(f"--source {text!r}: {kind} takes no URL")
+            raise ConfigError(f"source {text!r}: {kind} takes no URL")
         url, _, fragment = url.partition("#")
         select = {}
         for pair in filter(None, fragment.split(",")):
             key, sep, value = pair.partition("=")
             if not sep:
-                raise ConfigError(f"--source {text!r}: label selector {pair!r} is not label=value")
+                raise ConfigError(f"source {text!r}: label selector {pair!r} is not label=value")
             select[key.strip()] = value.strip()
         name = match["name"] or (urlsplit(url).netloc if url else kind)
         return cls(kind, url, name, select)
@@ -116,8 +115,10 @@ def _read_token(path: Path) -> str:
 
 
 def _as_list(value: Any) -> list[str]:
+    # Whitespace, not commas, separates sources in one string: a label selector
+    # (#model=a,version=1) has commas of its own.
     if isinstance(value, str):
-        return [s for s in (part.strip() for part in value.split(",")) if s]
+        return value.split()
     return [str(v) for v in value]
 
 
@@ -201,5 +202,9 @@ def _check(config: Config) -> None:
         raise ConfigError("the interval must be more than 0 s")
     if not config.dry_run and not config.token:
         raise ConfigError("no token: set --token, --token-file or INFERSCOPE_TOKEN")
+    if config.spool_max_bytes < 1_000_000:
+        raise ConfigError("the spool needs at least 1000000 bytes")
+    if not 1 <= config.batch_max_samples <= MAX_BATCH_SAMPLES:
+        raise ConfigError(f"a batch holds 1 to {MAX_BATCH_SAMPLES} samples (the server's limit)")
     if config.backfill_s and not any(s.kind == "simulated" for s in config.sources):
         raise ConfigError("--backfill only makes sense with the simulated source")

@@ -63,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     if config.once:
-        runner.once()
+        if not runner.once():
+            print("inferscope-agent: no source produced a sample", file=sys.stderr)  # noqa: T201
+            return 1
     else:
         runner.run()
     return 0

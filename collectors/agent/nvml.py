@@ -123,12 +123,15 @@ class NvmlSource:
             for handle, uuid in zip(self.handles, self.uuids, strict=True)
         ]
 
-    def processes(self) -> dict[str, list[tuple[int, int | None]]]:
-        """GPU uuid -> [(pid, used memory in bytes)], to match servers to their GPUs."""
+    def processes(self) -> dict[str, list[tuple[int, int | None]]] | None:
+        """GPU uuid -> [(pid, used memory in bytes)], to match servers to their GPUs;
+        None when a GPU's list cannot be read (then no match can be trusted)."""
         out: dict[str, list[tuple[int, int | None]]] = {}
         for handle, uuid in zip(self.handles, self.uuids, strict=True):
             running = _read(pynvml.nvmlDeviceGetComputeRunningProcesses, handle)
-            out[uuid] = [(int(p.pid), p.usedGpuMemory) for p in running or []]
+            if running is None:
+                return None
+            out[uuid] = [(int(p.pid), p.usedGpuMemory) for p in running]
         return out
 
     def close(self) -> None:

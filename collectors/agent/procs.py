@@ -59,7 +59,11 @@ def process_tree(pid: int) -> set[int]:
     return tree
 
 
-def gpus_of(pid: int, gpu_processes: dict[str, list[tuple[int, int | None]]]) -> list[str]:
-    """The GPUs (uuids) on which `pid` or one of its descendants runs."""
+def gpus_of(
+    pid: int, gpu_processes: dict[str, list[tuple[int, int | None]]] | None
+) -> list[str] | None:
+    """The GPUs (uuids) on which `pid` or one of its descendants runs; None if unknown."""
+    if gpu_processes is None:
+        return None
     tree = process_tree(pid)
     return sorted(uuid for uuid, procs in gpu_processes.items() if any(p in tree for p, _ in procs))

@@ -7,13 +7,15 @@ delta logic as a direct scrape.
 """
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from prometheus_api_client import PrometheusConnect
+from urllib3.util.retry import Retry
 
 from collectors.agent.scrape import EndpointConverter, HistogramSeries, Snapshot, label_key
 from collectors.agent.servers import SERVERS, Counter, ServerMap
@@ -50,13 +52,17 @@ GPU_QUERY = '{__name__=~"DCGM_FI_.+"}'
 Series = tuple[str, dict[str, str], float]
 
 
-def _series(result: Iterable[Mapping[str, Any]]) -> list[Series]:
-    out = []
+def _series(result: Iterable[Mapping[str, Any]]) -> tuple[list[Series], float]:
+    """The finite series of an instant-vector result, and their newest sample time."""
+    out, newest = [], 0.0
     for item in result:
         labels = dict(item["metric"])
         name = labels.pop("__name__", "")
-        out.append((name, labels, float(item["value"][1])))
-    return out
+        value = float(item["value"][1])
+        if math.isfinite(value):
+            out.append((name, labels, value))
+            newest = max(newest, float(item["value"][0]))
+    return out, newest
 
 
 def gpu_samples(series: list[Series], ts: datetime) -> tuple[list[dict], list[dict]]:
@@ -127,14 +133,15 @@ class PrometheusCollector:
     def __init__(self, url: str, interval_s: float) -> None:
         self.url = url
         self.interval_s = interval_s
-        self.prom = PrometheusConnect(url=url, disable_ssl=False)
+        # One quick try per interval: a hung Prometheus must not stall the other sources.
+        self.prom = PrometheusConnect(url=url, disable_ssl=False, retry=Retry(total=0), timeout=5)
         self.converters: dict[tuple[str, str], EndpointConverter] = {}
         self._failing = False
 
     def collect(self, ts: datetime, into: Any) -> None:
         try:
-            gpu_series = _series(self.prom.custom_query(GPU_QUERY))
-            server_series = _series(self.prom.custom_query(SERVER_QUERY))
+            gpu_series, _ = _series(self.prom.custom_query(GPU_QUERY))
+            server_series, scraped_at = _series(self.prom.custom_query(SERVER_QUERY))
         except Exception as exc:  # the client raises several kinds; all mean "not now"
             if not self._failing:
                 logger.warning("cannot query Prometheus at %s: %s", self.url, exc)
@@ -146,7 +153,10 @@ class PrometheusCollector:
             into.nodes.setdefault(gpu["node"], {"name": gpu["node"]})
             into.gpus[gpu["uuid"]] = gpu
         into.gpu_samples.extend(samples)
-        self._collect_servers(server_series, ts, into)
+        # Counters move when Prometheus scrapes, not when we ask: deltas run from
+        # its scrape time, so a slower scrape interval does not skew rates.
+        when = datetime.fromtimestamp(scraped_at, UTC) if scraped_at else ts
+        self._collect_servers(server_series, when, into)
 
     def _collect_servers(self, series: list[Series], ts: datetime, into: Any) -> None:
         grouped: dict[tuple[str, str], list[Series]] = defaultdict(list)

@@ -122,12 +122,15 @@ class Runner:
             self.shipper.stop()
         logger.info("stopped after collecting %d samples", self.collected)
 
-    def once(self) -> None:
-        """One interval: counters need two scrapes, one interval apart."""
+    def once(self) -> bool:
+        """One interval: counters need two scrapes, one interval apart. False if
+        no source produced anything."""
         self.tick(self.clock())
         self.stop.wait(self.config.interval_s)
         self.tick(self.clock())
+        collected = self.pending.size > 0
         self.flush()
+        return collected
 
 
 def _iso(value: Any) -> str:

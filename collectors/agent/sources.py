@@ -1,9 +1,11 @@
 """What the agent reads each interval: NVML, inference servers' /metrics, or the
 simulated fleet. Each source adds samples and inventory to a Collection."""
 
+import http.client
 import logging
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -65,6 +67,7 @@ class ServerCollector:
         self.nvml = nvml
         self.timeout = timeout
         self._pid: int | None = None
+        self._next_lookup = 0.0
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
         self.model = ""
         self._failing = False
@@ -73,7 +76,7 @@ class ServerCollector:
         into.nodes.setdefault(self.node, {"name": self.node, "hostname": socket.getfqdn()})
         try:
             text = fetch(self.spec.url, self.timeout)
-        except OSError as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             if not self._failing:  # once per outage, not every interval
                 logger.warning("cannot scrape %s: %s", self.spec.url, exc)
             self._failing = True
@@ -105,9 +108,13 @@ class ServerCollector:
         if self.nvml is None or url.hostname not in _LOCAL_HOSTS:
             return None
         if self._pid is None or not (procs.PROC / str(self._pid)).exists():
+            # Scanning /proc is not free: after a miss, look again a minute later.
+            if time.monotonic() < self._next_lookup:
+                return None
             self._pid = procs.listening_pid(url.port or (443 if url.scheme == "https" else 80))
-        if self._pid is None:
-            return None
+            if self._pid is None:
+                self._next_lookup = time.monotonic() + 60
+                return None
         return procs.gpus_of(self._pid, self.nvml.processes())
 
 

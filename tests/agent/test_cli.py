@@ -176,3 +176,27 @@ def test_a_source_may_name_its_deployment_and_select_labels():
     assert SourceSpec.parse("vllm=http://h:8000/metrics").name == "h:8000"
     with pytest.raises(ConfigError):
         SourceSpec.parse("nvml=http://x")
+
+
+def test_once_with_nothing_collected_says_so_and_fails():
+    result = run_agent(
+        "--once", "--dry-run", "--interval", "0.2", "--source", "vllm=http://127.0.0.1:9/metrics"
+    )
+    assert result.returncode == 1
+    assert "no source produced a sample" in result.stderr
+
+
+def test_sources_in_one_string_are_split_on_whitespace(monkeypatch):
+    monkeypatch.setenv(
+        "INFERSCOPE_SOURCES", "simulated triton:llama=http://h:8002/metrics#model=a,version=1"
+    )
+    config = load(["--dry-run"])
+    assert [s.kind for s in config.sources] == ["simulated", "triton"]
+    assert config.sources[1].select == {"model": "a", "version": "1"}
+
+
+def test_batch_and_spool_limits_are_checked():
+    with pytest.raises(ConfigError, match="1 to 10000"):
+        load(["--dry-run", "--source", "simulated", "--batch-max-samples", "20000"])
+    with pytest.raises(ConfigError, match="at least"):
+        load(["--dry-run", "--source", "simulated", "--spool-max-bytes", "0"])
