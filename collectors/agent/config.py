@@ -62,13 +62,21 @@ class Config:
     node: str = field(default_factory=socket.gethostname)
     interval_s: float = 10.0
     sources: list[SourceSpec] = field(default_factory=list)
-    spool_dir: Path = Path("var/agent-spool")
+    spool_dir: Path = field(default_factory=lambda: default_spool_dir())
     spool_max_bytes: int = 256 * 2**20
     batch_max_samples: int = 5000
     batch_max_age_s: float = 30.0
     backfill_s: float = 0.0
     once: bool = False
     dry_run: bool = False
+
+
+def default_spool_dir() -> Path:
+    """Where a service keeps state: /var/lib for root, the XDG state folder otherwise."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/inferscope-agent/spool")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "inferscope-agent" / "spool"
 
 
 def duration(text: str) -> float:

@@ -11,7 +11,7 @@ from collectors.agent.config import Config, ConfigError, load
 from collectors.agent.nvml import NvmlUnavailable
 from collectors.agent.runner import Runner
 from collectors.agent.sources import NvmlCollector, ServerCollector, SimulatedCollector, Source
-from collectors.agent.spool import Spool
+from collectors.agent.spool import Spool, SpoolBusy
 
 logger = logging.getLogger("inferscope.agent")
 
@@ -53,7 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     shipper = None
     if not config.dry_run:
-        spool = Spool(config.spool_dir, config.spool_max_bytes)
+        try:
+            spool = Spool(config.spool_dir, config.spool_max_bytes)
+        except (SpoolBusy, OSError) as exc:
+            print(f"inferscope-agent: {exc}", file=sys.stderr)  # noqa: T201
+            return 1
         shipper = Shipper(IngestClient(config.server_url, config.token), spool)
     runner = Runner(config, sources, shipper, out=sys.stdout)
 

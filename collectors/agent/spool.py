@@ -11,6 +11,7 @@ The collection loop adds batches while the shipper thread sends them: the
 folder is listed once, at start, and a lock guards the index after that.
 """
 
+import fcntl
 import logging
 import os
 import re
@@ -22,6 +23,10 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{12})-(\d+)-([A-Za-z0-9._:-]+)\.json\.gz$")
+
+
+class SpoolBusy(Exception):
+    """The spool folder is held by another running agent."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,13 @@ class Spool:
         self.folder = folder
         self.max_bytes = max_bytes
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Two agents on one spool would send each other's batches: the second refuses.
+        self._lock_file = open(folder / ".lock", "a")  # noqa: SIM115 (held for our lifetime)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise SpoolBusy(f"another agent is using the spool {folder}") from None
         self._dropped_file = folder / "dropped-samples"
         self._lock = threading.Lock()
         self._in_flight: Path | None = None
@@ -130,3 +142,6 @@ class Spool:
 
     def pending_bytes(self) -> int:
         return self._bytes
+
+    def close(self) -> None:
+        self._lock_file.close()

@@ -55,6 +55,7 @@ def test_batches_wait_in_the_spool_while_the_server_is_away_then_go_once(
     assert away.spool.pending() == 3
     assert len(away.sleeps) == 2 * 3 and all(s >= 0 for s in away.sleeps)  # 3 tries per batch
     assert GpuSample.objects.count() == 0
+    away.spool.close()  # the agent restarts
 
     back = shipper_for(live_server.url, token, tmp_path)
     assert back.drain() == 3
@@ -83,6 +84,7 @@ def test_a_rejected_token_keeps_the_batches_for_when_it_is_fixed(live_server, to
     wrong = shipper_for(live_server.url, "isa_wrong-token", tmp_path)
     wrong.send(batch("b1"))
     assert wrong.spool.pending() == 1 and wrong.spool.dropped_samples() == 0
+    wrong.spool.close()  # restarted with the right token
     fixed = shipper_for(live_server.url, token, tmp_path)
     assert fixed.drain() == 1
     assert GpuSample.objects.count() == 4
@@ -119,6 +121,7 @@ def test_a_full_spool_drops_the_oldest_and_counts_their_samples(tmp_path):
     assert spool.pending() == 1 and spool.oldest().batch_id == "new"
     assert spool.dropped_samples() == 5
     # The count survives a restart of the agent.
+    spool.close()
     assert Spool(tmp_path / "spool", max_bytes=10**6).dropped_samples() == 5
 
 
@@ -127,6 +130,7 @@ def test_spooled_batches_replay_in_the_order_they_were_made(tmp_path):
     for n in range(12):
         spool.put(f"b{n}", encode({"batch_id": f"b{n}"}), 1)
     order = []
+    spool.close()
     reopened = Spool(tmp_path / "spool", max_bytes=10_000_000)  # as after a restart
     while (entry := reopened.claim_oldest()) is not None:
         order.append(json.loads(gzip.decompress(entry.read()))["batch_id"])
@@ -166,3 +170,13 @@ def test_the_budget_never_drops_the_batch_being_sent_or_the_newest(tmp_path):
     big = Spool(tmp_path / "big", max_bytes=10)
     big.put("alone-over-budget", body, 3)
     assert big.pending() == 1 and big.dropped_samples() == 0
+
+
+def test_a_second_agent_cannot_share_a_spool(tmp_path):
+    from collectors.agent.spool import SpoolBusy
+
+    first = Spool(tmp_path / "spool", max_bytes=10**6)
+    with pytest.raises(SpoolBusy, match="another agent"):
+        Spool(tmp_path / "spool", max_bytes=10**6)
+    first.close()
+    Spool(tmp_path / "spool", max_bytes=10**6).close()
