@@ -53,22 +53,25 @@ def _base_name(name: str) -> str:
     return name
 
 
-def relevant_lines(text: str, wanted: frozenset[str]) -> str:
-    """Only the lines of the families in `wanted` (base names).
+def _line_name(line: str) -> str:
+    """The sample name at the start of an exposition line."""
+    return line[: min(i for i in (line.find("{"), line.find(" "), len(line)) if i >= 0)]
 
-    A vLLM page is ~70 KiB of which a third is read; prometheus_client's parser
-    is pure Python, and skipping the rest this cheaply keeps the agent's CPU
-    under 1% of a core.
-    """
+
+def _is_wanted(name: str, wanted: frozenset[str]) -> bool:
+    return name in wanted or _base_name(name) in wanted
+
+
+def relevant_lines(text: str, wanted: frozenset[str]) -> str:
+    """Only the lines of the families in `wanted` (base names), for one-off parses."""
     kept = []
     for line in text.splitlines():
         if line.startswith("#"):
             parts = line.split(None, 3)
             name = parts[2] if len(parts) > 2 else ""
         else:
-            end = min((i for i in (line.find("{"), line.find(" ")) if i >= 0), default=len(line))
-            name = line[:end]
-        if name in wanted or _base_name(name) in wanted:
+            name = _line_name(line)
+        if _is_wanted(name, wanted):
             kept.append(line)
     return "\n".join(kept) + "\n"
 
@@ -94,11 +97,12 @@ class SeriesCache:
     """
 
     def __init__(self) -> None:
-        self._series: dict[str, tuple[str, str, str, Mapping[str, str]]] = {}
+        # prefix -> parsed series, or None for a series of a family nobody reads.
+        self._series: dict[str, tuple[str, str, str, Mapping[str, str]] | None] = {}
 
-    def samples(self, text: str) -> Iterator[Sample]:
+    def samples(self, text: str, wanted: frozenset[str] | None = None) -> Iterator[Sample]:
         types: dict[str, str] = {}
-        seen: dict[str, tuple[str, str, str, Mapping[str, str]]] = {}
+        seen: dict[str, tuple[str, str, str, Mapping[str, str]] | None] = {}
         for line in text.splitlines():
             if not line or line.startswith("#"):
                 parts = line.split(None, 3)
@@ -107,15 +111,22 @@ class SeriesCache:
                 continue
             brace = line.rfind("}")
             cut = brace + 1 if brace >= 0 else line.find(" ")
-            prefix, rest = line[:cut], line[cut:].split()
+            prefix = line[:cut]
+            if prefix in self._series and self._series[prefix] is None:
+                seen[prefix] = None  # a family nobody reads: skipped without parsing
+                continue
             known = self._series.get(prefix)
             if known is not None and types.get(known[0], known[1]) != known[1]:
                 known = None  # the family changed type: read the series afresh
             if known is None:
+                if wanted is not None and not _is_wanted(_line_name(line), wanted):
+                    seen[prefix] = None
+                    continue
                 known = self._learn(line, prefix, types)
                 if known is None:
                     continue
             seen[prefix] = known
+            rest = line[cut:].split()
             try:
                 value = float(rest[0])
             except (IndexError, ValueError):
@@ -128,7 +139,7 @@ class SeriesCache:
     def _learn(
         self, line: str, prefix: str, types: Mapping[str, str]
     ) -> tuple[str, str, str, Mapping[str, str]] | None:
-        name = line[: min(i for i in (line.find("{"), line.find(" "), len(line)) if i >= 0)]
+        name = _line_name(line)
         family = next((f for f in (name, _base_name(name)) if f in types), "")
         head = f"# TYPE {family} {types[family]}\n" if family else ""
         try:
@@ -137,9 +148,7 @@ class SeriesCache:
             return None  # a malformed line: skipped, as the parser would refuse it
         if len(parsed) != 1:
             return None
-        known = parsed[0][:4]
-        self._series[prefix] = known
-        return known
+        return parsed[0][:4]
 
 
 def parse_snapshot(
@@ -150,9 +159,10 @@ def parse_snapshot(
 ) -> Snapshot:
     """Parse exposition text; with `select`, keep only series carrying those labels;
     with `wanted`, only those metric families."""
-    if wanted is not None:
-        text = relevant_lines(text, wanted)
-    samples = cache.samples(text) if cache is not None else _parsed_samples(text)
+    if cache is not None:
+        samples = cache.samples(text, wanted)
+    else:
+        samples = _parsed_samples(text if wanted is None else relevant_lines(text, wanted))
     snap = Snapshot()
     for family, kind, name, labels, value in samples:
         if select and any(labels.get(k) != v for k, v in select.items()):
