@@ -92,14 +92,14 @@ def init(local_agent: bool = False) -> None:
 
 def _has_gpu() -> bool:
     try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        count = pynvml.nvmlDeviceGetCount()
-        pynvml.nvmlShutdown()
-    except Exception:  # no module, no driver, no device: all mean "no GPU here"
+        from collectors.agent.nvml import NvmlSource, NvmlUnavailable
+    except ImportError:  # the agent extra is not installed
         return False
-    return count > 0
+    try:
+        NvmlSource().close()
+    except NvmlUnavailable:
+        return False
+    return True
 
 
 def agent() -> None:

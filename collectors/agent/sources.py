@@ -40,6 +40,11 @@ class Collection:
         }
 
 
+def _node_entry(node: str) -> dict[str, Any]:
+    # Looked up once: getfqdn() may ask DNS, and sources run every interval.
+    return {"name": node, "hostname": socket.getfqdn()}
+
+
 class Source(Protocol):
     def collect(self, ts: datetime, into: Collection) -> None: ...
 
@@ -47,10 +52,11 @@ class Source(Protocol):
 class NvmlCollector:
     def __init__(self, node: str) -> None:
         self.node = node
+        self.node_entry = _node_entry(node)
         self.nvml = NvmlSource()  # raises NvmlUnavailable with the one line to print
 
     def collect(self, ts: datetime, into: Collection) -> None:
-        into.nodes.setdefault(self.node, {"name": self.node, "hostname": socket.getfqdn()})
+        into.nodes[self.node] = self.node_entry
         for gpu in self.nvml.inventory(self.node):
             into.gpus[gpu["uuid"]] = gpu
         into.gpu_samples.extend(self.nvml.samples(ts))
@@ -64,16 +70,18 @@ class ServerCollector:
     ) -> None:
         self.spec = spec
         self.node = node
+        self.node_entry = _node_entry(node)
         self.nvml = nvml
         self.timeout = timeout
         self._pid: int | None = None
-        self._next_lookup = 0.0
+        self._gpus_until = 0.0
+        self._gpus_known: list[str] | None = None
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
         self.model = ""
         self._failing = False
 
     def collect(self, ts: datetime, into: Collection) -> None:
-        into.nodes.setdefault(self.node, {"name": self.node, "hostname": socket.getfqdn()})
+        into.nodes[self.node] = self.node_entry
         try:
             text = fetch(self.spec.url, self.timeout)
         except (OSError, ValueError, http.client.HTTPException) as exc:
@@ -107,17 +115,20 @@ class ServerCollector:
         url = urlsplit(self.spec.url)
         if self.nvml is None or url.hostname not in _LOCAL_HOSTS:
             return None
+        # Scanning /proc is not free and servers rarely move: look once a minute.
+        now = time.monotonic()
+        if now < self._gpus_until:
+            return self._gpus_known
+        self._gpus_until = now + GPU_RECHECK_S
         if self._pid is None or not (procs.PROC / str(self._pid)).exists():
-            # Scanning /proc is not free: after a miss, look again a minute later.
-            if time.monotonic() < self._next_lookup:
-                return None
             self._pid = procs.listening_pid(url.port or (443 if url.scheme == "https" else 80))
-            if self._pid is None:
-                self._next_lookup = time.monotonic() + 60
-                return None
-        return procs.gpus_of(self._pid, self.nvml.processes())
+        self._gpus_known = (
+            None if self._pid is None else procs.gpus_of(self._pid, self.nvml.processes())
+        )
+        return self._gpus_known
 
 
+GPU_RECHECK_S = 60.0
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", socket.gethostname()}
 _MODEL_LABEL = re.compile(r'\b(?:model_name|model)="([^"]*)"')
 
