@@ -46,7 +46,7 @@ ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "other"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
+    """Unknown fields are refused: a misspelt field would otherwise become null."""
 
 
 class NodeIn(_Strict):

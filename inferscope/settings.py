@@ -195,8 +195,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# The beat schedule is data in inferscope/schedule.py; settings only choose which
-# optional jobs run.
+# The beat schedule is data in inferscope/schedule.py.
 from inferscope.schedule import beat_schedule  # noqa: E402
 
-CELERY_BEAT_SCHEDULE = beat_schedule(globals())
+CELERY_BEAT_SCHEDULE = beat_schedule()

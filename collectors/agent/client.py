@@ -118,14 +118,15 @@ class Shipper:
         self.sleep = sleep or self._stopping.wait
 
     def send(self, batch: dict[str, Any]) -> None:
-        self._spool(batch)
+        self.keep(batch)
         self.drain()
 
     def enqueue(self, batch: dict[str, Any]) -> None:
-        self._spool(batch)
+        self.keep(batch)
         self._wake.set()
 
-    def _spool(self, batch: dict[str, Any]) -> None:
+    def keep(self, batch: dict[str, Any]) -> None:
+        """Spool a batch without sending it now (on the way out, at SIGTERM)."""
         samples = len(batch.get("gpu_samples", [])) + len(batch.get("inference_samples", []))
         self.spool.put(batch["batch_id"], encode(batch), samples)
 

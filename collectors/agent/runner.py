@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from collectors.agent.client import Shipper, encode
+from collectors.agent.client import Shipper
 from collectors.agent.config import Config
 from collectors.agent.sources import Collection, SimulatedCollector, Source
 
@@ -75,7 +75,7 @@ class Runner:
                     assert self.out is not None
                     self.out.write(json.dumps(body, default=_iso, indent=2) + "\n")
                 elif spool_only:
-                    self.shipper.spool.put(body["batch_id"], encode(body), self.pending.size)
+                    self.shipper.keep(body)
                 elif self.shipping_in_background:
                     self.shipper.enqueue(body)
                 else:

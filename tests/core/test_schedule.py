@@ -1,9 +1,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from inferscope import schedule as schedule_module
 from inferscope.celery import app
-from inferscope.schedule import JOBS, Job, beat_schedule
+from inferscope.schedule import JOBS, beat_schedule
 
 
 def test_every_job_names_a_registered_task():
@@ -13,18 +12,10 @@ def test_every_job_names_a_registered_task():
 
 
 def test_every_entry_expires_within_its_period():
-    schedule = beat_schedule({})
+    schedule = beat_schedule()
     assert set(schedule) == {job.name for job in JOBS}
     for name, entry in schedule.items():
         assert 0 < entry["options"]["expires"] <= entry["schedule"], name
-
-
-def test_optional_jobs_are_left_out_unless_enabled_and_intervals_follow_settings(monkeypatch):
-    optional = Job("optional", "collectors.expire_ingest_batches", 60, "FLAG", "EVERY")
-    monkeypatch.setattr(schedule_module, "JOBS", (*JOBS, optional))
-    assert "optional" not in beat_schedule({"FLAG": False})
-    entry = beat_schedule({"FLAG": True, "EVERY": 5})["optional"]
-    assert entry["schedule"] == 5 and entry["options"]["expires"] == 5
 
 
 @pytest.mark.django_db

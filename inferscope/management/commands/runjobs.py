@@ -1,7 +1,6 @@
 from argparse import ArgumentParser
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inferscope.celery import app
@@ -10,8 +9,7 @@ from inferscope.schedule import JOBS
 
 class Command(BaseCommand):
     help = (
-        "Run periodic jobs once, synchronously, in dependency order: all enabled jobs, "
-        "or the named ones."
+        "Run periodic jobs once, synchronously, in dependency order: all jobs, or the named ones."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -22,10 +20,7 @@ class Command(BaseCommand):
         if unknown:
             known = ", ".join(job.name for job in JOBS)
             raise CommandError(f"Unknown job {unknown[0]!r}; known jobs: {known}")
-        if jobs:
-            chosen = [job for job in JOBS if job.name in jobs]
-        else:
-            chosen = [j for j in JOBS if not j.enabled_by or getattr(settings, j.enabled_by)]
+        chosen = [job for job in JOBS if not jobs or job.name in jobs]
         app.loader.import_default_modules()  # autodiscovery is lazy outside a worker
         for job in chosen:
             summary = app.tasks[job.task]()
