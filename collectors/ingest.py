@@ -20,11 +20,11 @@ from psycopg.types.json import Jsonb
 
 from collectors.constants import EARLIEST_SAMPLE_TIME, LAST_SEEN_RESOLUTION, MAX_REPORTED_ERRORS
 from collectors.inventory import InventoryError, resolve_deployments, resolve_gpus, upsert_inventory
-from collectors.models import Agent, GpuSample, InferenceSample, IngestBatch
+from collectors.models import Agent, GpuSample, InferenceSample, IngestBatch, SampleSpan
 from collectors.schema import (
     GPU_SAMPLE_COLUMNS,
-    HISTOGRAM_COLUMNS,
     INFERENCE_SAMPLE_COLUMNS,
+    JSON_COLUMNS,
     Batch,
     decode_batch,
     explain_errors,
@@ -126,6 +126,7 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
             raise IngestError(exc.errors) from None
         _write_gpu_samples(batch, gpu_ids)
         _write_inference_samples(batch, deployment_ids)
+        _record_span(batch)
         _touch_agent(agent, batch, now)
     return IngestResult(batch.batch_id, len(batch.gpu_samples), len(batch.inference_samples), False)
 
@@ -169,14 +170,14 @@ def _write_inference_samples(batch: Batch, deployment_ids: list[int]) -> None:
     rows = []
     for deployment_id, sample in zip(deployment_ids, batch.inference_samples, strict=True):
         values = [getattr(sample, column) for column in INFERENCE_SAMPLE_COLUMNS]
-        for index in _HISTOGRAM_INDEXES:
+        for index in _JSON_INDEXES:
             if values[index] is not None:
                 values[index] = as_json(values[index])
         rows.append((deployment_id, *values))
     _insert_rows(InferenceSample, ("deployment_id", *INFERENCE_SAMPLE_COLUMNS), rows)
 
 
-_HISTOGRAM_INDEXES = [INFERENCE_SAMPLE_COLUMNS.index(c) for c in HISTOGRAM_COLUMNS]
+_JSON_INDEXES = [INFERENCE_SAMPLE_COLUMNS.index(c) for c in JSON_COLUMNS]
 
 
 def _encode_json(value: Any) -> str:
@@ -251,6 +252,17 @@ def _copy(sql: str, types: list[str], rows: list[tuple[Any, ...]]) -> None:
 def _column_types(model: Any, columns: tuple[str, ...]) -> list[str]:
     by_column = {f.column: f for f in model._meta.concrete_fields}
     return [by_column[c].db_type(connection) for c in columns]
+
+
+def _record_span(batch: Batch) -> None:
+    """Tell the rollup job which time the batch's samples cover.
+
+    One plain insert per batch, with no unique key, so concurrent batches never
+    wait on each other here; the job merges the spans.
+    """
+    stamps = [s.ts for s in batch.gpu_samples] + [s.ts for s in batch.inference_samples]
+    if stamps:
+        SampleSpan.objects.create(start=min(stamps), end=max(stamps))
 
 
 def _touch_agent(agent: Agent, batch: Batch, now: datetime) -> None:

@@ -140,6 +140,9 @@ class InferenceSampleIn(_Strict):
     itl_hist: Histogram | None = None
     e2e_hist: Histogram | None = None
     queue_hist: Histogram | None = None
+    # Bytes of GPU memory this server's processes hold on each GPU (by uuid):
+    # the measured share that splits a shared GPU's cost between deployments.
+    gpu_memory: Annotated[dict[GpuUuid, Count], msgspec.Meta(max_length=64)] | None = None
     # Needed only when the deployment's name is not unique among the batch's nodes.
     node: Name | None = None
 
@@ -149,6 +152,7 @@ INFERENCE_SAMPLE_COLUMNS = tuple(
     f for f in InferenceSampleIn.__struct_fields__ if f not in ("deployment", "node")
 )
 HISTOGRAM_COLUMNS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
+JSON_COLUMNS = (*HISTOGRAM_COLUMNS, "gpu_memory")
 
 
 class AgentStats(_Strict):

@@ -2,7 +2,7 @@ from django.db import models
 
 from collectors.models.fleet import Agent, Deployment, Gpu
 
-__all__ = ["GpuSample", "InferenceSample", "IngestBatch"]
+__all__ = ["GpuSample", "InferenceSample", "IngestBatch", "SampleSpan"]
 
 
 class GpuSample(models.Model):
@@ -70,6 +70,9 @@ class InferenceSample(models.Model):
     itl_hist = models.JSONField(null=True)
     e2e_hist = models.JSONField(null=True)
     queue_hist = models.JSONField(null=True)
+    gpu_memory = models.JSONField(
+        null=True, help_text="bytes this deployment's processes held on each GPU, by uuid"
+    )
 
     class Meta:
         constraints = [
@@ -78,6 +81,21 @@ class InferenceSample(models.Model):
 
     def __str__(self) -> str:
         return f"deployment {self.deployment_id} at {self.ts:%Y-%m-%d %H:%M:%S}"
+
+
+class SampleSpan(models.Model):
+    """The time range one stored batch covered, not yet rolled up.
+
+    An outbox written in the batch's transaction: the rollup job re-rolls the
+    buckets these spans touch and deletes them in its own transaction, so late
+    samples are rolled up and a crashed job leaves them for the next run.
+    """
+
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M:%S} to {self.end:%Y-%m-%d %H:%M:%S}"
 
 
 class IngestBatch(models.Model):
