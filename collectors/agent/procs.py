@@ -59,11 +59,19 @@ def process_tree(pid: int) -> set[int]:
     return tree
 
 
-def gpus_of(
+def gpu_memory_of(
     pid: int, gpu_processes: dict[str, list[tuple[int, int | None]]] | None
-) -> list[str] | None:
-    """The GPUs (uuids) on which `pid` or one of its descendants runs; None if unknown."""
+) -> dict[str, int | None] | None:
+    """GPU uuid -> bytes held by `pid` and its descendants, for each GPU on which one
+    of them runs: None for a GPU where none of them reports its memory (NVML's "not
+    available", as under Windows' WDDM driver model); None overall if unknown."""
     if gpu_processes is None:
         return None
     tree = process_tree(pid)
-    return sorted(uuid for uuid, procs in gpu_processes.items() if any(p in tree for p, _ in procs))
+    held: dict[str, int | None] = {}
+    for uuid, running in gpu_processes.items():
+        ours = [used for p, used in running if p in tree]
+        if ours:
+            known = [used for used in ours if used is not None]
+            held[uuid] = sum(known) if known else None
+    return held

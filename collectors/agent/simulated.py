@@ -36,6 +36,10 @@ class SimDeployment:
     labels: dict[str, str]
     peak_rps: float  # 0: the server holds its GPUs but gets no traffic
     phase_h: float
+    # Share of each GPU's memory the server takes at start and holds: vLLM's
+    # --gpu-memory-utilization, SGLang's --mem-fraction-static, TGI's
+    # --cuda-memory-fraction. Lower where two servers share a GPU.
+    mem_frac: float
 
 
 NODES = ("sim-node-a", "sim-node-b")
@@ -53,6 +57,7 @@ DEPLOYMENTS = (
         {"team": "search", "project": "assistant"},
         14.0,
         15.0,
+        0.9,
     ),
     SimDeployment(
         "code-qwen-32b",
@@ -63,6 +68,7 @@ DEPLOYMENTS = (
         {"team": "devtools", "project": "copilot"},
         4.0,
         17.0,
+        0.9,
     ),
     SimDeployment(
         "embed-bge",
@@ -73,6 +79,19 @@ DEPLOYMENTS = (
         {"team": "search", "project": "retrieval"},
         30.0,
         14.0,
+        0.7,
+    ),
+    # Shares embed-bge's GPU: a shared GPU's cost is split by the memory each holds.
+    SimDeployment(
+        "rerank-minilm",
+        NODES[1],
+        "cross-encoder/ms-marco-MiniLM-L-6-v2",
+        "tgi",
+        (0,),
+        {"team": "search", "project": "retrieval"},
+        6.0,
+        14.5,
+        0.15,
     ),
     # Holds a GPU with no traffic: the idle-held case the product exists to find.
     SimDeployment(
@@ -84,6 +103,7 @@ DEPLOYMENTS = (
         {"team": "research", "project": "digest"},
         0.0,
         0.0,
+        0.88,
     ),
 )
 TTFT_BOUNDS = (0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
@@ -111,11 +131,16 @@ def _load_integral(t: float, phase_h: float) -> float:
     return 0.15 * t + 0.425 * t - 0.425 * math.sin(w * (t - shift)) / w
 
 
-def _gpu_deployment(gpu: SimGpu) -> SimDeployment | None:
-    for dep in DEPLOYMENTS:
-        if dep.node == gpu.node and gpu.index in dep.gpus:
-            return dep
-    return None
+def _gpu_deployments(gpu: SimGpu) -> list[SimDeployment]:
+    return [d for d in DEPLOYMENTS if d.node == gpu.node and gpu.index in d.gpus]
+
+
+def _deployment_gpus(dep: SimDeployment) -> list[SimGpu]:
+    return [g for g in GPUS if g.node == dep.node and g.index in dep.gpus]
+
+
+def _held_bytes(dep: SimDeployment, gpu: SimGpu) -> int:
+    return int(gpu.memory_gib * 2**30 * dep.mem_frac)
 
 
 def _histogram(bounds: tuple[float, ...], count: int, median: float, rng: random.Random) -> dict:
@@ -136,16 +161,16 @@ def _histogram(bounds: tuple[float, ...], count: int, median: float, rng: random
 
 
 def gpu_sample(gpu: SimGpu, t: float) -> dict[str, Any]:
-    dep = _gpu_deployment(gpu)
+    deps = _gpu_deployments(gpu)
     rng = _rng(gpu.uuid, int(t))
-    if dep is None:
-        busy, mem_frac, since = 0.0, 0.0, 0.0
-    elif dep.peak_rps == 0:
-        busy, mem_frac, since = 0.0, 0.9, 0.0  # vLLM-style pre-allocated memory
-    else:
-        busy = min(1.0, _load(t, dep.phase_h) * rng.uniform(0.9, 1.1))
-        mem_frac = 0.9
-        since = _load_integral(t, dep.phase_h) - _load_integral(_BOOT, dep.phase_h)
+    # The servers on a GPU split its compute by their peak traffic, so a GPU at
+    # every server's peak is fully busy; one without traffic adds nothing.
+    peak = sum(d.peak_rps for d in deps)
+    weights = [(d, d.peak_rps / peak) for d in deps if d.peak_rps] if peak else []
+    busy = min(1.0, sum(w * _load(t, d.phase_h) for d, w in weights) * rng.uniform(0.9, 1.1))
+    since = sum(
+        w * (_load_integral(t, d.phase_h) - _load_integral(_BOOT, d.phase_h)) for d, w in weights
+    )
     power = gpu.idle_w + (gpu.max_w - gpu.idle_w) * busy * 0.85
     energy = gpu.idle_w * (t - _BOOT) + (gpu.max_w - gpu.idle_w) * 0.85 * since
     return {
@@ -153,7 +178,8 @@ def gpu_sample(gpu: SimGpu, t: float) -> dict[str, Any]:
         "ts": datetime.fromtimestamp(t, UTC),
         "util_gpu": round(busy * 100, 1),
         "util_mem": round(busy * 60, 1),
-        "mem_used_bytes": int(gpu.memory_gib * 2**30 * mem_frac) + 500 * 2**20,
+        # What the servers hold, plus the driver's own context memory.
+        "mem_used_bytes": sum(_held_bytes(d, gpu) for d in deps) + 500 * 2**20,
         "mem_total_bytes": gpu.memory_gib * 2**30,
         "power_w": round(power * rng.uniform(0.97, 1.03), 1),
         "power_limit_w": gpu.max_w,
@@ -176,7 +202,9 @@ def inference_sample(dep: SimDeployment, t: float, interval: float) -> dict[str,
     errors = sum(1 for _ in range(requests) if rng.random() < 0.004)
     prompt = requests * rng.randint(500, 700)
     generated = (
-        0 if dep.server == "tgi" and "embed" in dep.name else requests * rng.randint(180, 320)
+        0
+        if dep.server == "tgi" and dep.name.startswith(("embed", "rerank"))
+        else requests * rng.randint(180, 320)
     )
     ttft = 0.05 + 0.25 * load**2
     itl = 0.018 + 0.02 * load
@@ -196,6 +224,7 @@ def inference_sample(dep: SimDeployment, t: float, interval: float) -> dict[str,
         "prefix_cache_queries": prompt,
         "prefix_cache_hits": int(prompt * 0.35),
         "preemptions": 1 if load > 0.95 and rng.random() < 0.2 else 0,
+        "gpu_memory": {g.uuid: _held_bytes(dep, g) for g in _deployment_gpus(dep)},
     }
     if requests:
         sample["ttft_hist"] = _histogram(TTFT_BOUNDS, requests, ttft, rng)
@@ -225,7 +254,7 @@ def inventory() -> dict[str, Any]:
                 "node": d.node,
                 "model": d.model,
                 "server": d.server,
-                "gpus": [g.uuid for g in GPUS if g.node == d.node and g.index in d.gpus],
+                "gpus": [g.uuid for g in _deployment_gpus(d)],
                 "labels": d.labels,
                 "endpoint": f"http://{d.node}:8000/metrics",
             }

@@ -76,6 +76,7 @@ class ServerCollector:
         self._pid: int | None = None
         self._gpus_until = 0.0
         self._gpus_known: list[str] | None = None
+        self._memory_known: dict[str, int] | None = None
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
         self.model = ""
         self._failing = False
@@ -106,24 +107,34 @@ class ServerCollector:
         into.deployments[(self.node, self.spec.name)] = deployment
         sample = self.converter.update(text, ts)
         if sample is not None:
+            if self._memory_known:
+                sample["gpu_memory"] = dict(self._memory_known)
             into.inference_samples.append(
                 {"deployment": self.spec.name, "node": self.node, **sample}
             )
 
     def _gpus(self) -> list[str] | None:
-        """The GPUs this server's processes run on; None when that cannot be told."""
+        """The GPUs this server's processes run on; None when that cannot be told.
+        Also refreshes the bytes they hold on each GPU (`_memory_known`)."""
         url = urlsplit(self.spec.url)
         if self.nvml is None or url.hostname not in _LOCAL_HOSTS:
             return None
         # Scanning /proc is not free and servers rarely move: look once a minute.
+        # Their memory is read at the same pass: an inference server allocates its
+        # weights and KV cache at start and then holds them, so a minute-old figure
+        # is as good as a fresh one.
         now = time.monotonic()
         if now < self._gpus_until:
             return self._gpus_known
         self._gpus_until = now + GPU_RECHECK_S
         if self._pid is None or not (procs.PROC / str(self._pid)).exists():
             self._pid = procs.listening_pid(url.port or (443 if url.scheme == "https" else 80))
-        self._gpus_known = (
-            None if self._pid is None else procs.gpus_of(self._pid, self.nvml.processes())
+        held = None if self._pid is None else procs.gpu_memory_of(self._pid, self.nvml.processes())
+        self._gpus_known = None if held is None else sorted(held)
+        # A GPU none of whose processes reports memory is left out, not sent as 0:
+        # a 0 would give this deployment none of a shared GPU's cost.
+        self._memory_known = (
+            None if held is None else {u: used for u, used in held.items() if used is not None}
         )
         return self._gpus_known
 
