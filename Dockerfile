@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY inferscope inferscope
 COPY collectors collectors
+COPY costs costs
 COPY dashboard dashboard
 COPY anomaly anomaly
 COPY templates templates

@@ -16,7 +16,11 @@ class Job:
     every_seconds: float
 
 
-JOBS: tuple[Job, ...] = (Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),)
+JOBS: tuple[Job, ...] = (
+    Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),
+    Job("rollup_pending", "costs.rollup_pending", 60),
+    Job("expire_old_data", "costs.expire_old_data", 3600),
+)
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from inferscope.lib.env import env_bool, env_int, env_list, env_secret, env_str
+from inferscope.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from inferscope.lib.paths import data_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "inferscope",
     "collectors",
+    "costs",
     "dashboard",
 ]
 
@@ -154,6 +155,18 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minim
 INGEST_MAX_SAMPLES = env_int("INGEST_MAX_SAMPLES", 10_000, minimum=1)
 INGEST_MAX_FUTURE_SECONDS = env_int("INGEST_MAX_FUTURE_SECONDS", 300, minimum=0)
 INGEST_BATCH_RETENTION_DAYS = env_int("INGEST_BATCH_RETENTION_DAYS", 14, minimum=1)
+
+# Retention: raw samples for two weeks, 1-minute rollups for 90 days; hourly and
+# daily rollups and cost records are kept for good.
+RAW_SAMPLE_RETENTION_DAYS = env_int("RAW_SAMPLE_RETENTION_DAYS", 14, minimum=1)
+MINUTE_ROLLUP_RETENTION_DAYS = env_int("MINUTE_ROLLUP_RETENTION_DAYS", 90, minimum=1)
+# Grid carbon intensity for gCO2e per 1M tokens; unset means "not shown".
+COST_GRID_GCO2_PER_KWH = env_float("COST_GRID_GCO2_PER_KWH", None)
+# Data-centre overhead applied to measured GPU energy in energy and carbon figures.
+COST_PUE = env_float("COST_PUE", 1.0, minimum=1.0)
+# Where a server reports no phase timings, a generated token is costed as this
+# many prompt tokens (hosted APIs price output 3-5x input; decode is memory-bound).
+COST_DECODE_TOKEN_WEIGHT = env_float("COST_DECODE_TOKEN_WEIGHT", 4.0, minimum=0.0)
 
 
 # Celery reads every CELERY_* setting below (namespace="CELERY").

@@ -4,6 +4,7 @@ An unexpected value raises ImproperlyConfigured instead of quietly becoming a
 default: a typo in a deployment's environment must stop it at start-up.
 """
 
+import math
 import os
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float | None, minimum: float = 0.0) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw} must be a finite number of at least {minimum}")
     return value
 
 

@@ -1,0 +1,197 @@
+"""Split each GPU-hour's price between the deployments on the GPU, and idle.
+
+One deployment on a GPU gets all of it for the time it ran there. Deployments
+sharing a GPU get their measured share of its memory (gpu_memory from the
+agent), or equal shares when that was not measured. What nobody holds is idle.
+Amounts are rounded down to the micro-dollar and idle takes the remainder, so
+deployments + idle = the GPU's price exactly, and nothing is negative.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import transaction
+
+from collectors.models import Deployment, Gpu
+from costs.choices import Resolution
+from costs.constants import USD_PLACES
+from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.pricing import PriceList, Rate
+
+_QUANTUM = Decimal(1).scaleb(-USD_PLACES)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A deployment seen on a GPU in an hour."""
+
+    deployment_id: int
+    present_s: float
+    memory_bytes: float | None
+    requests: int
+
+
+@dataclass(frozen=True)
+class Share:
+    deployment_id: int | None  # None: idle
+    fraction: float
+    usd: Decimal
+    idle_held: bool = False
+
+
+def _down(value: Decimal) -> Decimal:
+    return value.quantize(_QUANTUM, rounding=ROUND_DOWN)
+
+
+def fractions(
+    claims: Sequence[Claim], gpu_present_s: float, memory_total: float | None
+) -> dict[int, float]:
+    """Each deployment's fraction of the GPU's present time; they sum to at most 1."""
+    if not claims or gpu_present_s <= 0:
+        return {}
+    if len(claims) == 1:
+        weights = {claims[0].deployment_id: 1.0}
+    elif all(c.memory_bytes is not None for c in claims):
+        held = sum(c.memory_bytes or 0.0 for c in claims)
+        whole = max(held, memory_total or 0.0)
+        weights = {
+            c.deployment_id: (c.memory_bytes or 0.0) / whole if whole else 0.0 for c in claims
+        }
+        if not whole:
+            weights = {c.deployment_id: 1 / len(claims) for c in claims}
+    else:
+        weights = {c.deployment_id: 1 / len(claims) for c in claims}
+    return {
+        c.deployment_id: weights[c.deployment_id] * min(1.0, c.present_s / gpu_present_s)
+        for c in claims
+    }
+
+
+def split(
+    price: Decimal, claims: Sequence[Claim], gpu_present_s: float, memory_total: float | None
+) -> list[Share]:
+    """The GPU's price for the hour as deployment shares plus one idle share."""
+    total = _down(price)
+    shares = []
+    for claim in claims:
+        fraction = fractions(claims, gpu_present_s, memory_total).get(claim.deployment_id, 0.0)
+        usd = min(_down(total * Decimal(repr(fraction))), total)
+        shares.append(Share(claim.deployment_id, fraction, usd, claim.requests == 0))
+    attributed = sum((s.usd for s in shares), Decimal(0))
+    idle_fraction = max(0.0, 1.0 - sum(s.fraction for s in shares))
+    # Float fractions can sum a hair over 1; the money cannot.
+    if attributed > total:
+        shares = [Share(s.deployment_id, s.fraction, Decimal(0), s.idle_held) for s in shares]
+        attributed = Decimal(0)
+    shares.append(Share(None, idle_fraction, total - attributed))
+    return shares
+
+
+def attribute_hours(hours: Sequence[datetime]) -> int:
+    """Recompute the cost records of these hours; returns the number of rows written."""
+    prices = PriceList()
+    written = 0
+    for hour in hours:
+        with transaction.atomic():
+            records = _records_for_hour(hour, prices)
+            CostRecord.objects.filter(hour=hour).delete()
+            CostRecord.objects.bulk_create(records, batch_size=2000)
+            written += len(records)
+    return written
+
+
+def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:
+    gpu_rows = list(
+        GpuRollup.objects.filter(resolution=Resolution.HOUR, bucket=hour).values_list(
+            "gpu_id", "present_s", "energy_j", "mem_total"
+        )
+    )
+    if not gpu_rows:
+        return []
+    gpus = {
+        g["id"]: g
+        for g in Gpu.objects.filter(pk__in=[r[0] for r in gpu_rows]).values(
+            "id", "uuid", "node_id", "model_name", "memory_total_bytes"
+        )
+    }
+    claims = _claims(hour, {g["uuid"]: g["id"] for g in gpus.values()})
+    records = []
+    for gpu_id, present_s, energy_j, mem_total in gpu_rows:
+        gpu = gpus[gpu_id]
+        present_s = min(present_s, 3600.0)
+        if present_s <= 0:
+            continue
+        rate = prices.rate(gpu["node_id"], gpu["model_name"], hour.date())
+        hours = Decimal(repr(present_s)) / 3600
+        energy_kwh = Decimal(repr(energy_j)) / 3_600_000
+        price = rate.cost(hours, energy_kwh)
+        memory_total = mem_total or gpu["memory_total_bytes"]
+        for share in split(price, claims.get(gpu_id, []), present_s, memory_total):
+            records.append(_record(hour, gpu_id, share, present_s, energy_j, rate))
+    return records
+
+
+def _record(
+    hour: datetime, gpu_id: int, share: Share, present_s: float, energy_j: float, rate: Rate
+) -> CostRecord:
+    return CostRecord(
+        hour=hour,
+        gpu_id=gpu_id,
+        deployment_id=share.deployment_id,
+        usd=share.usd,
+        gpu_hours=present_s / 3600 * share.fraction,
+        energy_wh=energy_j / 3600 * share.fraction,
+        idle_held=share.idle_held,
+        rate_usd_per_hour=rate.usd_per_hour,
+        pricing=rate.description[:200],
+    )
+
+
+def _claims(hour: datetime, gpu_ids_by_uuid: dict[str, int]) -> dict[int, list[Claim]]:
+    """Which deployments ran on which GPU in the hour, from their hourly rollups.
+
+    A deployment that reported its GPU memory is on exactly those GPUs; one that
+    did not is taken to be on the GPUs its inventory lists.
+    """
+    rows = list(
+        InferenceRollup.objects.filter(resolution=Resolution.HOUR, bucket=hour).values_list(
+            "deployment_id",
+            "present_s",
+            "gpu_memory",
+            "requests_ok",
+            "requests_error",
+            "requests_aborted",
+        )
+    )
+    unmeasured = [r[0] for r in rows if not r[2]]
+    listed: dict[int, list[int]] = defaultdict(list)
+    for dep_id, gpu_id in Deployment.gpus.through.objects.filter(
+        deployment_id__in=unmeasured
+    ).values_list("deployment_id", "gpu_id"):
+        listed[dep_id].append(gpu_id)
+    claims: dict[int, list[Claim]] = defaultdict(list)
+    for dep_id, present_s, memory, ok, error, aborted in rows:
+        requests = ok + error + aborted
+        if memory:
+            for uuid, (used, n) in memory.items():
+                if uuid in gpu_ids_by_uuid:
+                    claims[gpu_ids_by_uuid[uuid]].append(
+                        Claim(dep_id, present_s, used / n, requests)
+                    )
+        else:
+            for gpu_id in listed.get(dep_id, []):
+                claims[gpu_id].append(Claim(dep_id, present_s, None, requests))
+    return claims
+
+
+def recompute_since(since: datetime) -> int:
+    """Re-price every costed hour from `since` on, after a price changed."""
+    hours = sorted(
+        GpuRollup.objects.filter(resolution=Resolution.HOUR, bucket__gte=since)
+        .values_list("bucket", flat=True)
+        .distinct()
+    )
+    return attribute_hours(hours)

@@ -1,0 +1,36 @@
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from costs.report import FORMATS, render, report_rows
+from costs.selectors import ReportError
+
+
+def _day(value: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        raise CommandError(f"{value!r} is not a date like 2026-11-01") from None
+
+
+class Command(BaseCommand):
+    help = "Chargeback report for a period: GPU-hours, $ cost, idle $, requests, tokens."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
+        parser.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (UTC)")
+        parser.add_argument(
+            "--by",
+            default="deployment",
+            help="deployment, node, gpu or label:KEY (e.g. label:team)",
+        )
+        parser.add_argument("--format", default="csv", choices=FORMATS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        start, end = _day(options["start"]), _day(options["end"])
+        try:
+            rows = report_rows(start, end, options["by"])
+        except ReportError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(render(rows, options["format"], start, end, options["by"]), ending="")

@@ -1,0 +1,13 @@
+from costs.models.prices import NodePrice, PriceBookEntry
+from costs.models.records import Budget, CostRecord, HostedAlternative
+from costs.models.rollups import GpuRollup, InferenceRollup
+
+__all__ = [
+    "Budget",
+    "CostRecord",
+    "GpuRollup",
+    "HostedAlternative",
+    "InferenceRollup",
+    "NodePrice",
+    "PriceBookEntry",
+]
