@@ -1,0 +1,106 @@
+"""The costs API: prices, budgets and hosted alternatives as CRUD; the report and
+budget states as one read-only view each.
+
+Anyone logged in reads; writing needs the model's Django permissions. Views are
+exempt from the login redirect so an API client gets a 403 body, not a login page.
+"""
+
+import re
+
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from rest_framework import permissions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from costs.budgets import budget_statuses
+from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
+from costs.report import render, report_rows
+from costs.serializers import (
+    BudgetSerializer,
+    BudgetStatusSerializer,
+    HostedAlternativeSerializer,
+    NodePriceSerializer,
+    PriceBookEntrySerializer,
+    ReportQuerySerializer,
+    day_start,
+)
+from costs.services import prices_changed
+
+
+@method_decorator(login_not_required, name="dispatch")
+class CostsViewSet(viewsets.ModelViewSet):
+    permission_classes = [permissions.DjangoModelPermissions]
+
+
+class PricedViewSet(CostsViewSet):
+    """A price change re-prices every hour from the earliest day it touches."""
+
+    queryset: QuerySet[PriceBookEntry] | QuerySet[NodePrice]
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        entry = serializer.save()
+        prices_changed(entry.valid_from)
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        old = serializer.instance.valid_from
+        entry = serializer.save()
+        prices_changed(min(old, entry.valid_from))
+
+    def perform_destroy(self, instance: PriceBookEntry | NodePrice) -> None:
+        valid_from = instance.valid_from
+        instance.delete()
+        prices_changed(valid_from)
+
+
+class PriceBookEntryViewSet(PricedViewSet):
+    queryset = PriceBookEntry.objects.all()
+    serializer_class = PriceBookEntrySerializer
+
+
+class NodePriceViewSet(PricedViewSet):
+    queryset = NodePrice.objects.select_related("node")
+    serializer_class = NodePriceSerializer
+
+
+class BudgetViewSet(CostsViewSet):
+    queryset = Budget.objects.select_related("deployment__node")
+    serializer_class = BudgetSerializer
+
+
+class HostedAlternativeViewSet(CostsViewSet):
+    queryset = HostedAlternative.objects.order_by("name")
+    serializer_class = HostedAlternativeSerializer
+
+
+@method_decorator(login_not_required, name="dispatch")
+class ReportView(APIView):
+    """GET the chargeback report as JSON or CSV: the rows of `cost_report`."""
+
+    def get(self, request: Request) -> HttpResponse:
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        start, end = day_start(params["start"]), day_start(params["end"])
+        by, fmt = params["by"], params["format"]
+        body = render(report_rows(start, end, by), fmt, start, end, by)
+        if fmt == "json":
+            return HttpResponse(body, content_type="application/json")
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        # A label key is free text; only safe characters go into the header.
+        name = re.sub(r"[^\w.-]+", "-", f"costs-{params['start']}-{params['end']}-{by}", flags=re.ASCII)
+        filename = f"{name}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+@method_decorator(login_not_required, name="dispatch")
+class BudgetStatusView(APIView):
+    """GET every budget's month-to-date spend, month-end forecast and state."""
+
+    def get(self, request: Request) -> Response:
+        return Response(BudgetStatusSerializer(budget_statuses(), many=True).data)
