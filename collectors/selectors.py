@@ -28,3 +28,12 @@ def fleet_nodes() -> QuerySet[Node]:
     return Node.objects.prefetch_related(
         Prefetch("gpus", queryset=gpus), Prefetch("deployments", queryset=deployments)
     )
+
+
+def deployment_label_keys() -> list[str]:
+    """Every label key set on a deployment, sorted."""
+    keys: set[str] = set()
+    for labels in Deployment.objects.order_by().values_list("labels", flat=True):
+        if isinstance(labels, dict):
+            keys.update(str(key) for key in labels)
+    return sorted(keys)

@@ -6,9 +6,9 @@ exempt from the login redirect so an API client gets a 403 body, not a login pag
 """
 
 import re
+from typing import cast
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from rest_framework import permissions, viewsets
@@ -27,9 +27,9 @@ from costs.serializers import (
     NodePriceSerializer,
     PriceBookEntrySerializer,
     ReportQuerySerializer,
-    day_start,
 )
 from costs.services import prices_changed
+from inferscope.lib.timerange import day_start
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -40,14 +40,12 @@ class CostsViewSet(viewsets.ModelViewSet):
 class PricedViewSet(CostsViewSet):
     """A price change re-prices every hour from the earliest day it touches."""
 
-    queryset: QuerySet[PriceBookEntry] | QuerySet[NodePrice]
-
     def perform_create(self, serializer: BaseSerializer) -> None:
         entry = serializer.save()
         prices_changed(entry.valid_from)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        old = serializer.instance.valid_from
+        old = cast(PriceBookEntry | NodePrice, serializer.instance).valid_from
         entry = serializer.save()
         prices_changed(min(old, entry.valid_from))
 
@@ -92,7 +90,9 @@ class ReportView(APIView):
             return HttpResponse(body, content_type="application/json")
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         # A label key is free text; only safe characters go into the header.
-        name = re.sub(r"[^\w.-]+", "-", f"costs-{params['start']}-{params['end']}-{by}", flags=re.ASCII)
+        name = re.sub(
+            r"[^\w.-]+", "-", f"costs-{params['start']}-{params['end']}-{by}", flags=re.ASCII
+        )
         filename = f"{name}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

@@ -11,7 +11,7 @@ from datetime import datetime
 from collectors.models import Deployment
 from costs.constants import HOURS_PER_MONTH
 from costs.models import HostedAlternative
-from costs.selectors import cost_by
+from costs.selectors import CostRow, cost_by
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,16 @@ class BreakEven:
         return self.monthly_cost_usd <= self.hosted_monthly_usd
 
 
-def break_even(alternative: HostedAlternative, start: datetime, end: datetime) -> BreakEven:
+def break_even(
+    alternative: HostedAlternative,
+    start: datetime,
+    end: datetime,
+    rows: list[CostRow] | None = None,
+) -> BreakEven:
     deployment = alternative.deployment
     key = f"{deployment.name} on {deployment.node.name}"
-    row = next((r for r in cost_by(start, end, "deployment") if r.key == key), None)
+    rows = cost_by(start, end, "deployment") if rows is None else rows
+    row = next((r for r in rows if r.key == key), None)
     hours = (end - start).total_seconds() / 3600
     scale = HOURS_PER_MONTH / hours
     cost = float(row.cost_usd) * scale if row else 0.0
@@ -57,4 +63,7 @@ def break_even(alternative: HostedAlternative, start: datetime, end: datetime) -
 
 def break_evens(start: datetime, end: datetime) -> list[BreakEven]:
     alternatives = HostedAlternative.objects.select_related("deployment__node")
-    return [break_even(a, start, end) for a in alternatives]
+    if not alternatives:
+        return []
+    rows = cost_by(start, end, "deployment")
+    return [break_even(a, start, end, rows) for a in alternatives]

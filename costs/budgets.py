@@ -54,7 +54,9 @@ def scope_deployments(budget: Budget) -> list[int]:
     return [
         pk
         for pk, labels in Deployment.objects.values_list("pk", "labels")
-        if isinstance(labels, dict) and str(labels.get(budget.label_key)) == budget.label_value
+        if isinstance(labels, dict)
+        and budget.label_key in labels
+        and str(labels[budget.label_key]) == budget.label_value
     ]
 
 

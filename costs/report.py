@@ -57,6 +57,13 @@ def row_values(row: CostRow) -> dict[str, Any]:
     }
 
 
+def _plain(value: Any) -> Any:
+    # Spreadsheets misread 1.8e-05; a CSV cell gets plain decimals.
+    if isinstance(value, float):
+        return format(value, ".10f").rstrip("0").rstrip(".")
+    return value
+
+
 def report_rows(start: datetime, end: datetime, by: str) -> list[dict[str, Any]]:
     """Every group's row, the last one the total; raises ReportError on bad input."""
     return [row_values(row) for row in cost_by(start, end, by)]
@@ -69,5 +76,5 @@ def render(rows: list[dict[str, Any]], fmt: str, start: datetime, end: datetime,
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _plain(v) for k, v in row.items()} for row in rows)
     return out.getvalue()

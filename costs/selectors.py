@@ -5,6 +5,7 @@ report costs the same whatever raw data is kept. Periods are whole UTC hours.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -140,10 +141,12 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
         if dep_id:
             totals[dep_id][0] += usd
             totals[dep_id][1] += gpu_hours
-    rows: dict[str, CostRow] = {}
+    # Keyed by (idle?, name): a label value that reads "(idle)" stays its own row.
+    rows: dict[tuple[bool, str], CostRow] = {}
     for (gpu_id, dep_id, idle_held), (usd, gpu_hours, energy) in shares.items():
         key = _key(kind, label_key, gpu_id, dep_id, deployments, gpus)
-        row = rows.setdefault(key, CostRow(key, period_hours))
+        idle_row = dep_id is None and kind in ("deployment", "label")
+        row = rows.setdefault((idle_row, key), CostRow(key, period_hours))
         row.gpu_hours += gpu_hours
         row.cost_usd += usd
         row.energy_wh += energy
@@ -169,8 +172,8 @@ def _key(
     label_key: str,
     gpu_id: int,
     dep_id: int | None,
-    deployments: dict[int, dict[str, Any]],
-    gpus: dict[int, dict[str, Any]],
+    deployments: Mapping[int, Mapping[str, Any]],
+    gpus: Mapping[int, Mapping[str, Any]],
 ) -> str:
     gpu = gpus[gpu_id]
     if kind == "gpu":

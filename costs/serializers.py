@@ -1,7 +1,6 @@
 """Input and output shapes of the costs API."""
 
 from copy import copy
-from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,7 +18,8 @@ class CleanModelSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        instance = copy(self.instance) if self.instance is not None else self.Meta.model()
+        model: Any = self.Meta.model
+        instance = copy(self.instance) if self.instance is not None else model()
         for name, value in attrs.items():
             setattr(instance, name, value)
         try:
@@ -77,10 +77,6 @@ class HostedAlternativeSerializer(CleanModelSerializer):
     class Meta:
         model = HostedAlternative
         fields = ["id", "deployment", "name", "usd_per_1m_input", "usd_per_1m_output"]
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 class ReportQuerySerializer(serializers.Serializer):

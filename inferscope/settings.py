@@ -147,6 +147,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "inferscope.lib.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # `?format=csv` is the report's own parameter, not a renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # Ingest limits: a compressed body is checked against the same byte limit once

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/costs/", include("costs.urls")),
     path("api/v1/", include("collectors.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -7,6 +7,7 @@ default: a typo in a deployment's environment must stop it at start-up.
 import math
 import os
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -43,6 +44,10 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     return value
 
 
+@overload
+def env_float(name: str, default: float, minimum: float = 0.0) -> float: ...
+@overload
+def env_float(name: str, default: None, minimum: float = 0.0) -> float | None: ...
 def env_float(name: str, default: float | None, minimum: float = 0.0) -> float | None:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

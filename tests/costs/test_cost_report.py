@@ -33,7 +33,7 @@ def test_it_writes_a_csv_row_per_deployment_the_idle_row_and_a_total(day: None) 
     assert [r["group"] for r in rows][-2:] == ["(idle)", "total"]
     assert by_group["chat on node-a"]["cost_usd"] == "48.00"
     assert by_group["chat on node-a"]["requests"] == "14400"
-    assert by_group["chat on node-a"]["gpu_hours"] == "24.0"
+    assert by_group["chat on node-a"]["gpu_hours"] == "24"
     assert by_group["embed on node-a"]["idle_usd"] == "12.00"
     assert by_group["total"]["cost_usd"] == "120.36"
 

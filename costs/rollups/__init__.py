@@ -1,0 +1,120 @@
+"""Raw samples -> 1-minute -> 1-hour -> 1-day buckets, then the hour's cost records.
+
+Every bucket is recomputed whole from the level below and upserted, so running
+a job twice gives the same rows, and a late sample re-rolls the buckets it
+falls in. Which buckets to recompute comes from the SampleSpan outbox that
+ingest writes; the spans are deleted in the same transaction that rolls them
+up, so a job killed half way leaves everything for the next run.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from collectors.models import SampleSpan
+from costs import attribution
+from costs.choices import Resolution
+from costs.rollups.gpu import gpu_minutes, merge_gpu
+from costs.rollups.inference import inference_minutes, merge_inference
+from costs.rollups.sql import trunc
+
+logger = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+# Spans taken per run: a bounded transaction after a long outage; the rest
+# waits for the next run. A day of 10 s batches from 100 agents is 864,000.
+_MAX_SPANS = 1_000_000
+_ADVISORY_LOCK = 0x1F5C_0575  # any constant unique to this job
+
+
+def rollup_pending(now: datetime | None = None) -> int:
+    """Roll up the buckets that pending spans touch; returns the number of hours re-rolled."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not _lock():
+            logger.info("another rollup is running; leaving the spans to it")
+            return 0
+        spans = _take_spans()
+        if not spans:
+            return 0
+        # Raw samples older than retention may be partly deleted already:
+        # re-rolling their buckets would overwrite good rollups with fragments.
+        oldest = _hour(now - timedelta(days=settings.RAW_SAMPLE_RETENTION_DAYS)) + HOUR
+        hours = sorted(
+            {h for start, end in spans for h in hours_between(start, end) if h >= oldest}
+        )
+        roll_hours(hours)
+    return len(hours)
+
+
+def _take_spans() -> set[tuple[datetime, datetime]]:
+    """Delete and return the pending spans, as distinct (first hour, last hour) pairs.
+
+    Deleting first, in the job's transaction, takes exactly the spans it will
+    roll up: one committed meanwhile stays for the next run, and if the job
+    dies the deletion rolls back with everything else.
+    """
+    table = SampleSpan._meta.db_table
+    first, last = trunc("start", 3600), trunc('"end"', 3600)
+    sql = (
+        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s)"
+        f" RETURNING {first}, {last}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_MAX_SPANS])
+        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        return set(rows)
+    parse = datetime.fromisoformat
+    return {(parse(a).replace(tzinfo=UTC), parse(b).replace(tzinfo=UTC)) for a, b in set(rows)}
+
+
+def roll_hours(hours: Sequence[datetime]) -> None:
+    """Recompute the minute, hour and day buckets and the cost records of these hours."""
+    if not hours:
+        return
+    for start, end in _runs(hours):
+        gpu_minutes(start, end)
+        inference_minutes(start, end)
+        merge_gpu(Resolution.MINUTE, Resolution.HOUR, start, end)
+        merge_inference(Resolution.MINUTE, Resolution.HOUR, start, end)
+    for day in sorted({h.replace(hour=0) for h in hours}):
+        merge_gpu(Resolution.HOUR, Resolution.DAY, day, day + timedelta(days=1))
+        merge_inference(Resolution.HOUR, Resolution.DAY, day, day + timedelta(days=1))
+    attribution.attribute_hours(hours)
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    hour, last = _hour(start), _hour(end)
+    out = []
+    while hour <= last:
+        out.append(hour)
+        hour += HOUR
+    return out
+
+
+def _hour(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _runs(hours: Sequence[datetime]) -> Iterable[tuple[datetime, datetime]]:
+    """Consecutive hours as [start, end) ranges, so each range is one query."""
+    start = prev = hours[0]
+    for hour in hours[1:]:
+        if hour != prev + HOUR:
+            yield start, prev + HOUR
+            start = hour
+        prev = hour
+    yield start, prev + HOUR
+
+
+def _lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite runs one write transaction at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
+        return bool(cursor.fetchone()[0])

@@ -1,0 +1,157 @@
+"""Inference rollups: counters summed, maxima kept, histograms merged in Python.
+
+Rows are read and written with plain cursors and msgspec: the ORM's per-value
+JSON conversion was most of the cost of a day's rollup.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from costs import histograms
+from costs.choices import Resolution
+from costs.models import InferenceRollup
+from costs.rollups.sql import as_datetime, as_json, from_json, param, trunc
+
+_SUMS = (
+    "samples",
+    "present_s",
+    "requests_ok",
+    "requests_error",
+    "requests_aborted",
+    "prompt_tokens",
+    "generation_tokens",
+    "kv_cache_sum",
+    "kv_cache_n",
+    "prefix_cache_hits",
+    "prefix_cache_queries",
+    "preemptions",
+)
+_MAXES = ("running_max", "waiting_max")
+_HISTS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
+_JSON = (*_HISTS, "gpu_memory")
+FIELDS = (*_SUMS, *_MAXES, *_JSON)
+_ROLLUP_TABLE = InferenceRollup._meta.db_table
+_INTEGER_SUMS = {"samples", "kv_cache_n"}
+
+
+def inference_minutes(start: datetime, end: datetime) -> None:
+    """Minute buckets from raw samples: counters summed in SQL, JSON gathered per bucket."""
+    raw = {
+        "samples": "COUNT(*)",
+        "present_s": "SUM(interval_s)",
+        "requests_ok": _isum("requests_ok"),
+        "requests_error": _isum("requests_error"),
+        "requests_aborted": _isum("requests_aborted"),
+        "prompt_tokens": _isum("prompt_tokens"),
+        "generation_tokens": _isum("generation_tokens"),
+        "kv_cache_sum": "COALESCE(SUM(kv_cache_usage), 0)",
+        "kv_cache_n": "COUNT(kv_cache_usage)",
+        "prefix_cache_hits": f"COALESCE({_isum('prefix_cache_hits')}, 0)",
+        "prefix_cache_queries": f"COALESCE({_isum('prefix_cache_queries')}, 0)",
+        "preemptions": f"COALESCE({_isum('preemptions')}, 0)",
+        "running_max": "MAX(running)",
+        "waiting_max": "MAX(waiting)",
+    }
+    _roll("collectors_inferencesample", "ts", raw, Resolution.MINUTE, "", start, end)
+
+
+def merge_inference(source: int, target: int, start: datetime, end: datetime) -> None:
+    """Target buckets in [start, end) from the source buckets inside them."""
+    sums = {
+        f: (
+            f"SUM({f})"
+            if f in _INTEGER_SUMS or f.endswith("_s") or f == "kv_cache_sum"
+            else _isum(f)
+        )
+        for f in _SUMS
+    }
+    maxes = {f: f"MAX({f})" for f in _MAXES}
+    _roll(
+        _ROLLUP_TABLE,
+        "bucket",
+        {**sums, **maxes},
+        target,
+        f"resolution = {int(source)} AND",
+        start,
+        end,
+    )
+
+
+def _isum(column: str) -> str:
+    # PostgreSQL sums bigints as numeric, which would come back as Decimal.
+    return f"SUM({column})::bigint" if connection.vendor == "postgresql" else f"SUM({column})"
+
+
+def _gather(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"json_agg({column})::text"
+    return f"json_group_array(json({column}))"
+
+
+def _roll(
+    table: str,
+    ts: str,
+    aggregates: dict[str, str],
+    resolution: int,
+    where: str,
+    start: datetime,
+    end: datetime,
+) -> None:
+    bucket = trunc(ts, resolution)
+    gathered = ", ".join(_gather(c) for c in _JSON)
+    sql = (
+        f"SELECT deployment_id, {bucket}, {', '.join(aggregates.values())}, {gathered}"
+        f" FROM {table} WHERE {where} {ts} >= %s AND {ts} < %s GROUP BY deployment_id, {bucket}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(start), param(end)])
+        rows = cursor.fetchall()
+    merged = []
+    width = len(aggregates)
+    for row in rows:
+        values = dict(zip(aggregates, row[2 : 2 + width], strict=True))
+        values["present_s"] = min(values["present_s"], resolution)
+        lists = [from_json(v) for v in row[2 + width :]]
+        for field, hists in zip(_HISTS, lists, strict=False):
+            values[field] = histograms.merge(hists)
+        values["gpu_memory"] = _memory(lists[-1])
+        merged.append((row[0], as_datetime(row[1]), values))
+    _upsert(resolution, merged)
+
+
+def _memory(parts: list[dict[str, Any] | None]) -> dict[str, list[int]] | None:
+    """Per-GPU [bytes summed, samples], from raw {uuid: bytes} or rolled-up pairs."""
+    memory: dict[str, list[int]] = {}
+    for part in parts:
+        for uuid, value in (part or {}).items():
+            used, n = (value, 1) if isinstance(value, int) else value
+            total = memory.setdefault(uuid, [0, 0])
+            total[0] += used
+            total[1] += n
+    return memory or None
+
+
+def _upsert(resolution: int, rollups: list[tuple[int, datetime, dict[str, Any]]]) -> None:
+    columns = ("deployment_id", "resolution", "bucket", *FIELDS)
+    update = ", ".join(f"{c} = excluded.{c}" for c in FIELDS)
+    sql = (
+        f"INSERT INTO {_ROLLUP_TABLE} ({', '.join(columns)})"
+        f" VALUES ({', '.join(['%s'] * len(columns))})"
+        f" ON CONFLICT (deployment_id, resolution, bucket) DO UPDATE SET {update}"
+    )
+    rows = [
+        (
+            deployment_id,
+            resolution,
+            param(bucket),
+            *(values[f] for f in _SUMS),
+            *(values[f] for f in _MAXES),
+            *(as_json(values[f]) for f in _JSON),
+        )
+        for deployment_id, bucket, values in rollups
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)

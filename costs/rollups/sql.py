@@ -1,0 +1,59 @@
+"""The few SQL fragments that differ between PostgreSQL and SQLite."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from django.db import connection
+from psycopg.types.json import Jsonb
+
+_SQLITE_TRUNC = {60: "%Y-%m-%d %H:%M:00", 3600: "%Y-%m-%d %H:00:00", 86400: "%Y-%m-%d 00:00:00"}
+_PG_TRUNC = {60: "minute", 3600: "hour", 86400: "day"}
+
+
+def trunc(column: str, resolution: int) -> str:
+    if connection.vendor == "postgresql":
+        return f"date_trunc('{_PG_TRUNC[resolution]}', {column})"
+    return f"strftime('{_SQLITE_TRUNC[resolution]}', {column})"
+
+
+def seconds(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+    # julianday() carries ~50 us of float error; samples are not stamped finer than 1 ms.
+    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+
+
+def least(a: str, b: str) -> str:
+    return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
+
+
+def param(ts: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(ts)
+
+
+def as_json(value: Any) -> Any:
+    """A query parameter for a JSON column."""
+    if value is None:
+        return None
+    if connection.vendor == "postgresql":
+        return Jsonb(value, dumps=_encode)
+    return _encode(value)
+
+
+def _encode(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def from_json(value: Any) -> Any:
+    """A JSON column read with a raw cursor (text on both backends)."""
+    if value is None or not isinstance(value, str | bytes):
+        return value
+    return msgspec.json.decode(value)
+
+
+def as_datetime(value: Any) -> datetime:
+    """A timestamp read with a raw cursor: SQLite gives naive UTC text."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
