@@ -39,6 +39,9 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_NUMBER)]
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# A counter's change over one interval: no server finishes 10^12 requests or
+# tokens in one scrape, and the bound keeps a year of sums inside a bigint.
+Delta = Annotated[int, msgspec.Meta(ge=0, le=2**40)]
 Labels = Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_LABELS)]
 # \A…\Z rather than ^…$: "$" would let a trailing newline through.
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9._:-]+\Z")]
@@ -125,17 +128,17 @@ class InferenceSampleIn(_Strict):
     deployment: Name
     ts: Timestamp
     interval_s: Annotated[float, msgspec.Meta(gt=0, le=86400)]
-    requests_ok: Count = 0
-    requests_error: Count = 0
-    requests_aborted: Count = 0
-    prompt_tokens: Count = 0
-    generation_tokens: Count = 0
+    requests_ok: Delta = 0
+    requests_error: Delta = 0
+    requests_aborted: Delta = 0
+    prompt_tokens: Delta = 0
+    generation_tokens: Delta = 0
     running: NonNegative | None = None
     waiting: NonNegative | None = None
     kv_cache_usage: Fraction | None = None
-    prefix_cache_hits: Count | None = None
-    prefix_cache_queries: Count | None = None
-    preemptions: Count | None = None
+    prefix_cache_hits: Delta | None = None
+    prefix_cache_queries: Delta | None = None
+    preemptions: Delta | None = None
     ttft_hist: Histogram | None = None
     itl_hist: Histogram | None = None
     e2e_hist: Histogram | None = None

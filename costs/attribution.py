@@ -18,6 +18,7 @@ from django.db import transaction
 from collectors.models import Deployment, Gpu
 from costs.choices import Resolution
 from costs.constants import USD_PLACES
+from costs.locks import cost_lock
 from costs.models import CostRecord, GpuRollup, InferenceRollup
 from costs.pricing import PriceList, Rate
 
@@ -188,10 +189,18 @@ def _claims(hour: datetime, gpu_ids_by_uuid: dict[str, int]) -> dict[int, list[C
 
 
 def recompute_since(since: datetime) -> int:
-    """Re-price every costed hour from `since` on, after a price changed."""
-    hours = sorted(
+    """Re-price every costed hour from `since` on, after a price changed.
+
+    It waits for a running rollup (which also rewrites cost records) to finish.
+    """
+    with transaction.atomic():
+        cost_lock(wait=True)
+        return attribute_hours(_costed_hours(since))
+
+
+def _costed_hours(since: datetime) -> list[datetime]:
+    return sorted(
         GpuRollup.objects.filter(resolution=Resolution.HOUR, bucket__gte=since)
         .values_list("bucket", flat=True)
         .distinct()
     )
-    return attribute_hours(hours)

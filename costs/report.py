@@ -65,6 +65,9 @@ def _plain(value: Any) -> Any:
     # Spreadsheets misread 1.8e-05; a CSV cell gets plain decimals.
     if isinstance(value, float):
         return format(value, ".10f").rstrip("0").rstrip(".")
+    # Names come from agents: a cell starting like a formula must stay text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
     return value
 
 

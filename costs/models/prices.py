@@ -7,6 +7,7 @@ from django.db import models
 
 from collectors.models import Node
 from costs.choices import NodePricingKind, PricingKind
+from costs.gpu_models import CANONICAL_MODELS
 
 __all__ = ["NodePrice", "PriceBookEntry"]
 
@@ -41,6 +42,12 @@ class PriceBookEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gpu_model} {self.kind} ${self.usd_per_gpu_hour}/GPU-h from {self.valid_from}"
+
+    def clean(self) -> None:
+        # GPUs are matched to the book by canonical name: any other name would never apply.
+        if self.gpu_model not in CANONICAL_MODELS:
+            known = ", ".join(CANONICAL_MODELS)
+            raise ValidationError({"gpu_model": f"Use one of the canonical names: {known}."})
 
 
 class NodePrice(models.Model):

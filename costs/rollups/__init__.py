@@ -18,6 +18,8 @@ from django.utils import timezone
 from collectors.models import SampleSpan
 from costs import attribution
 from costs.choices import Resolution
+from costs.constants import MAX_SAMPLE_GAP_S
+from costs.locks import cost_lock
 from costs.rollups.gpu import gpu_minutes, merge_gpu
 from costs.rollups.inference import inference_minutes, merge_inference
 from costs.rollups.sql import trunc
@@ -28,14 +30,13 @@ HOUR = timedelta(hours=1)
 # Spans taken per run: a bounded transaction after a long outage; the rest
 # waits for the next run. A day of 10 s batches from 100 agents is 864,000.
 _MAX_SPANS = 1_000_000
-_ADVISORY_LOCK = 0x1F5C_0575  # any constant unique to this job
 
 
 def rollup_pending(now: datetime | None = None) -> int:
     """Roll up the buckets that pending spans touch; returns the number of hours re-rolled."""
     now = now or timezone.now()
     with transaction.atomic():
-        if not _lock():
+        if not cost_lock(wait=False):
             logger.info("another rollup is running; leaving the spans to it")
             return 0
         spans = _take_spans()
@@ -44,9 +45,7 @@ def rollup_pending(now: datetime | None = None) -> int:
         # Raw samples older than retention may be partly deleted already:
         # re-rolling their buckets would overwrite good rollups with fragments.
         oldest = _hour(now - timedelta(days=settings.RAW_SAMPLE_RETENTION_DAYS)) + HOUR
-        hours = sorted(
-            {h for start, end in spans for h in hours_between(start, end) if h >= oldest}
-        )
+        hours = sorted({h for start, end in spans for h in hours_between(max(start, oldest), end)})
         roll_hours(hours)
     return len(hours)
 
@@ -59,7 +58,14 @@ def _take_spans() -> set[tuple[datetime, datetime]]:
     dies the deletion rolls back with everything else.
     """
     table = SampleSpan._meta.db_table
-    first, last = trunc("start", 3600), trunc('"end"', 3600)
+    # A sample changes the covered time of the GPU's next sample, which may fall
+    # in the following hour: a span reaches one sample gap past its end.
+    gap = int(MAX_SAMPLE_GAP_S)
+    if connection.vendor == "postgresql":
+        last = f"date_trunc('hour', \"end\" + interval '{gap} seconds')"
+    else:
+        last = f"strftime('%Y-%m-%d %H:00:00', \"end\", '+{gap} seconds')"
+    first = trunc("start", 3600)
     sql = (
         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s)"
         f" RETURNING {first}, {last}"
@@ -110,11 +116,3 @@ def _runs(hours: Sequence[datetime]) -> Iterable[tuple[datetime, datetime]]:
             start = hour
         prev = hour
     yield start, prev + HOUR
-
-
-def _lock() -> bool:
-    if connection.vendor != "postgresql":
-        return True  # SQLite runs one write transaction at a time anyway
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
-        return bool(cursor.fetchone()[0])

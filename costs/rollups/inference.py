@@ -112,7 +112,10 @@ def _roll(
     width = len(aggregates)
     for row in rows:
         values = dict(zip(aggregates, row[2 : 2 + width], strict=True))
-        values["present_s"] = min(values["present_s"], resolution)
+        if resolution != Resolution.MINUTE:
+            # A sample's interval may exceed a minute (a slower agent, a missed
+            # scrape): minutes keep the whole sum, so the hour still adds up.
+            values["present_s"] = min(values["present_s"], resolution)
         lists = [from_json(v) for v in row[2 + width :]]
         for field, hists in zip(_HISTS, lists, strict=False):
             values[field] = histograms.merge(hists)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -44,7 +45,8 @@ def mark_day_dirty() -> None:
 def test_running_it_again_gives_the_same_rows() -> None:
     store_day(hours=3)
     set_prices()
-    assert rollup_pending(now=AFTER) == 4  # 23:00 the day before (one sample) + 3 hours
+    # 23:00 the day before (one sample), 3 hours, and the hour after (one sample gap on)
+    assert rollup_pending(now=AFTER) == 5
     first = snapshot()
     assert SampleSpan.objects.count() == 0
     assert rollup_pending(now=AFTER) == 0  # nothing pending: nothing to do
@@ -152,3 +154,61 @@ def test_a_rollup_killed_half_way_leaves_nothing_and_a_rerun_gives_the_same_rows
     rollup_pending(now=AFTER)
     assert snapshot() == after_kill
     assert len(after_kill["gpu"]) > 0
+
+
+@pytest.mark.django_db
+def test_a_deployment_sampled_every_two_minutes_still_pays_for_its_whole_gpu() -> None:
+    agent = store_day(hours=0)  # the fleet and its inventory, no hour of samples
+    set_prices()
+    start = DAY - timedelta(minutes=2)
+    gpu_samples, inference_samples = [], []
+    for step in range(31):  # 00:00 to 01:00, every 120 s
+        ts = (start + timedelta(minutes=2 * step)).isoformat()
+        gpu_samples.append({"gpu": "a0", "ts": ts, "power_w": 500.0})
+        if step:
+            inference_samples.append(
+                {
+                    "deployment": "chat",
+                    "node": "node-a",
+                    "ts": ts,
+                    "interval_s": 120.0,
+                    "requests_ok": 5,
+                    "gpu_memory": {"a0": 72 * 2**30},
+                }
+            )
+    body = {
+        "schema_version": 1,
+        "batch_id": "slow",
+        "gpu_samples": gpu_samples,
+        "inference_samples": inference_samples,
+    }
+    ingest_batch(agent, msgspec.json.encode(body), now=AFTER)
+    rollup_pending(now=AFTER)
+    chat = CostRecord.objects.get(hour=DAY, gpu__uuid="a0", deployment__name="chat")
+    # All of the GPU's price for the hour, none of it idle (before: half went to idle).
+    # The GPU counts 3,540 s: store_day's 23:59 sample makes 00:00 cover one minute.
+    assert chat.usd == Decimal("1.966666")
+    assert not CostRecord.objects.filter(hour=DAY, gpu__uuid="a0", deployment=None, usd__gt=0)
+
+
+@pytest.mark.django_db
+def test_an_impossible_counter_is_refused_at_ingest_not_summed_into_an_overflow() -> None:
+    from collectors.ingest import IngestError
+
+    agent = store_day(hours=0)
+    body = {
+        "schema_version": 1,
+        "batch_id": "huge",
+        "inference_samples": [
+            {
+                "deployment": "chat",
+                "node": "node-a",
+                "ts": DAY.isoformat(),
+                "interval_s": 10.0,
+                "requests_ok": 2**62,
+            }
+        ],
+    }
+    with pytest.raises(IngestError) as refused:
+        ingest_batch(agent, msgspec.json.encode(body), now=AFTER)
+    assert refused.value.errors[0]["field"] == "inference_samples[0].requests_ok"
