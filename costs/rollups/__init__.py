@@ -18,7 +18,7 @@ from django.utils import timezone
 from collectors.models import SampleSpan
 from costs import attribution
 from costs.choices import Resolution
-from costs.constants import MAX_SAMPLE_GAP_S
+from costs.constants import MAX_SAMPLE_GAP_S, ROLLUP_HOURS_PER_TRANSACTION
 from costs.locks import cost_lock
 from costs.rollups.gpu import gpu_minutes, merge_gpu
 from costs.rollups.inference import inference_minutes, merge_inference
@@ -35,19 +35,40 @@ _MAX_SPANS = 1_000_000
 def rollup_pending(now: datetime | None = None) -> int:
     """Roll up the buckets that pending spans touch; returns the number of hours re-rolled."""
     now = now or timezone.now()
-    with transaction.atomic():
-        if not cost_lock(wait=False):
-            logger.info("another rollup is running; leaving the spans to it")
-            return 0
-        spans = _take_spans()
-        if not spans:
-            return 0
-        # Raw samples older than retention may be partly deleted already:
-        # re-rolling their buckets would overwrite good rollups with fragments.
-        oldest = _hour(now - timedelta(days=settings.RAW_SAMPLE_RETENTION_DAYS)) + HOUR
-        hours = sorted({h for start, end in spans for h in hours_between(max(start, oldest), end)})
-        roll_hours(hours)
-    return len(hours)
+    done = 0
+    while True:
+        with transaction.atomic():
+            if not cost_lock(wait=False):
+                logger.info("another rollup is running; leaving the spans to it")
+                return done
+            spans = _take_spans()
+            if not spans:
+                return done
+            # Raw samples older than retention may be partly deleted already:
+            # re-rolling their buckets would overwrite good rollups with fragments.
+            oldest = _hour(now - timedelta(days=settings.RAW_SAMPLE_RETENTION_DAYS)) + HOUR
+            hours = sorted(
+                {h for start, end in spans for h in hours_between(max(start, oldest), end)}
+            )
+            # A few hours per transaction: on SQLite, ingest waits for it to commit.
+            chunk = hours[:ROLLUP_HOURS_PER_TRANSACTION]
+            roll_hours(chunk)
+            _put_back(hours[ROLLUP_HOURS_PER_TRANSACTION:])
+        done += len(chunk)
+        # Spans that arrive meanwhile wait for the next run, so a busy fleet
+        # cannot keep one run going for ever.
+        if len(hours) <= ROLLUP_HOURS_PER_TRANSACTION:
+            return done
+
+
+def _put_back(hours: Sequence[datetime]) -> None:
+    """Leave the hours not done yet as spans (_take_spans adds the gap back to their end)."""
+    if not hours:
+        return
+    short = timedelta(seconds=MAX_SAMPLE_GAP_S + 1)
+    SampleSpan.objects.bulk_create(
+        SampleSpan(start=start, end=end - short) for start, end in _runs(hours)
+    )
 
 
 def _take_spans() -> set[tuple[datetime, datetime]]:
