@@ -147,6 +147,7 @@ def _record(
         energy_wh=energy_j / 3600 * share.fraction,
         idle_held=share.idle_held,
         rate_usd_per_hour=rate.usd_per_hour,
+        priced=rate.priced,
         pricing=rate.description[:200],
     )
 

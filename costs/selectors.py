@@ -20,6 +20,7 @@ from costs.constants import HOURS_PER_MONTH
 from costs.models import CostRecord, InferenceRollup
 
 IDLE_KEY = "(idle)"
+UNCOSTED_KEY = "(no GPU reported)"
 GROUPINGS = ("deployment", "node", "gpu")
 ZERO = Decimal(0)
 
@@ -124,11 +125,10 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     period_hours = (end - start).total_seconds() / 3600
     shares = _shares(start, end)
     volumes = _volumes(start, end)
+    seen = {s[1] for s in shares if s[1]} | set(volumes)
     deployments = {
         d["id"]: d
-        for d in Deployment.objects.filter(pk__in={s[1] for s in shares if s[1]}).values(
-            "id", "name", "node__name", "labels"
-        )
+        for d in Deployment.objects.filter(pk__in=seen).values("id", "name", "node__name", "labels")
     }
     gpus = {
         g["id"]: g
@@ -160,6 +160,14 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
             row.requests += requests * weight
             row.prompt_tokens += prompt * weight
             row.generation_tokens += generated * weight
+    # Traffic on GPUs nobody reported (or priced) still counts in the volumes.
+    for dep_id in set(volumes) - set(totals):
+        key = _uncosted_key(kind, label_key, deployments[dep_id])
+        row = rows.setdefault((False, key), CostRow(key, period_hours))
+        requests, prompt, generated = volumes[dep_id]
+        row.requests += requests
+        row.prompt_tokens += prompt
+        row.generation_tokens += generated
     ordered = sorted(rows.values(), key=lambda r: (r.key == IDLE_KEY, -r.cost_usd, r.key))
     total = CostRow("total", period_hours)
     for row in ordered:
@@ -183,6 +191,17 @@ def _key(
     if dep_id is None:
         return IDLE_KEY
     dep = deployments[dep_id]
+    if kind == "deployment":
+        return f"{dep['name']} on {dep['node__name']}"
+    value = (dep["labels"] or {}).get(label_key)
+    return str(value) if value is not None else f"(no {label_key})"
+
+
+def _uncosted_key(kind: str, label_key: str, dep: Mapping[str, Any]) -> str:
+    if kind == "gpu":
+        return UNCOSTED_KEY
+    if kind == "node":
+        return str(dep["node__name"])
     if kind == "deployment":
         return f"{dep['name']} on {dep['node__name']}"
     value = (dep["labels"] or {}).get(label_key)
@@ -226,6 +245,16 @@ def _volumes(start: datetime, end: datetime) -> dict[int, tuple[int, int, int]]:
         r["deployment_id"]: (r["ok"] + r["error"] + r["aborted"], r["prompt"], r["generated"])
         for r in rows
     }
+
+
+def unpriced_gpus(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """GPUs costed at $0 in the period because no price applied, with the reason."""
+    return list(
+        CostRecord.objects.filter(hour__gte=start, hour__lt=end, priced=False)
+        .values("gpu__node__name", "gpu__index", "gpu__model_name", "pricing")
+        .annotate(gpu_hours=Sum("gpu_hours"))
+        .order_by("gpu__node__name", "gpu__index")
+    )
 
 
 def spend_by_hour(

@@ -10,7 +10,7 @@ from collectors.selectors import deployment_label_keys, fleet_nodes
 from costs.breakeven import break_evens
 from costs.budgets import budget_statuses
 from costs.report import report_rows
-from costs.selectors import IDLE_KEY
+from costs.selectors import IDLE_KEY, unpriced_gpus
 from dashboard.forms import CostReportForm
 
 
@@ -32,6 +32,7 @@ def costs(request: HttpRequest) -> HttpResponse:
         "show_carbon": settings.COST_GRID_GCO2_PER_KWH is not None,
         "report_url": f"{reverse('costs:report')}?{urlencode(period)}",
         "budgets": budget_statuses(),
+        "unpriced": unpriced_gpus(start, end),
         "break_evens": break_evens(start, end),
     }
     return render(request, "dashboard/costs.html", context)

@@ -28,6 +28,8 @@ class CostRecord(models.Model):
     # The deployment held its share but finished no request in the hour.
     idle_held = models.BooleanField(default=False)
     rate_usd_per_hour = models.DecimalField(max_digits=12, decimal_places=6)
+    # False: no price applied (a model missing from the price book), so the $ is 0.
+    priced = models.BooleanField(default=True)
     pricing = models.CharField(max_length=200, help_text="which price applied, for audits")
 
     class Meta:

@@ -131,6 +131,24 @@ def test_the_costs_page_query_count_does_not_grow_with_groups(
     client: Client, teammate, costed_day: None, django_assert_max_num_queries
 ) -> None:
     client.force_login(teammate)
-    # Session, user, label keys, 4 for the report, budgets, alternatives, simulated-badge.
-    with django_assert_max_num_queries(10):
+    # Session, user, label keys, 4 for the report, unpriced GPUs, budgets, alternatives,
+    # simulated-badge.
+    with django_assert_max_num_queries(11):
         assert client.get(f"{PAGE}?{PERIOD}&by=gpu").status_code == 200
+
+
+def test_gpus_without_a_price_are_named_on_the_page(client: Client, teammate) -> None:
+    from costs.models import PriceBookEntry
+
+    store_day(hours=2)
+    set_prices()
+    PriceBookEntry.objects.filter(gpu_model="L4").delete()  # node-b's L4 is priced per node
+    from collectors.models import Node
+    from costs.models import NodePrice
+
+    NodePrice.objects.filter(node=Node.objects.get(name="node-b")).delete()
+    rollup_pending(now=DAY + timedelta(days=1, hours=1))
+    client.force_login(teammate)
+    page = client.get(f"{PAGE}?{PERIOD}").content.decode()
+    assert "Some GPUs have no price" in page
+    assert "node-b #0 NVIDIA L4: no on-demand price for &#x27;NVIDIA L4&#x27;" in page

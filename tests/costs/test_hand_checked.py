@@ -116,3 +116,34 @@ def test_latency_and_volume_roll_up_per_hour_and_day(day: None) -> None:
     )
     assert hours.count() == 24
     assert {h.requests_ok for h in hours} == {600}
+
+
+def test_traffic_on_gpus_nobody_reported_still_counts(day: None) -> None:
+    from datetime import timedelta as td
+
+    import msgspec
+
+    from collectors.ingest import ingest_batch
+    from collectors.models import Agent
+
+    body = {
+        "schema_version": 1,
+        "batch_id": "remote",
+        "inventory": {"deployments": [{"name": "remote", "node": "node-a"}]},
+        "inference_samples": [
+            {
+                "deployment": "remote",
+                "ts": (DAY + td(hours=1)).isoformat(),
+                "interval_s": 60.0,
+                "requests_ok": 9,
+                "prompt_tokens": 90,
+            }
+        ],
+    }
+    ingest_batch(Agent.objects.get(), msgspec.json.encode(body), now=END + td(days=1))
+    rollup_pending(now=END + td(hours=1))
+    by_deployment = rows("deployment")
+    assert by_deployment["remote on node-a"].requests == 9
+    assert by_deployment["remote on node-a"].cost_usd == 0
+    assert by_deployment["total"].requests == 14_400 + 7_200 + 9
+    assert rows("gpu")["(no GPU reported)"].requests == 9

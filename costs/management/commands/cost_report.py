@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from costs.report import FORMATS, render, report_rows
-from costs.selectors import ReportError
+from costs.selectors import ReportError, unpriced_gpus
 
 
 def _day(value: str) -> datetime:
@@ -34,3 +34,8 @@ class Command(BaseCommand):
         except ReportError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(render(rows, options["format"], start, end, options["by"]), ending="")
+        for gpu in unpriced_gpus(start, end):
+            self.stderr.write(
+                f"warning: {gpu['gpu__node__name']} #{gpu['gpu__index']} {gpu['gpu__model_name']}"
+                f" is costed at $0: {gpu['pricing']}"
+            )
