@@ -188,12 +188,20 @@ def baseline() -> float:
     return time.perf_counter() - started
 
 
+def _digits(value: Any) -> Any:
+    return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
     from costs.models import CostRecord, GpuRollup, InferenceRollup
 
     def rows(model: Any) -> list[tuple[Any, ...]]:
         fields = [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
-        return sorted(model.objects.values_list(*fields), key=repr)
+        # PostgreSQL may sum floats in parallel, in any order: compare to 12 digits.
+        return sorted(
+            (tuple(_digits(v) for v in row) for row in model.objects.values_list(*fields)),
+            key=repr,
+        )
 
     return {m.__name__: rows(m) for m in (GpuRollup, InferenceRollup, CostRecord)}
 

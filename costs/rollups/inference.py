@@ -84,9 +84,10 @@ def _isum(column: str) -> str:
     return f"SUM({column})::bigint" if connection.vendor == "postgresql" else f"SUM({column})"
 
 
-def _gather(column: str) -> str:
+def _gather(column: str, order: str) -> str:
     if connection.vendor == "postgresql":
-        return f"json_agg({column})::text"
+        # In time order, so float sums come out the same on every run.
+        return f"json_agg({column} ORDER BY {order})::text"
     return f"json_group_array(json({column}))"
 
 
@@ -100,7 +101,7 @@ def _roll(
     end: datetime,
 ) -> None:
     bucket = trunc(ts, resolution)
-    gathered = ", ".join(_gather(c) for c in _JSON)
+    gathered = ", ".join(_gather(c, ts) for c in _JSON)
     sql = (
         f"SELECT deployment_id, {bucket}, {', '.join(aggregates.values())}, {gathered}"
         f" FROM {table} WHERE {where} {ts} >= %s AND {ts} < %s GROUP BY deployment_id, {bucket}"
