@@ -17,7 +17,7 @@ from django.db import transaction
 
 from collectors.models import Deployment, Gpu
 from costs.choices import Resolution
-from costs.constants import USD_PLACES
+from costs.constants import ROLLUP_HOURS_PER_TRANSACTION, USD_PLACES
 from costs.locks import cost_lock
 from costs.models import CostRecord, GpuRollup, InferenceRollup
 from costs.pricing import PriceList, Rate
@@ -194,9 +194,15 @@ def recompute_since(since: datetime) -> int:
 
     It waits for a running rollup (which also rewrites cost records) to finish.
     """
-    with transaction.atomic():
-        cost_lock(wait=True)
-        return attribute_hours(_costed_hours(since))
+    hours = _costed_hours(since)
+    written = 0
+    # A few hours per transaction, as the rollup job does: ingest on SQLite and
+    # the rollup job wait for each one.
+    for first in range(0, len(hours), ROLLUP_HOURS_PER_TRANSACTION):
+        with transaction.atomic():
+            cost_lock(wait=True)
+            written += attribute_hours(hours[first : first + ROLLUP_HOURS_PER_TRANSACTION])
+    return written
 
 
 def _costed_hours(since: datetime) -> list[datetime]:

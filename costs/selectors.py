@@ -141,6 +141,8 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
         if dep_id:
             totals[dep_id][0] += usd
             totals[dep_id][1] += gpu_hours
+    # A deployment with neither cost nor GPU time anywhere keeps its traffic below.
+    costed = {dep_id for dep_id, (cost, hours) in totals.items() if cost or hours}
     # Keyed by (idle?, name): a label value that reads "(idle)" stays its own row.
     rows: dict[tuple[bool, str], CostRow] = {}
     for (gpu_id, dep_id, idle_held), (usd, gpu_hours, energy) in shares.items():
@@ -152,7 +154,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
         row.energy_wh += energy
         if dep_id is None or idle_held:
             row.idle_usd += usd
-        if dep_id in volumes:
+        if dep_id in costed and dep_id in volumes:
             # A deployment's volume follows its cost onto each GPU (and hour kind) it ran on.
             cost, hours = totals[dep_id]
             weight = float(usd / cost) if cost else (gpu_hours / hours if hours else 0.0)
@@ -161,7 +163,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
             row.prompt_tokens += prompt * weight
             row.generation_tokens += generated * weight
     # Traffic on GPUs nobody reported (or priced) still counts in the volumes.
-    for dep_id in set(volumes) - set(totals):
+    for dep_id in set(volumes) - costed:
         key = _uncosted_key(kind, label_key, deployments[dep_id])
         row = rows.setdefault((False, key), CostRow(key, period_hours))
         requests, prompt, generated = volumes[dep_id]

@@ -21,6 +21,8 @@ from collectors.agent.servers import Counter, Gauge, Histogram, HistogramSum, Se
 logger = logging.getLogger(__name__)
 
 LabelKey = tuple[tuple[str, str], ...]
+# The ingest schema's bound on one interval's counter step (collectors/schema.py Delta).
+MAX_DELTA = 2**40
 
 
 @dataclass
@@ -205,6 +207,11 @@ def _counter_delta(source: Counter, prev: Snapshot, cur: Snapshot) -> int | None
             continue
         old = before.get(key, 0.0)
         total += value - old if value >= old else value  # below the last value: a reset
+    if total > MAX_DELTA:
+        # Only a misread reset gets here (two replicas behind one URL): the
+        # server refuses it, and one bad counter must not lose the whole batch.
+        logger.warning("dropping an implausible %s step of %d", name, total)
+        return None
     return round(total)
 
 

@@ -3,6 +3,12 @@
 from django.db import migrations, models
 
 
+def mark_unpriced(apps, schema_editor):  # type: ignore[no-untyped-def]
+    # Records written before the flag say why in their pricing text.
+    record = apps.get_model("costs", "CostRecord")
+    record.objects.filter(pricing__startswith="no ").update(priced=False)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("costs", "0002_default_prices"),
@@ -14,4 +20,5 @@ class Migration(migrations.Migration):
             name="priced",
             field=models.BooleanField(default=True),
         ),
+        migrations.RunPython(mark_unpriced, migrations.RunPython.noop),
     ]

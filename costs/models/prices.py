@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from collectors.models import Node
+from collectors.models import Gpu, Node
 from costs.choices import NodePricingKind, PricingKind
-from costs.gpu_models import CANONICAL_MODELS
+from costs.gpu_models import CANONICAL_MODELS, canonical_model
 
 __all__ = ["NodePrice", "PriceBookEntry"]
 
@@ -44,10 +44,20 @@ class PriceBookEntry(models.Model):
         return f"{self.gpu_model} {self.kind} ${self.usd_per_gpu_hour}/GPU-h from {self.valid_from}"
 
     def clean(self) -> None:
-        # GPUs are matched to the book by canonical name: any other name would never apply.
-        if self.gpu_model not in CANONICAL_MODELS:
-            known = ", ".join(CANONICAL_MODELS)
-            raise ValidationError({"gpu_model": f"Use one of the canonical names: {known}."})
+        # GPUs are matched to the book by canonical name, or by the exact name an
+        # agent reports for a model we have no canonical name for: any other
+        # name would never apply.
+        if self.gpu_model in CANONICAL_MODELS:
+            return
+        canonical = canonical_model(self.gpu_model)
+        if canonical:
+            raise ValidationError({"gpu_model": f"Use the canonical name '{canonical}'."})
+        if Gpu.objects.filter(model_name=self.gpu_model).exists():
+            return
+        known = ", ".join(CANONICAL_MODELS)
+        raise ValidationError(
+            {"gpu_model": f"Use a canonical name ({known}) or a model name your GPUs report."}
+        )
 
 
 class NodePrice(models.Model):

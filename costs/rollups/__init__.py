@@ -55,8 +55,8 @@ def rollup_pending(now: datetime | None = None) -> int:
             roll_hours(chunk)
             _put_back(hours[ROLLUP_HOURS_PER_TRANSACTION:])
         done += len(chunk)
-        # Spans that arrive meanwhile wait for the next run, so a busy fleet
-        # cannot keep one run going for ever.
+        # Done once a take fits in one transaction: new spans then add only the
+        # newest hour or two, so a busy fleet cannot keep one run going for ever.
         if len(hours) <= ROLLUP_HOURS_PER_TRANSACTION:
             return done
 

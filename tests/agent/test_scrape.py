@@ -215,3 +215,14 @@ def test_the_series_cache_follows_a_family_that_changes_type():
     counter = "# TYPE thing counter\nthing 4\n"
     assert parse_snapshot(gauge, cache=cache).gauges == {"thing": [3.0]}
     assert parse_snapshot(counter, cache=cache).counters == {"thing": {(): 4.0}}
+
+
+def test_an_implausible_counter_step_is_dropped_not_sent(caplog):
+    # Two replicas behind one URL: a big counter read after a small one looks like
+    # a reset, and its whole value would be refused by the server with the batch.
+    converter = EndpointConverter(VLLM, "x")
+    converter.update(_page(2**41 + 5), T0)
+    converter.update(_page(10), T1)
+    sample = converter.update(_page(2**41 + 7), T1 + timedelta(seconds=10))
+    assert "prompt_tokens" not in sample
+    assert "implausible" in caplog.text

@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -229,3 +229,50 @@ def test_budget_status_says_when_a_budget_was_exceeded(client: Client, teammate)
     assert status["spent_usd"] == "6.00"  # 3 h x $2.00
     assert status["state"] == "exceeded"
     assert status["exceeded_on"] == month.date().isoformat()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("NVIDIA H100 80GB HBM3", "Use the canonical name 'H100 SXM'."),
+        ("h100", "Use a canonical name"),
+    ],
+)
+def test_a_price_for_a_name_that_would_never_apply_is_refused(
+    client: Client, owner, name: str, message: str
+) -> None:
+    client.force_login(owner)
+    body = {
+        "gpu_model": name,
+        "kind": "on_demand",
+        "usd_per_gpu_hour": "2.00",
+        "valid_from": "2026-11-01",
+        "source": "contract",
+    }
+    response = client.post("/api/v1/costs/prices", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "gpu_model"
+    assert message in response.json()["errors"][0]["message"]
+
+
+def test_a_model_without_a_canonical_name_is_priced_by_its_reported_name(
+    client: Client, owner
+) -> None:
+    from collectors.models import Gpu
+
+    node = Node.objects.create(name="lab")
+    Gpu.objects.create(node=node, uuid="x0", model_name="NVIDIA B300 SXM6")
+    client.force_login(owner)
+    body = {
+        "gpu_model": "NVIDIA B300 SXM6",
+        "kind": "on_demand",
+        "usd_per_gpu_hour": "9.00",
+        "valid_from": "2026-11-01",
+        "source": "contract",
+    }
+    response = client.post("/api/v1/costs/prices", body, content_type="application/json")
+    assert response.status_code == 201
+    from costs.pricing import PriceList
+
+    rate = PriceList().rate(node.pk, "NVIDIA B300 SXM6", date(2026, 11, 2))
+    assert rate.usd_per_hour == Decimal("9.00")

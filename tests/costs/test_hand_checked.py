@@ -147,3 +147,34 @@ def test_traffic_on_gpus_nobody_reported_still_counts(day: None) -> None:
     assert by_deployment["remote on node-a"].cost_usd == 0
     assert by_deployment["total"].requests == 14_400 + 7_200 + 9
     assert rows("gpu")["(no GPU reported)"].requests == 9
+
+
+def test_traffic_of_a_deployment_holding_no_memory_stays_in_the_totals(day: None) -> None:
+    from datetime import timedelta as td
+
+    import msgspec
+
+    from collectors.ingest import ingest_batch
+    from collectors.models import Agent
+
+    # A deployment reporting 0 bytes on a1 gets a 0 share: no cost, but its requests count.
+    body = {
+        "schema_version": 1,
+        "batch_id": "zero-memory",
+        "inventory": {
+            "deployments": [{"name": "tiny", "node": "node-a", "labels": {"team": "ml"}}]
+        },
+        "inference_samples": [
+            {
+                "deployment": "tiny",
+                "ts": (DAY + td(hours=1)).isoformat(),
+                "interval_s": 60.0,
+                "requests_ok": 7,
+                "gpu_memory": {"a1": 0},
+            }
+        ],
+    }
+    ingest_batch(Agent.objects.get(), msgspec.json.encode(body), now=END + td(days=1))
+    rollup_pending(now=END + td(hours=1))
+    for by in ("deployment", "node", "gpu", "label:team"):
+        assert rows(by)["total"].requests == 14_400 + 7_200 + 7, by
