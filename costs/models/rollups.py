@@ -29,6 +29,9 @@ class GpuRollup(models.Model):
     mem_used_max = models.PositiveBigIntegerField(null=True)
     mem_total = models.PositiveBigIntegerField(null=True)
     throttled_s = models.FloatField(default=0)
+    temp_sum = models.FloatField(default=0)
+    temp_n = models.PositiveIntegerField(default=0)
+    temp_max = models.FloatField(null=True)
 
     class Meta:
         constraints = [
@@ -48,6 +51,10 @@ class GpuRollup(models.Model):
     @property
     def power_avg(self) -> float | None:
         return self.power_sum / self.power_n if self.power_n else None
+
+    @property
+    def temp_avg(self) -> float | None:
+        return self.temp_sum / self.temp_n if self.temp_n else None
 
 
 class InferenceRollup(models.Model):

@@ -10,7 +10,7 @@ from costs.rollups.sql import least, param, seconds, trunc
 
 _GPU_COLUMNS = (
     "samples, present_s, util_sum, util_n, util_max, power_sum, power_n, power_max,"
-    " energy_j, mem_used_max, mem_total, throttled_s"
+    " energy_j, mem_used_max, mem_total, throttled_s, temp_sum, temp_n, temp_max"
 )
 _GPU_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _GPU_COLUMNS.split(","))
 
@@ -31,10 +31,11 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
             COALESCE(SUM(util_gpu), 0), COUNT(util_gpu), MAX(util_gpu),
             COALESCE(SUM(power_w), 0), COUNT(power_w), MAX(power_w),
             SUM(energy), MAX(mem_used_bytes), MAX(mem_total_bytes),
-            SUM(CASE WHEN (throttle_reasons & {THROTTLE_MASK}) <> 0 THEN covered ELSE 0 END)
+            SUM(CASE WHEN (throttle_reasons & {THROTTLE_MASK}) <> 0 THEN covered ELSE 0 END),
+            COALESCE(SUM(temp_c), 0), COUNT(temp_c), MAX(temp_c)
         FROM (
             SELECT gpu_id, ts, util_gpu, power_w, mem_used_bytes, mem_total_bytes,
-                throttle_reasons,
+                throttle_reasons, temp_c,
                 CASE WHEN {gap} <= {MAX_SAMPLE_GAP_S} THEN {gap} ELSE 0 END AS covered,
                 CASE WHEN {gap} IS NULL OR {gap} > {MAX_SAMPLE_GAP_S} THEN 0
                     WHEN energy_j >= prev_energy
@@ -44,7 +45,7 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
                     ELSE 0 END AS energy
             FROM (
                 SELECT gpu_id, ts, util_gpu, power_w, energy_j, mem_used_bytes,
-                    mem_total_bytes, throttle_reasons,
+                    mem_total_bytes, throttle_reasons, temp_c,
                     {seconds("ts", "LAG(ts) OVER w")} AS gap,
                     LAG(energy_j) OVER w AS prev_energy
                 FROM collectors_gpusample
@@ -70,7 +71,8 @@ def merge_gpu(source: int, target: int, start: datetime, end: datetime) -> None:
         INSERT INTO {table} (gpu_id, resolution, bucket, {_GPU_COLUMNS})
         SELECT gpu_id, {target}, {bucket}, SUM(samples), {least("SUM(present_s)", str(target))},
             SUM(util_sum), SUM(util_n), MAX(util_max), SUM(power_sum), SUM(power_n),
-            MAX(power_max), SUM(energy_j), MAX(mem_used_max), MAX(mem_total), SUM(throttled_s)
+            MAX(power_max), SUM(energy_j), MAX(mem_used_max), MAX(mem_total), SUM(throttled_s),
+            SUM(temp_sum), SUM(temp_n), MAX(temp_max)
         FROM {table}
         WHERE resolution = %s AND bucket >= %s AND bucket < %s
         GROUP BY gpu_id, {bucket}

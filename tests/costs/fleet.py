@@ -48,6 +48,7 @@ def gpu_samples(ts: datetime, minute: int) -> list[dict[str, Any]]:
                 "ts": ts.isoformat(),
                 "util_gpu": 50.0,
                 "power_w": 500.0,
+                "temp_c": 60.0 + minute % 10,
                 "energy_j": 1e9 + 30_000.0 * minute,
                 "mem_used_bytes": 60 * GIB,
                 "mem_total_bytes": 80 * GIB,

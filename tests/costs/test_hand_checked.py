@@ -36,6 +36,8 @@ def test_each_gpu_is_present_the_whole_day(day: None) -> None:
     # 30 kJ per minute from the energy counter = 500 W; 1440 minutes = 12 kWh.
     assert a0.energy_j == pytest.approx(1440 * 30_000)
     assert a0.util_avg == pytest.approx(50.0)
+    assert a0.temp_max == 69.0  # 60 + minute % 10
+    assert a0.temp_avg == pytest.approx(64.5)
     b0 = GpuRollup.objects.get(gpu__uuid="b0", resolution=Resolution.DAY, bucket=DAY)
     # No counter: 100 W x 86,400 s.
     assert b0.energy_j == pytest.approx(8_640_000)
