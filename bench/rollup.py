@@ -27,6 +27,7 @@ or --database-url) is dropped and created afresh and dropped at the end unless -
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -98,17 +99,29 @@ def load_day(args: argparse.Namespace) -> tuple[int, int]:
         connection.cursor() as cursor,
         cursor.cursor.copy(
             "COPY collectors_gpusample (gpu_id, ts, util_gpu, power_w, energy_j, mem_used_bytes,"
-            " mem_total_bytes, throttle_reasons) FROM STDIN (FORMAT BINARY)"
+            " mem_total_bytes, throttle_reasons, temp_c) FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
         copy.set_types(
-            ["bigint", "timestamptz", "float8", "float8", "float8", "bigint", "bigint", "bigint"]
+            [
+                "bigint",
+                "timestamptz",
+                "float8",
+                "float8",
+                "float8",
+                "bigint",
+                "bigint",
+                "bigint",
+                "float8",
+            ]
         )
         for gpu in gpus:
             energy = 1e9
             for step in range(steps):
                 ts = DAY + timedelta(seconds=step * args.interval)
-                util = (step * 7 + gpu.pk * 13) % 100
+                # A daily cycle with a little deterministic noise, as a serving GPU shows.
+                day_phase = 2 * math.pi * step * args.interval / 86_400
+                util = round(55 + 35 * math.sin(day_phase) + (step * 7919 + gpu.pk * 13) % 9 - 4)
                 power = 100.0 + 6.0 * util
                 energy += power * args.interval
                 copy.write_row(
@@ -121,6 +134,7 @@ def load_day(args: argparse.Namespace) -> tuple[int, int]:
                         70 * GIB,
                         80 * GIB,
                         4 if util > 95 else 0,
+                        40.0 + util / 3,
                     )
                 )
                 gpu_rows += 1

@@ -19,6 +19,8 @@ class Job:
 JOBS: tuple[Job, ...] = (
     Job("expire_ingest_batches", "collectors.expire_ingest_batches", 3600),
     Job("rollup_pending", "costs.rollup_pending", 60),
+    Job("score_anomalies", "anomaly.score_recent", 300),
+    Job("train_anomaly_models", "anomaly.train_models", 86400),
     Job("expire_old_data", "costs.expire_old_data", 3600),
 )
 

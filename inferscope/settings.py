@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "inferscope",
     "collectors",
     "costs",
+    "anomaly",
     "dashboard",
 ]
 

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('costs', '0003_costrecord_priced'),
+        ("costs", "0003_costrecord_priced"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='gpurollup',
-            name='temp_max',
+            model_name="gpurollup",
+            name="temp_max",
             field=models.FloatField(null=True),
         ),
         migrations.AddField(
-            model_name='gpurollup',
-            name='temp_n',
+            model_name="gpurollup",
+            name="temp_n",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='gpurollup',
-            name='temp_sum',
+            model_name="gpurollup",
+            name="temp_sum",
             field=models.FloatField(default=0),
         ),
     ]

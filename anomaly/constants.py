@@ -1,0 +1,35 @@
+"""Default thresholds and windows of the detectors (a detector's config can override each)."""
+
+# Rolling z-score: the cold-start fallback and the benchmark baseline.
+ZSCORE_WINDOW = 60  # points
+ZSCORE_THRESHOLD = 3.0
+ZSCORE_MIN_POINTS = 10  # fewer earlier points than this: no verdict yet
+
+# Seasonal detector. Thresholds are in units of the expected spread (a robust sigma).
+SEASONAL_POINT_THRESHOLD = 6.0  # one point this far off: spike or dip
+SEASONAL_SHIFT_THRESHOLD = 4.5  # median of the last SHORT_WINDOW points: level shift
+SEASONAL_DRIFT_THRESHOLD = 3.0  # median of the last LONG_WINDOW points: drift
+SEASONAL_SHORT_WINDOW = 7  # points; longer than any spike, so spikes never look sustained
+SEASONAL_LONG_WINDOW = 60  # points
+SEASONAL_LOCAL_WINDOW = 15  # points before a spike or dip that set its local level
+# A spike is measured in noise, never less than this share of the full spread
+# (noise from successive differences can read near zero on a quantised series).
+SEASONAL_NOISE_SHARE = 0.25
+# A sustained deviation counts as a level shift when at least this share of it
+# appeared within SHORT_WINDOW points; otherwise it crept up and is a drift.
+SEASONAL_STEP_SHARE = 0.6
+SEASONAL_STUCK_POINTS = 10  # identical values in a row, where the series normally varies
+SEASONAL_MISSING_POINTS = 5  # missing values in a row (or a time gap this many intervals long)
+# How far back the profile looks: up to this many earlier days of the same type
+# (weekday or weekend), and this many earlier weeks for the hour-of-week profile.
+SEASONAL_PROFILE_DAYS = 5
+SEASONAL_PROFILE_WEEKS = 3
+SEASONAL_MIN_WEEKS = 2  # earlier weeks needed before the hour-of-week profile is used
+# The level (trend) term: median residual of hours [now - LEVEL_HOURS - LEVEL_LAG, now - LEVEL_LAG).
+# The lag keeps a new shift or drift from being absorbed before it is reported.
+SEASONAL_LEVEL_HOURS = 72
+SEASONAL_LEVEL_LAG_HOURS = 7
+SEASONAL_CALIBRATION_HOURS = 168  # the profile's own recent errors widen its band
+COLD_START_SECONDS = 86_400  # under a day of history: fall back to the rolling z-score
+# Relative floor of the spread, so a series that barely moves does not flag rounding noise.
+SEASONAL_MIN_RELATIVE_SPREAD = 0.002

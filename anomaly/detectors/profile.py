@@ -1,0 +1,196 @@
+"""The seasonal baseline: what a series is expected to read at each instant, from its past only.
+
+Hourly medians of earlier days form the profile: the same hour of the week when
+at least two earlier weeks exist, otherwise the same hour of earlier days of the
+same type (weekday or weekend), otherwise of any earlier day. The expectation is
+interpolated between hour centres and corrected by a lagged robust level (the
+median residual of recent hours) so a slow trend across days is not reported.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from anomaly import constants
+from anomaly.detectors.arrays import Floats, Ints, group_median
+
+HOUR = 3600
+DAY_HOURS = 24
+WEEK_HOURS = 168
+MAD_TO_SIGMA = 1.4826
+# Profile sources, in the order they are preferred.
+NONE, ANY_DAY, SAME_DAY_TYPE, SAME_HOUR_OF_WEEK = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Per point: expected value, expected spread (a robust sigma), usual noise, profile source."""
+
+    expected: Floats
+    spread: Floats
+    noise: Floats
+    source: Ints
+    weekend: NDArray[np.bool_]
+
+
+def _nanmedian(values: Floats, axis: int) -> Floats:
+    """np.nanmedian without its warning for rows that are all NaN (they stay NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmedian(values, axis=axis), dtype=np.float64)
+
+
+def _pick(valid: NDArray[np.bool_], most: int) -> NDArray[np.bool_]:
+    """Mask of the first `most` valid candidates per row (most recent first)."""
+    return valid & (np.cumsum(valid, axis=1) <= most)
+
+
+def _masked_median(values: Floats, keep: NDArray[np.bool_]) -> Floats:
+    picked = np.where(keep, values, np.nan)
+    out = np.full(len(values), np.nan)
+    rows = keep.any(axis=1)
+    out[rows] = _nanmedian(picked[rows], axis=1)
+    return out
+
+
+def _lagged(hourly: Floats, lags: Ints) -> Floats:
+    """Matrix [hour, k] = hourly[hour - lags[k]] (NaN before the first hour)."""
+    rows = np.arange(len(hourly))[:, None] - lags[None, :]
+    return np.where(rows >= 0, hourly[np.maximum(rows, 0)], np.nan)
+
+
+def hourly_profile(
+    first_hour: int, hourly_median: Floats, hourly_noise: Floats
+) -> tuple[Floats, Floats, Floats, Ints, NDArray[np.bool_]]:
+    """Profile value, day-to-day spread, usual noise and source for every hour slot."""
+    n = len(hourly_median)
+    abs_hour = first_hour + np.arange(n)
+    # 1970-01-01 was a Thursday: +3 makes Monday 0.
+    weekend = ((abs_hour // DAY_HOURS + 3) % 7) >= 5
+
+    day_lags = DAY_HOURS * np.arange(1, 29)
+    by_day = _lagged(hourly_median, day_lags)
+    noise_by_day = _lagged(hourly_noise, day_lags)
+    lag_weekend = _lagged(weekend.astype(np.float64), day_lags) == 1.0
+    finite = np.isfinite(by_day)
+    same_type = _pick(finite & (lag_weekend == weekend[:, None]), constants.SEASONAL_PROFILE_DAYS)
+    any_day = _pick(finite, constants.SEASONAL_PROFILE_DAYS)
+
+    week_lags = WEEK_HOURS * np.arange(1, constants.SEASONAL_PROFILE_WEEKS + 1)
+    by_week = _lagged(hourly_median, week_lags)
+    noise_by_week = _lagged(hourly_noise, week_lags)
+    weekly = np.isfinite(by_week)
+
+    source = np.full(n, NONE, dtype=np.int64)
+    source[any_day.any(axis=1)] = ANY_DAY
+    source[same_type.any(axis=1)] = SAME_DAY_TYPE
+    source[weekly.sum(axis=1) >= constants.SEASONAL_MIN_WEEKS] = SAME_HOUR_OF_WEEK
+
+    value = np.full(n, np.nan)
+    spread = np.zeros(n)
+    noise = np.full(n, np.nan)
+    for code, values, noises, keep in (
+        (ANY_DAY, by_day, noise_by_day, any_day),
+        (SAME_DAY_TYPE, by_day, noise_by_day, same_type),
+        (SAME_HOUR_OF_WEEK, by_week, noise_by_week, weekly),
+    ):
+        rows = source == code
+        if not rows.any():
+            continue
+        v, k = values[rows], keep[rows]
+        med = _masked_median(v, k)
+        value[rows] = med
+        noise[rows] = _masked_median(noises[rows], k & np.isfinite(noises[rows]))
+        # Day-to-day disagreement widens the band; two days say too little about it.
+        dev = np.where(k, np.abs(v - med[:, None]), np.nan)
+        enough = k.sum(axis=1) >= 3
+        mad = np.full(len(med), 0.0)
+        if enough.any():
+            mad[enough] = MAD_TO_SIGMA * _nanmedian(dev[enough], axis=1)
+        spread[rows] = mad
+    return value, spread, noise, source, weekend
+
+
+def trailing_level(hourly_residual: Floats) -> Floats:
+    """Per hour slot: median residual of the LEVEL_HOURS hours ending LEVEL_LAG_HOURS before it."""
+    n = len(hourly_residual)
+    lag, width = constants.SEASONAL_LEVEL_LAG_HOURS, constants.SEASONAL_LEVEL_HOURS
+    padded = np.concatenate((np.full(lag + width, np.nan), hourly_residual))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:n]
+    counts = np.isfinite(windows).sum(axis=1)
+    level = np.zeros(n)
+    enough = counts >= width // 4
+    if enough.any():
+        level[enough] = _nanmedian(windows[enough], axis=1)
+    return level
+
+
+def calibration(hourly_error: Floats, hourly_spread: Floats) -> Floats:
+    """Per hour slot: how much wider than predicted the profile's errors of the last week were.
+
+    The spread predicted from a handful of days is itself uncertain; the errors the
+    profile actually made over the previous CALIBRATION_HOURS complete hours say how
+    far to trust it. Never below 1: a lucky week does not tighten the band.
+    """
+    n, width = len(hourly_error), constants.SEASONAL_CALIBRATION_HOURS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(hourly_error / hourly_spread)
+    z[~np.isfinite(z)] = np.nan
+    padded = np.concatenate((np.full(width, np.nan), z))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)[:n]
+    enough = np.isfinite(windows).sum(axis=1) >= DAY_HOURS
+    factor = np.ones(n)
+    if enough.any():
+        factor[enough] = MAD_TO_SIGMA * _nanmedian(windows[enough], axis=1)
+    return np.maximum(factor, 1.0)
+
+
+def baseline(ts: Floats, values: Floats, tz_offset_hours: float = 0.0) -> Baseline:
+    """The expectation for every point, each from the hours before its own only."""
+    local = ts + tz_offset_hours * HOUR
+    abs_hour = np.floor(local / HOUR).astype(np.int64)
+    first_hour = int(abs_hour[0])
+    slot = abs_hour - first_hour
+    n_slots = int(slot[-1]) + 2  # one more: interpolation reads the next hour's profile
+
+    hourly_median = group_median(slot, values, n_slots)
+    same_hour = np.concatenate(([False], slot[1:] == slot[:-1]))
+    diffs = np.abs(np.diff(values, prepend=np.nan))
+    diffs[~same_hour] = np.nan
+    # Successive differences measure noise without being fooled by the daily shape.
+    hourly_noise = MAD_TO_SIGMA / np.sqrt(2) * group_median(slot, diffs, n_slots)
+
+    profile, day_spread, noise, source, weekend = hourly_profile(
+        first_hour, hourly_median, hourly_noise
+    )
+    # A MAD of three to five days is itself noisy; days disagree by similar amounts
+    # at neighbouring hours, so take at least the typical disagreement of the last day.
+    padded = np.concatenate((np.full(DAY_HOURS - 1, np.nan), day_spread))
+    recent = np.lib.stride_tricks.sliding_window_view(padded, DAY_HOURS)
+    typical = _nanmedian(np.where(recent > 0, recent, np.nan), axis=1)
+    day_spread = np.fmax(day_spread, typical)
+    # Interpolate between hour centres: hourly steps would misread a steep daily ramp.
+    pos = (local - first_hour * HOUR) / HOUR - 0.5
+    left = np.clip(np.floor(pos).astype(np.int64), 0, n_slots - 1)
+    right = np.clip(left + 1, 0, n_slots - 1)
+    frac = np.clip(pos - left, 0.0, 1.0)
+    pl, pr = profile[left], profile[right]
+    pl, pr = np.where(np.isfinite(pl), pl, pr), np.where(np.isfinite(pr), pr, pl)
+    seasonal = pl * (1 - frac) + pr * frac
+
+    hourly_residual = group_median(slot, values - seasonal, n_slots)
+    # Hours judged against the any-day fallback (a weekday against weekends) say
+    # nothing about the level; they would tilt the first days of each type.
+    hourly_residual[source < SAME_DAY_TYPE] = np.nan
+    level = trailing_level(hourly_residual)
+    expected = seasonal + level[left] * (1 - frac) + level[right] * frac
+
+    point_noise = np.fmax(noise[left], noise[right])
+    point_noise = np.where(np.isfinite(point_noise), point_noise, 0.0)
+    spread = np.sqrt(point_noise**2 + np.fmax(day_spread[left], day_spread[right]) ** 2)
+    spread *= calibration(hourly_median - profile - level, np.hypot(noise, day_spread))[slot]
+    floor = np.maximum(constants.SEASONAL_MIN_RELATIVE_SPREAD * np.abs(expected), 1e-9)
+    spread = np.where(np.isfinite(expected), np.maximum(spread, floor), np.nan)
+    return Baseline(expected, spread, point_noise, source[slot], weekend[slot])

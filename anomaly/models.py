@@ -1,0 +1,120 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
+from collectors.models import Deployment, Gpu, Node
+
+__all__ = ["Anomaly", "DetectorModel", "DetectorTuning", "ScoringWatermark"]
+
+_AT_MOST_ONE_ENTITY = (
+    Q(gpu__isnull=True, node__isnull=True, deployment__isnull=True)
+    | Q(gpu__isnull=False, node__isnull=True, deployment__isnull=True)
+    | Q(gpu__isnull=True, node__isnull=False, deployment__isnull=True)
+    | Q(gpu__isnull=True, node__isnull=True, deployment__isnull=False)
+)
+
+
+class Anomaly(models.Model):
+    """One stretch of time in which one metric of one entity was anomalous.
+
+    Consecutive anomalous points of the same entity and metric extend the same
+    row; the web only reads these rows, the scoring job writes them.
+    """
+
+    # Exactly one of gpu/node/deployment is set, or none for the whole fleet.
+    gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, null=True, blank=True)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, null=True, blank=True)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, null=True, blank=True)
+    metric = models.CharField(max_length=100, help_text="e.g. gpu.util, deployment.ttft_p95")
+    detector = models.CharField(max_length=50)
+    kind = models.CharField(max_length=20, choices=AnomalyKind.choices)
+    start = models.DateTimeField()
+    end = models.DateTimeField(help_text="the last anomalous point")
+    score = models.FloatField(help_text="the highest score of its points")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    observed = models.FloatField(null=True, help_text="the value at the highest score")
+    expected_low = models.FloatField(null=True)
+    expected_high = models.FloatField(null=True)
+    explanation = models.CharField(max_length=500)
+    status = models.CharField(
+        max_length=20, choices=AnomalyStatus.choices, default=AnomalyStatus.OPEN
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start"]
+        indexes = [
+            models.Index(fields=["metric", "end"], name="anomaly_metric_end"),
+            models.Index(fields=["status", "-start"], name="anomaly_status_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=_AT_MOST_ONE_ENTITY, name="anomaly_one_entity")
+        ]
+        verbose_name_plural = "anomalies"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} in {self.metric} of {self.entity_label}"
+
+    @property
+    def entity_label(self) -> str:
+        entity = self.gpu or self.deployment or self.node
+        return str(entity) if entity else "the fleet"
+
+
+class DetectorModel(models.Model):
+    """One trained, versioned detector for one group (a GPU model, a deployment).
+
+    The artefact is the estimator as joblib bytes; the newest version is used.
+    """
+
+    detector = models.CharField(max_length=50)
+    group = models.CharField(max_length=300, help_text="e.g. gpu-model:H100 SXM, deployment:12")
+    version = models.PositiveIntegerField()
+    trained_at = models.DateTimeField(auto_now_add=True)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    samples = models.PositiveIntegerField()
+    features = models.JSONField(default=list)
+    artifact = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["detector", "group", "version"], name="detectormodel_unique_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.detector} for {self.group} v{self.version}"
+
+
+class DetectorTuning(models.Model):
+    """The sensitivity of one metric of one entity, lowered by each false positive."""
+
+    metric = models.CharField(max_length=100)
+    entity = models.CharField(max_length=100, help_text="e.g. gpu:12, deployment:3, fleet")
+    sensitivity = models.FloatField(default=1.0)
+    false_positives = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "entity"], name="detectortuning_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.entity}: sensitivity {self.sensitivity:.2f}"
+
+
+class ScoringWatermark(models.Model):
+    """Up to when each series kind has been scored: a rerun scores nothing twice."""
+
+    name = models.CharField(max_length=50, unique=True)
+    scored_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} scored until {self.scored_until:%Y-%m-%d %H:%M}"

@@ -1,0 +1,193 @@
+"""Score the newest rollups and turn anomalous points into Anomaly rows.
+
+Each family of series (per-minute GPU and deployment metrics, hourly cost) has
+a watermark: a run scores the points after it, with older points as the
+detector's context, and moves it on in the same transaction as the rows it
+writes. A rerun scores nothing twice; a crashed run leaves it where it was.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
+from anomaly.detectors import Result, build
+from anomaly.explain import sentence
+from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
+from anomaly.series import METRICS, Series, cost_series, deployment_series, gpu_series
+
+DETECTOR = "seasonal"
+# Ratios with no denominator (no requests, no tokens) are None without any data
+# being missing: only these metrics can report missing data.
+_PRESENCE_METRICS = {"gpu.util", "gpu.power", "gpu.temperature", "deployment.tokens_per_s"}
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    step: timedelta
+    builders: tuple[Callable[[datetime, datetime], Series], ...]
+    history: timedelta  # context before the new points
+    settle: timedelta  # how long after a bucket ends its rollup is trusted
+
+    def end(self, now: datetime) -> datetime:
+        ready = now - self.settle
+        if self.step >= timedelta(hours=1):
+            return ready.replace(minute=0, second=0, microsecond=0)
+        return ready.replace(second=0, microsecond=0)
+
+
+FAMILIES = (
+    Family(
+        "minute",
+        timedelta(minutes=1),
+        (gpu_series, deployment_series),
+        timedelta(days=2),
+        timedelta(minutes=3),
+    ),
+    Family("hour", timedelta(hours=1), (cost_series,), timedelta(days=35), timedelta(minutes=10)),
+)
+# Anomalous points at most this many steps apart are one anomaly.
+MERGE_STEPS = 5
+# An open anomaly with no anomalous point for this many steps is resolved.
+RESOLVE_STEPS = 30
+# The first run looks back this far, not over all history.
+FIRST_WINDOW_STEPS = 60
+
+
+def score_recent(now: datetime | None = None) -> int:
+    """Score every family up to now; returns the number of anomalies created or extended."""
+    now = (now or timezone.now()).astimezone(UTC)
+    return sum(score_family(family, now) for family in FAMILIES)
+
+
+def score_family(family: Family, now: datetime) -> int:
+    end = family.end(now)
+    with transaction.atomic():
+        mark, _ = ScoringWatermark.objects.select_for_update().get_or_create(
+            name=family.name, defaults={"scored_until": end - family.step * FIRST_WINDOW_STEPS}
+        )
+        start = mark.scored_until
+        if start >= end:
+            return 0
+        series: Series = {}
+        for builder in family.builders:
+            series.update(builder(start - family.history, end))
+        tuning = dict(((t.metric, t.entity), t.sensitivity) for t in DetectorTuning.objects.all())
+        touched = 0
+        for (metric, entity), points in sorted(series.items()):
+            split = next((i for i, p in enumerate(points) if p.ts >= start), len(points))
+            detector = build({"name": DETECTOR, "sensitivity": tuning.get((metric, entity), 1.0)})
+            results = detector.detect(points[:split], points[split:])
+            touched += record(metric, entity, results, family.step)
+        if family.name == "minute":
+            # Imported here: the multivariate module records through this one.
+            from anomaly.multivariate import score_multivariate
+
+            touched += score_multivariate(start, end)
+        _resolve_quiet(family, end)
+        mark.scored_until = end
+        mark.save(update_fields=["scored_until"])
+    return touched
+
+
+def record(
+    metric: str,
+    entity: str,
+    results: Sequence[Result],
+    step: timedelta,
+    detector: str = DETECTOR,
+) -> int:
+    """Merge anomalous results into Anomaly rows; returns how many points were recorded.
+
+    Points are grouped into runs first, so a long anomaly costs a few queries,
+    not a few per point.
+    """
+    runs: list[list[Result]] = []
+    for result in results:
+        if not result.is_anomaly:
+            continue
+        if result.kind == AnomalyKind.MISSING and metric not in _PRESENCE_METRICS:
+            continue
+        if runs and result.ts - runs[-1][-1].ts <= step * MERGE_STEPS:
+            runs[-1].append(result)
+        else:
+            runs.append([result])
+    for run in runs:
+        peak = max(run, key=lambda r: r.score)
+        current = _open_anomaly(metric, entity, run[0].ts - step * MERGE_STEPS)
+        if current is None:
+            current = _new(metric, entity, peak, detector)
+            current.start = run[0].ts
+        elif peak.score > current.score:
+            _extend(current, metric, entity, peak)
+        current.end = max(current.end, run[-1].ts)
+        current.save()
+    return sum(len(run) for run in runs)
+
+
+def _entity_fields(entity: str) -> dict[str, int]:
+    kind, _, pk = entity.partition(":")
+    return {f"{kind}_id": int(pk)} if pk else {}
+
+
+def _open_anomaly(metric: str, entity: str, since: datetime) -> Anomaly | None:
+    return (
+        Anomaly.objects.filter(
+            metric=metric,
+            end__gte=since,
+            status__in=[AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED],
+            **_entity_fields(entity),
+        )
+        .order_by("-end")
+        .first()
+    )
+
+
+def severity(score: float) -> str:
+    if score >= 3:
+        return Severity.CRITICAL
+    if score >= 1.5:
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def _new(metric: str, entity: str, result: Result, detector: str) -> Anomaly:
+    return Anomaly(
+        metric=metric,
+        detector=detector,
+        kind=result.kind or AnomalyKind.SPIKE,
+        start=result.ts,
+        end=result.ts,
+        score=result.score,
+        severity=severity(result.score),
+        observed=result.value,
+        expected_low=result.expected_low,
+        expected_high=result.expected_high,
+        explanation=sentence(METRICS[metric], entity, result)[:500],
+        **_entity_fields(entity),
+    )
+
+
+def _extend(anomaly: Anomaly, metric: str, entity: str, result: Result) -> None:
+    anomaly.end = max(anomaly.end, result.ts)
+    if result.score > anomaly.score:
+        anomaly.score = result.score
+        anomaly.severity = severity(result.score)
+        anomaly.kind = result.kind or anomaly.kind
+        anomaly.observed = result.value
+        anomaly.expected_low = result.expected_low
+        anomaly.expected_high = result.expected_high
+        anomaly.explanation = sentence(METRICS[metric], entity, result)[:500]
+
+
+def _resolve_quiet(family: Family, end: datetime) -> None:
+    metrics = [m.name for m in METRICS.values() if timedelta(seconds=m.resolution) == family.step]
+    Anomaly.objects.filter(
+        metric__in=metrics,
+        status=AnomalyStatus.OPEN,
+        end__lt=end - family.step * RESOLVE_STEPS,
+    ).update(status=AnomalyStatus.RESOLVED, status_changed_at=timezone.now())

@@ -1,0 +1,174 @@
+"""The series the detectors score, read from rollups on a regular time grid.
+
+A bucket with no rollup is a None point: the detector decides whether the gap
+is missing data. Series are keyed by (metric, entity), entity being
+"gpu:<id>" or "deployment:<id>".
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Sum
+
+from anomaly.detectors import Point
+from costs.choices import Resolution
+from costs.histograms import quantile
+from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.rollups.sql import param
+
+Series = dict[tuple[str, str], list[Point]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str  # how a sentence names it
+    unit: str
+    resolution: int
+
+
+METRICS = {
+    m.name: m
+    for m in (
+        Metric("gpu.util", "GPU utilization", "%", Resolution.MINUTE),
+        Metric("gpu.power", "power", "W", Resolution.MINUTE),
+        Metric("gpu.temperature", "temperature", "°C", Resolution.MINUTE),
+        Metric("deployment.ttft_p95", "p95 TTFT", "s", Resolution.MINUTE),
+        Metric("deployment.e2e_p95", "p95 end-to-end latency", "s", Resolution.MINUTE),
+        Metric("deployment.tokens_per_s", "generated tokens/s", "tok/s", Resolution.MINUTE),
+        Metric("deployment.error_rate", "error rate", "", Resolution.MINUTE),
+        Metric("deployment.cost_per_hour", "cost per hour", "$", Resolution.HOUR),
+        Metric("deployment.cost_per_1m_tokens", "cost per 1M tokens", "$", Resolution.HOUR),
+        # Scored together by the multivariate detector (IsolationForest).
+        Metric("gpu.multivariate", "the combination of GPU metrics", "", Resolution.MINUTE),
+        Metric(
+            "deployment.multivariate", "the combination of serving metrics", "", Resolution.MINUTE
+        ),
+    )
+}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _error_rate(r: Mapping[str, Any]) -> float | None:
+    finished = r["requests_ok"] + r["requests_error"] + r["requests_aborted"]
+    return _ratio(r["requests_error"], finished)
+
+
+_DEPLOYMENT_VALUES: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
+    "deployment.ttft_p95": lambda r: quantile(r["ttft_hist"], 0.95),
+    "deployment.e2e_p95": lambda r: quantile(r["e2e_hist"], 0.95),
+    "deployment.tokens_per_s": lambda r: _ratio(r["generation_tokens"], r["present_s"]),
+    "deployment.error_rate": _error_rate,
+}
+
+
+def epoch(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::float8"
+    return f"ROUND((julianday({column}) - 2440587.5) * 86400.0)"
+
+
+def grid(start: datetime, end: datetime, step: int) -> list[datetime]:
+    out, ts = [], start
+    while ts < end:
+        out.append(ts)
+        ts += timedelta(seconds=step)
+    return out
+
+
+def _fill(
+    values: dict[tuple[str, str], dict[datetime, float | None]], stamps: list[datetime]
+) -> Series:
+    """Each series on the grid from its first bucket on: before that it did not exist."""
+    series = {}
+    for key, by_ts in values.items():
+        first = min(by_ts)
+        get = by_ts.get
+        series[key] = [Point(ts, get(ts)) for ts in stamps if ts >= first]
+    return series
+
+
+def gpu_series(start: datetime, end: datetime) -> Series:
+    """Per-minute utilization, power and temperature of every GPU seen in [start, end)."""
+    values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
+    stamps = grid(start, end, Resolution.MINUTE)
+    # Buckets come back as epoch seconds and map onto the grid's own datetimes:
+    # parsing a timestamp per row was a third of the job's time.
+    at = {int(ts.timestamp()): ts for ts in stamps}
+    sql = (
+        f"SELECT gpu_id, {epoch('bucket')}, util_sum, util_n, power_sum, power_n, temp_sum, temp_n"
+        f" FROM {GpuRollup._meta.db_table} WHERE resolution = %s AND bucket >= %s AND bucket < %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Resolution.MINUTE, param(start), param(end)])
+        for gpu_id, seconds, util_s, util_n, power_s, power_n, temp_s, temp_n in cursor:
+            ts = at.get(int(seconds))
+            if ts is None:
+                continue
+            entity = f"gpu:{gpu_id}"
+            # A metric the GPU never reports (no NVML support) makes no series,
+            # rather than a series that is all missing data.
+            if util_n:
+                values[("gpu.util", entity)][ts] = util_s / util_n
+            if power_n:
+                values[("gpu.power", entity)][ts] = power_s / power_n
+            if temp_n:
+                values[("gpu.temperature", entity)][ts] = temp_s / temp_n
+    return _fill(values, stamps)
+
+
+def deployment_series(start: datetime, end: datetime) -> Series:
+    """Per-minute latency, throughput and errors of every deployment seen in [start, end)."""
+    values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
+    rows = InferenceRollup.objects.filter(
+        resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=end
+    ).values(
+        "deployment_id",
+        "bucket",
+        "ttft_hist",
+        "e2e_hist",
+        "generation_tokens",
+        "present_s",
+        "requests_ok",
+        "requests_error",
+        "requests_aborted",
+    )
+    for row in rows.iterator(chunk_size=10_000):
+        entity = f"deployment:{row['deployment_id']}"
+        for metric, value in _DEPLOYMENT_VALUES.items():
+            result = value(row)
+            if result is not None:
+                values[(metric, entity)][row["bucket"]] = result
+    return _fill(values, grid(start, end, Resolution.MINUTE))
+
+
+def cost_series(start: datetime, end: datetime) -> Series:
+    """Hourly $ and $ per 1M tokens of every deployment costed in [start, end)."""
+    values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
+    tokens = {
+        (r["deployment_id"], r["bucket"]): r["prompt_tokens"] + r["generation_tokens"]
+        for r in InferenceRollup.objects.filter(
+            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
+        ).values("deployment_id", "bucket", "prompt_tokens", "generation_tokens")
+    }
+    costs = (
+        CostRecord.objects.filter(hour__gte=start, hour__lt=end, deployment__isnull=False)
+        .values("deployment_id", "hour")
+        .annotate(usd=Sum("usd"))
+    )
+    for row in costs:
+        entity = f"deployment:{row['deployment_id']}"
+        usd = float(row["usd"])
+        values[("deployment.cost_per_hour", entity)][row["hour"]] = usd
+        per_token = _ratio(usd, tokens.get((row["deployment_id"], row["hour"]), 0))
+        values[("deployment.cost_per_1m_tokens", entity)][row["hour"]] = (
+            None if per_token is None else per_token * 1e6
+        )
+    return _fill(values, grid(start, end, Resolution.HOUR))

@@ -1,0 +1,120 @@
+"""The scoring job on rollups: anomalies written, merged, explained, idempotent, tunable."""
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from anomaly.choices import AnomalyKind, AnomalyStatus
+from anomaly.models import Anomaly, DetectorTuning
+from anomaly.scoring import FAMILIES, score_family, score_recent
+from anomaly.services import anomaly_set_status
+from collectors.models import Gpu, Node
+from costs.choices import Resolution
+from costs.models import GpuRollup
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+MINUTE = FAMILIES[0]
+
+
+def util(ts: datetime, rng: random.Random) -> float:
+    hour = ts.hour + ts.minute / 60
+    return 50 + 30 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1.5)
+
+
+def store_gpu(override: dict[int, float | None] | None = None, days: int = 3) -> Gpu:
+    """Minute rollups of one GPU up to NOW; `override` sets minutes before NOW (None: no row)."""
+    node = Node.objects.create(name="node-a")
+    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
+    rng = random.Random(7)
+    rows = []
+    start = NOW - timedelta(days=days)
+    for minute in range(days * 1440):
+        ts = start + timedelta(minutes=minute)
+        back = (NOW - ts) // timedelta(minutes=1)
+        value = util(ts, rng)
+        if override and back in override:
+            if override[back] is None:
+                continue
+            value = override[back]
+        rows.append(
+            GpuRollup(
+                gpu=gpu,
+                resolution=Resolution.MINUTE,
+                bucket=ts,
+                samples=6,
+                present_s=60,
+                util_sum=value * 6,
+                util_n=6,
+                power_sum=300 * 6,
+                power_n=6,
+                temp_sum=60 * 6,
+                temp_n=6,
+            )
+        )
+    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    return gpu
+
+
+def run(now: datetime = NOW) -> int:
+    return score_family(MINUTE, now + MINUTE.settle)
+
+
+def test_a_clean_seasonal_series_raises_nothing() -> None:
+    store_gpu()
+    run()
+    assert Anomaly.objects.count() == 0
+
+
+def test_a_spike_becomes_one_explained_anomaly_and_a_rerun_adds_nothing() -> None:
+    gpu = store_gpu({20: 100.0, 19: 100.0, 18: 100.0})
+    assert run() > 0
+    anomaly = Anomaly.objects.get()
+    assert anomaly.gpu_id == gpu.pk and anomaly.metric == "gpu.util"
+    assert anomaly.kind in (AnomalyKind.SPIKE, AnomalyKind.LEVEL_SHIFT)
+    assert anomaly.start == NOW - timedelta(minutes=20)
+    assert anomaly.start <= anomaly.end <= NOW - timedelta(minutes=18)
+    assert anomaly.observed == pytest.approx(100.0)
+    assert anomaly.explanation.startswith("GPU utilization of GPU node-a #0 NVIDIA H100")
+    assert anomaly.expected_high is not None and anomaly.expected_high < 100
+    before = list(Anomaly.objects.values_list("start", "end", "score", "explanation"))
+    assert run() == 0  # the watermark is past these points
+    assert list(Anomaly.objects.values_list("start", "end", "score", "explanation")) == before
+
+
+def test_an_agent_that_went_silent_is_missing_data() -> None:
+    store_gpu({m: None for m in range(1, 31)})
+    run()
+    missing = Anomaly.objects.filter(kind=AnomalyKind.MISSING, metric="gpu.util")
+    assert missing.count() == 1
+    assert "no data for 30 points" in missing.get().explanation
+
+
+def test_a_false_positive_lowers_that_metrics_sensitivity(owner) -> None:
+    store_gpu({20: 100.0})
+    run()
+    anomaly = Anomaly.objects.get()
+    anomaly_set_status(anomaly, AnomalyStatus.FALSE_POSITIVE, owner)
+    anomaly_set_status(anomaly, AnomalyStatus.FALSE_POSITIVE, owner)  # counted once
+    tuning = DetectorTuning.objects.get(metric="gpu.util", entity=f"gpu:{anomaly.gpu_id}")
+    assert tuning.sensitivity == pytest.approx(0.8)
+    assert tuning.false_positives == 1
+    anomaly.refresh_from_db()
+    assert anomaly.status == AnomalyStatus.FALSE_POSITIVE
+    assert anomaly.status_changed_by == owner
+
+
+def test_an_anomaly_with_no_new_points_is_resolved_later() -> None:
+    store_gpu({20: 100.0})
+    run()
+    run(NOW + timedelta(hours=1))
+    spike = Anomaly.objects.get(metric="gpu.util", start=NOW - timedelta(minutes=20))
+    assert spike.status == AnomalyStatus.RESOLVED
+    # Meanwhile the GPU stopped reporting (the data ends at NOW): that is news.
+    assert Anomaly.objects.filter(kind=AnomalyKind.MISSING, status=AnomalyStatus.OPEN).exists()
+
+
+def test_score_recent_runs_every_family_on_an_empty_fleet() -> None:
+    assert score_recent(NOW) == 0
