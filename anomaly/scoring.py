@@ -22,7 +22,13 @@ from anomaly.series import METRICS, Series, cost_series, deployment_series, gpu_
 DETECTOR = "seasonal"
 # Ratios with no denominator (no requests, no tokens) are None without any data
 # being missing: only these metrics can report missing data.
-_PRESENCE_METRICS = {"gpu.util", "gpu.power", "gpu.temperature", "deployment.tokens_per_s"}
+_PRESENCE_METRICS = {
+    "gpu.util",
+    "gpu.power",
+    "gpu.temperature",
+    "deployment.tokens_per_s",
+    "fleet.cost_per_hour",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,8 @@ class Family:
     builders: tuple[Callable[[datetime, datetime], Series], ...]
     history: timedelta  # context before the new points
     settle: timedelta  # how long after a bucket ends its rollup is trusted
+    detector: str = DETECTOR
+    config: tuple[tuple[str, float], ...] = ()
 
     def end(self, now: datetime) -> datetime:
         ready = now - self.settle
@@ -48,7 +56,17 @@ FAMILIES = (
         timedelta(days=2),
         timedelta(minutes=3),
     ),
-    Family("hour", timedelta(hours=1), (cost_series,), timedelta(days=35), timedelta(minutes=10)),
+    Family(
+        "hour",
+        timedelta(hours=1),
+        (cost_series,),
+        timedelta(days=35),
+        timedelta(minutes=10),
+        # The seasonal detector's windows and noise estimate are tuned for
+        # minute data; at one point an hour a 3-day rolling z-score is steadier.
+        "zscore",
+        (("window", 72), ("threshold", 4)),
+    ),
 )
 # Anomalous points at most this many steps apart are one anomaly.
 MERGE_STEPS = 5
@@ -80,9 +98,15 @@ def score_family(family: Family, now: datetime) -> int:
         touched = 0
         for (metric, entity), points in sorted(series.items()):
             split = next((i for i, p in enumerate(points) if p.ts >= start), len(points))
-            detector = build({"name": DETECTOR, "sensitivity": tuning.get((metric, entity), 1.0)})
+            detector = build(
+                {
+                    "name": family.detector,
+                    "sensitivity": tuning.get((metric, entity), 1.0),
+                    **dict(family.config),
+                }
+            )
             results = detector.detect(points[:split], points[split:])
-            touched += record(metric, entity, results, family.step)
+            touched += record(metric, entity, results, family.step, family.detector)
         if family.name == "minute":
             # Imported here: the multivariate module records through this one.
             from anomaly.multivariate import score_multivariate

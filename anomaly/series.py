@@ -43,6 +43,7 @@ METRICS = {
         Metric("deployment.error_rate", "error rate", "", Resolution.MINUTE),
         Metric("deployment.cost_per_hour", "cost per hour", "$", Resolution.HOUR),
         Metric("deployment.cost_per_1m_tokens", "cost per 1M tokens", "$", Resolution.HOUR),
+        Metric("fleet.cost_per_hour", "total GPU spend per hour", "$", Resolution.HOUR),
         # Scored together by the multivariate detector (IsolationForest).
         Metric("gpu.multivariate", "the combination of GPU metrics", "", Resolution.MINUTE),
         Metric(
@@ -171,4 +172,11 @@ def cost_series(start: datetime, end: datetime) -> Series:
         values[("deployment.cost_per_1m_tokens", entity)][row["hour"]] = (
             None if per_token is None else per_token * 1e6
         )
+    fleet = (
+        CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+        .values("hour")
+        .annotate(usd=Sum("usd"))
+    )
+    for row in fleet:
+        values[("fleet.cost_per_hour", "fleet")][row["hour"]] = float(row["usd"])
     return _fill(values, grid(start, end, Resolution.HOUR))

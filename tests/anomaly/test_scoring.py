@@ -118,3 +118,37 @@ def test_an_anomaly_with_no_new_points_is_resolved_later() -> None:
 
 def test_score_recent_runs_every_family_on_an_empty_fleet() -> None:
     assert score_recent(NOW) == 0
+
+
+def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly() -> None:
+    from decimal import Decimal
+
+    from costs.models import CostRecord
+
+    node = Node.objects.create(name="node-a")
+    gpu = Gpu.objects.create(node=node, uuid="a0", index=0)
+    rng = random.Random(3)
+    records = []
+    for hour in range(14 * 24):
+        ts = NOW - timedelta(hours=14 * 24 - hour)
+        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
+        if hour >= 14 * 24 - 3:
+            usd = 400  # someone scaled out ten times
+        records.append(
+            CostRecord(
+                hour=ts,
+                gpu=gpu,
+                usd=Decimal(f"{usd:.6f}"),
+                gpu_hours=1,
+                rate_usd_per_hour=2,
+                pricing="test",
+            )
+        )
+    CostRecord.objects.bulk_create(records)
+    hour_family = FAMILIES[1]
+    score_family(hour_family, NOW + hour_family.settle)
+    jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
+    assert jump.gpu_id is None and jump.deployment_id is None and jump.node_id is None
+    assert jump.start == NOW - timedelta(hours=3)
+    assert jump.explanation.startswith("total GPU spend per hour of the fleet: value 400")
+    assert jump.detector == "zscore"
