@@ -303,6 +303,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         windows = sum(seasonal.windows.values()) if kind == "overall" else seasonal.windows[kind]
         row = " | ".join(f"{p:>8.2f} {r:.2f} {f:.2f}" for p, r, f in cells)
         print(f"{kind:<12}{windows:>8} | {row} | {delta:>+6.2f}  {'met' if ok else 'MISSED'}")
+    # The baseline never names a kind other than spike or dip, so the table above
+    # gives it 0 on the other kinds by construction. Here a window of any kind
+    # counts as found by any flag, and precision is each detector's overall one.
+    print("\nignoring the kind label (any flag in a window finds it):")
+    print(header)
+    print("-" * len(header))
+    for kind in KINDS:
+        cells = []
+        for tally in (seasonal, zscore):
+            found = sum(tally.detected.values())
+            precision = found / (found + sum(tally.false_pos.values())) if found else 0.0
+            recall = tally.detected[kind] / tally.windows[kind] if tally.windows[kind] else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            cells.append((precision, recall, f1))
+        delta = cells[0][2] - cells[1][2]
+        ok = delta >= 0.2
+        met &= ok
+        row = " | ".join(f"{p:>8.2f} {r:.2f} {f:.2f}" for p, r, f in cells)
+        print(
+            f"{kind:<12}{seasonal.windows[kind]:>8} | {row} | {delta:>+6.2f}"
+            f"  {'met' if ok else 'MISSED'}"
+        )
     detected = sum(seasonal.detected.values())
     print(
         f"false positives (events, days {TRAINING_DAYS}-{DAYS}):"
