@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -98,7 +99,9 @@ class DetectorTuning(models.Model):
 
     metric = models.CharField(max_length=100)
     entity = models.CharField(max_length=100, help_text="e.g. gpu:12, deployment:3, fleet")
-    sensitivity = models.FloatField(default=1.0)
+    sensitivity = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(20.0)]
+    )
     false_positives = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -8,6 +8,7 @@ ahead); the window reads MIN_RUN minutes before `start`, so a run that
 straddles two scoring windows is seen, and reported once.
 """
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,9 +21,11 @@ from anomaly.detectors.isolation import MultivariateDetector
 from anomaly.features import FEATURE_LABELS, FeatureRow, feature_rows, matrix
 from anomaly.models import DetectorModel, DetectorTuning
 from anomaly.scoring import record
-from anomaly.training import DETECTOR
+from anomaly.training import DETECTOR, features_of
 
-__all__ = ["MIN_RUN", "newest_models", "score_multivariate"]
+__all__ = ["MIN_RUN", "multivariate_results", "newest_models", "score_multivariate"]
+
+logger = logging.getLogger(__name__)
 
 MIN_RUN = 5  # minutes a combination must last to be reported
 STEP = timedelta(minutes=1)
@@ -30,7 +33,12 @@ METRIC = {"gpu": "gpu.multivariate", "deployment": "deployment.multivariate"}
 
 
 def newest_models() -> dict[str, MultivariateDetector]:
-    """group -> its newest trained detector (two queries: versions, then artefacts)."""
+    """group -> its newest trained detector that still fits today's features.
+
+    A model that cannot be loaded (a corrupt artefact, another scikit-learn) or
+    was trained on other feature columns is skipped and logged: that group is
+    scored by the univariate detectors alone until it is retrained.
+    """
     newest: dict[str, tuple[int, int]] = {}
     for pk, group, version in DetectorModel.objects.filter(detector=DETECTOR).values_list(
         "pk", "group", "version"
@@ -38,20 +46,33 @@ def newest_models() -> dict[str, MultivariateDetector]:
         if group not in newest or version > newest[group][1]:
             newest[group] = (pk, version)
     artefacts = DetectorModel.objects.filter(pk__in=[pk for pk, _ in newest.values()])
-    return {
-        group: MultivariateDetector.from_bytes(artifact)
-        for group, artifact in artefacts.values_list("group", "artifact")
-    }
+    models = {}
+    for group, artifact, features in artefacts.values_list("group", "artifact", "features"):
+        if list(features) != list(features_of(group)):
+            logger.warning("the %s model has other features than today's; skipped", group)
+            continue
+        try:
+            models[group] = MultivariateDetector.from_bytes(artifact)
+        except Exception:
+            logger.exception("the %s model cannot be loaded; skipped", group)
+    return models
 
 
 def score_multivariate(start: datetime, end: datetime) -> int:
-    """Score the minutes in [start, end); returns how many anomalous points were recorded.
+    """Score the minutes in [start, end) and record them; returns the points recorded."""
+    return sum(record(*item) for item in multivariate_results(start, end))
+
+
+def multivariate_results(
+    start: datetime, end: datetime
+) -> list[tuple[str, str, list[Result], timedelta, str]]:
+    """(metric, entity, anomalous results, step, detector) for the minutes in [start, end).
 
     Groups without a model (cold start) are skipped.
     """
     models = newest_models()
     if not models:
-        return 0
+        return []
     by_entity: dict[str, list[FeatureRow]] = defaultdict(list)
     for row in feature_rows(start - STEP * MIN_RUN, end):
         if row.group in models:
@@ -65,19 +86,25 @@ def score_multivariate(start: datetime, end: datetime) -> int:
     for rows in by_entity.values():
         rows.sort(key=lambda row: row.ts)
         by_group[rows[0].group].append(rows)
-    recorded = 0
+    found = []
     for group, entities in sorted(by_group.items()):
         detector = models[group]
-        scores = detector.score(matrix([row for rows in entities for row in rows])).tolist()
+        try:
+            scores = detector.score(matrix([row for rows in entities for row in rows])).tolist()
+        except Exception:
+            logger.exception("scoring the %s group failed; skipped", group)
+            continue
         offset = 0
         for rows in entities:
             entity = rows[0].entity
             metric = METRIC[entity.partition(":")[0]]
-            detector.sensitivity = tuning.get((metric, entity), 1.0)
+            detector.sensitivity = max(0.05, tuning.get((metric, entity), 1.0))
             own = scores[offset : offset + len(rows)]
             offset += len(rows)
-            recorded += record(metric, entity, _results(detector, rows, own, start), STEP, DETECTOR)
-    return recorded
+            results = _results(detector, rows, own, start)
+            if results:
+                found.append((metric, entity, results, STEP, DETECTOR))
+    return found
 
 
 def _results(

@@ -2,7 +2,7 @@
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO
 
 from anomaly.detectors import Point, Result, build
@@ -53,6 +53,9 @@ def _value(text: str, line: int) -> float | None:
     return value
 
 
+MAX_SPAN = timedelta(days=5 * 366)
+
+
 def read_points(stream: TextIO) -> list[Point]:
     """Points of a `timestamp,value` CSV, sorted by time; empty value = missing."""
     reader = csv.reader(stream)
@@ -69,6 +72,11 @@ def read_points(stream: TextIO) -> list[Point]:
         points.append(Point(_timestamp(row[0], line), _value(row[1], line)))
     # Stable sort: duplicates keep their file order, as if they arrived that way.
     points.sort(key=lambda p: p.ts)
+    # The seasonal profile keeps a slot per hour of the span: a stray year-1
+    # timestamp would ask for gigabytes, so a span past this is refused.
+    if points and points[-1].ts - points[0].ts > MAX_SPAN:
+        first, last = points[0].ts.date(), points[-1].ts.date()
+        raise InputError(f"the series runs from {first} to {last}; score at most 5 years at once")
     return points
 
 

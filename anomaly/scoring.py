@@ -6,11 +6,13 @@ detector's context, and moves it on in the same transaction as the rows it
 writes. A rerun scores nothing twice; a crashed run leaves it where it was.
 """
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
@@ -18,8 +20,14 @@ from anomaly.detectors import Result, build
 from anomaly.explain import sentence
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.series import METRICS, Series, cost_series, deployment_series, gpu_series
+from collectors.models import SampleSpan
+
+logger = logging.getLogger(__name__)
 
 DETECTOR = "seasonal"
+# Sensitivity is clamped here too: a value typed into the admin must not stop scoring.
+MIN_SENSITIVITY = 0.05
+MAX_SENSITIVITY = 20.0
 # Ratios with no denominator (no requests, no tokens) are None without any data
 # being missing: only these metrics can report missing data.
 _PRESENCE_METRICS = {
@@ -77,45 +85,83 @@ FIRST_WINDOW_STEPS = 60
 
 
 def score_recent(now: datetime | None = None) -> int:
-    """Score every family up to now; returns the number of anomalies created or extended."""
+    """Score every family up to now; returns the number of anomalous points recorded."""
     now = (now or timezone.now()).astimezone(UTC)
-    return sum(score_family(family, now) for family in FAMILIES)
+    touched = 0
+    for family in FAMILIES:
+        try:
+            touched += score_family(family, now)
+        except Exception:
+            # One family's failure must not stop the other's scoring.
+            logger.exception("scoring the %s family failed", family.name)
+    return touched
+
+
+def _ready_until(family: Family, now: datetime) -> datetime:
+    """Up to where rollups are complete: never past samples still waiting to be rolled up."""
+    end = family.end(now)
+    pending = SampleSpan.objects.aggregate(first=Min("start"))["first"]
+    if pending is not None:
+        end = min(end, family.end(pending + family.settle))
+    return end
 
 
 def score_family(family: Family, now: datetime) -> int:
-    end = family.end(now)
+    """Score one family past its watermark; returns the anomalous points recorded.
+
+    The detectors run outside any transaction, so on SQLite ingest is not kept
+    waiting; the writes then happen at once, and only if no other run moved the
+    watermark meanwhile.
+    """
+    end = _ready_until(family, now)
+    mark = ScoringWatermark.objects.filter(name=family.name).first()
+    start = mark.scored_until if mark else end - family.step * FIRST_WINDOW_STEPS
+    if start >= end:
+        return 0
+    found = _detect_family(family, start, end)
     with transaction.atomic():
         mark, _ = ScoringWatermark.objects.select_for_update().get_or_create(
-            name=family.name, defaults={"scored_until": end - family.step * FIRST_WINDOW_STEPS}
+            name=family.name, defaults={"scored_until": start}
         )
-        start = mark.scored_until
-        if start >= end:
+        if mark.scored_until != start:
+            logger.info("another run scored the %s family meanwhile", family.name)
             return 0
-        series: Series = {}
-        for builder in family.builders:
-            series.update(builder(start - family.history, end))
-        tuning = dict(((t.metric, t.entity), t.sensitivity) for t in DetectorTuning.objects.all())
-        touched = 0
-        for (metric, entity), points in sorted(series.items()):
-            split = next((i for i, p in enumerate(points) if p.ts >= start), len(points))
-            detector = build(
-                {
-                    "name": family.detector,
-                    "sensitivity": tuning.get((metric, entity), 1.0),
-                    **dict(family.config),
-                }
-            )
-            results = detector.detect(points[:split], points[split:])
-            touched += record(metric, entity, results, family.step, family.detector)
-        if family.name == "minute":
-            # Imported here: the multivariate module records through this one.
-            from anomaly.multivariate import score_multivariate
-
-            touched += score_multivariate(start, end)
+        touched = sum(record(*item) for item in found)
         _resolve_quiet(family, end)
         mark.scored_until = end
         mark.save(update_fields=["scored_until"])
     return touched
+
+
+def _detect_family(
+    family: Family, start: datetime, end: datetime
+) -> list[tuple[str, str, list[Result], timedelta, str]]:
+    series: Series = {}
+    for builder in family.builders:
+        series.update(builder(start - family.history, end))
+    tuning = dict(((t.metric, t.entity), t.sensitivity) for t in DetectorTuning.objects.all())
+    found = []
+    for (metric, entity), points in sorted(series.items()):
+        split = next((i for i, p in enumerate(points) if p.ts >= start), len(points))
+        sensitivity = min(MAX_SENSITIVITY, max(MIN_SENSITIVITY, tuning.get((metric, entity), 1.0)))
+        try:
+            detector = build(
+                {"name": family.detector, "sensitivity": sensitivity, **dict(family.config)}
+            )
+            results = detector.detect(points[:split], points[split:])
+        except Exception:
+            # A series the detector cannot handle is skipped, not the whole fleet.
+            logger.exception("scoring %s of %s failed", metric, entity)
+            continue
+        anomalous = [r for r in results if r.is_anomaly]
+        if anomalous:
+            found.append((metric, entity, anomalous, family.step, family.detector))
+    if family.name == "minute":
+        # Imported here: the multivariate module records through this one.
+        from anomaly.multivariate import multivariate_results
+
+        found.extend(multivariate_results(start, end))
+    return found
 
 
 def record(
@@ -142,7 +188,7 @@ def record(
             runs.append([result])
     for run in runs:
         peak = max(run, key=lambda r: r.score)
-        current = _open_anomaly(metric, entity, run[0].ts - step * MERGE_STEPS)
+        current = _open_anomaly(metric, entity, run, step)
         if current is None:
             current = _new(metric, entity, peak, detector)
             current.start = run[0].ts
@@ -158,17 +204,29 @@ def _entity_fields(entity: str) -> dict[str, int]:
     return {f"{kind}_id": int(pk)} if pk else {}
 
 
-def _open_anomaly(metric: str, entity: str, since: datetime) -> Anomaly | None:
-    return (
+def _open_anomaly(metric: str, entity: str, run: list[Result], step: timedelta) -> Anomaly | None:
+    """The unresolved anomaly this run continues, if any.
+
+    A run right after the last one (MERGE_STEPS) continues it; a run of the same
+    kind continues it until it has resolved (RESOLVE_STEPS), so a problem that
+    flickers is one anomaly, not an alert each time it comes back.
+    """
+    first = run[0].ts
+    latest = (
         Anomaly.objects.filter(
             metric=metric,
-            end__gte=since,
+            end__gte=first - step * RESOLVE_STEPS,
             status__in=[AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED],
             **_entity_fields(entity),
         )
         .order_by("-end")
         .first()
     )
+    if latest is None:
+        return None
+    if latest.end >= first - step * MERGE_STEPS or latest.kind == (run[0].kind or latest.kind):
+        return latest
+    return None
 
 
 def severity(score: float) -> str:
@@ -212,6 +270,6 @@ def _resolve_quiet(family: Family, end: datetime) -> None:
     metrics = [m.name for m in METRICS.values() if timedelta(seconds=m.resolution) == family.step]
     Anomaly.objects.filter(
         metric__in=metrics,
-        status=AnomalyStatus.OPEN,
+        status__in=[AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED],
         end__lt=end - family.step * RESOLVE_STEPS,
     ).update(status=AnomalyStatus.RESOLVED, status_changed_at=timezone.now())

@@ -93,3 +93,13 @@ def test_it_rejects_an_unknown_detector_and_a_zero_sensitivity(tmp_path: Path) -
         call_command("anomaly_score", str(path), "--detector", "prophet")
     with pytest.raises(CommandError, match="--sensitivity must be above 0"):
         call_command("anomaly_score", str(path), "--sensitivity", "0")
+
+
+def test_a_series_spanning_centuries_is_refused_in_one_line(tmp_path) -> None:
+    import pytest
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "far.csv"
+    path.write_text("timestamp,value\n0001-01-01T00:00:00Z,1\n9999-01-01T00:00:00Z,2\n")
+    with pytest.raises(CommandError, match="score at most 5 years at once"):
+        call_command("anomaly_score", str(path))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from anomaly.choices import AnomalyKind, AnomalyStatus
-from anomaly.models import Anomaly, DetectorTuning
+from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.scoring import FAMILIES, score_family, score_recent
 from anomaly.services import anomaly_set_status
 from collectors.models import Gpu, Node
@@ -152,3 +152,22 @@ def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly() -> None:
     assert jump.start == NOW - timedelta(hours=3)
     assert jump.explanation.startswith("total GPU spend per hour of the fleet: value 400")
     assert jump.detector == "zscore"
+
+
+def test_a_sensitivity_typed_as_zero_does_not_stop_scoring() -> None:
+    gpu = store_gpu({20: 100.0})
+    DetectorTuning.objects.create(metric="gpu.util", entity=f"gpu:{gpu.pk}", sensitivity=0)
+    DetectorTuning.objects.create(metric="gpu.power", entity=f"gpu:{gpu.pk}", sensitivity=-1)
+    run()
+    assert ScoringWatermark.objects.get(name="minute").scored_until == NOW
+
+
+def test_minutes_whose_samples_are_not_rolled_up_yet_wait(owner) -> None:
+    from collectors.models import SampleSpan
+
+    store_gpu()
+    SampleSpan.objects.create(start=NOW - timedelta(minutes=10), end=NOW)
+    run()
+    # Scored only up to the first minute that still has samples to roll up.
+    assert ScoringWatermark.objects.get(name="minute").scored_until == NOW - timedelta(minutes=10)
+    assert not Anomaly.objects.filter(kind=AnomalyKind.MISSING).exists()

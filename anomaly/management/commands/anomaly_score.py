@@ -25,6 +25,8 @@ class Command(BaseCommand):
         if options["sensitivity"] <= 0:
             raise CommandError("--sensitivity must be above 0")
         name = options["file"]
+        if name == "-" and hasattr(sys.stdin, "reconfigure"):
+            sys.stdin.reconfigure(encoding="utf-8-sig")  # a BOM is not part of the header
         try:
             if name == "-":
                 score_csv(sys.stdin, self.stdout, options["detector"], options["sensitivity"])
@@ -35,3 +37,6 @@ class Command(BaseCommand):
             raise CommandError(f"{name}: no such file") from None
         except (InputError, UnicodeDecodeError) as exc:
             raise CommandError(f"{name}: {exc}") from None
+        except BrokenPipeError:
+            # The reader (head, less) went away: that is not an error.
+            sys.stderr.close()
