@@ -40,6 +40,7 @@ class AnomalyAdmin(ReadOnlyAdmin):
         "explanation",
     ]
     list_filter = ["status", "severity", "kind", "metric"]
+    list_select_related = ["gpu__node", "deployment__node", "node"]
     date_hierarchy = "start"
     actions = [_set_status(status, label) for status, label in AnomalyStatus.choices]
 

@@ -50,3 +50,14 @@ def test_anomalies_cannot_be_added_or_edited_by_hand(client: Client, owner, anom
 def test_a_plain_user_cannot_reach_them(client: Client, teammate) -> None:
     client.force_login(teammate)
     assert client.get("/admin/anomaly/anomaly/").status_code == 302
+
+
+def test_the_list_costs_the_same_queries_for_many_anomalies(
+    client: Client, owner, anomaly, django_assert_max_num_queries
+) -> None:
+    for _ in range(20):
+        anomaly.pk = None
+        anomaly.save()
+    client.force_login(owner)
+    with django_assert_max_num_queries(12):
+        assert client.get("/admin/anomaly/anomaly/").status_code == 200
