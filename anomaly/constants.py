@@ -33,3 +33,10 @@ SEASONAL_CALIBRATION_HOURS = 168  # the profile's own recent errors widen its ba
 COLD_START_SECONDS = 86_400  # under a day of history: fall back to the rolling z-score
 # Relative floor of the spread, so a series that barely moves does not flag rounding noise.
 SEASONAL_MIN_RELATIVE_SPREAD = 0.002
+
+# Sensitivity per metric and entity: bounds any value must stay within (the
+# admin's validators, the job's clamp), and how false positives lower it.
+MIN_SENSITIVITY = 0.05
+MAX_SENSITIVITY = 20.0
+FALSE_POSITIVE_FACTOR = 0.8  # each false positive multiplies the sensitivity by this
+FALSE_POSITIVE_FLOOR = 0.25  # ... but false positives alone never take it below this

@@ -23,13 +23,13 @@ import numpy as np
 from django.db import connection
 
 from anomaly.detectors.isolation import FeatureLabel
-from anomaly.series import epoch
+from anomaly.series import ratio
 from collectors.models import Deployment, Gpu
 from costs.choices import Resolution
 from costs.gpu_models import canonical_model
 from costs.histograms import quantile
 from costs.models import GpuRollup, InferenceRollup
-from costs.rollups.sql import param
+from inferscope.lib.sql import epoch, param
 
 __all__ = [
     "DEPLOYMENT_FEATURES",
@@ -86,10 +86,6 @@ def gpu_group(model_name: str) -> str:
 
 def matrix(rows: Sequence[FeatureRow]) -> np.ndarray:
     return np.array([row.vector for row in rows], dtype=np.float64).reshape(len(rows), -1)
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b else None
 
 
 def feature_rows(start: datetime, end: datetime) -> list[FeatureRow]:
@@ -224,7 +220,7 @@ def _serving(start: datetime, end: datetime) -> dict[tuple[int, datetime], tuple
             quantile(e2e, 0.95) or 0.0,
             running or 0.0,
             waiting or 0.0,
-            _ratio(kv, kv_n) or 0.0,
-            _ratio(error, finished) or 0.0,
+            ratio(kv, kv_n) or 0.0,
+            ratio(error, finished) or 0.0,
         )
     return out

@@ -1,9 +1,12 @@
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
+from anomaly.constants import MAX_SENSITIVITY, MIN_SENSITIVITY
 from collectors.models import Deployment, Gpu, Node
 
 __all__ = ["Anomaly", "DetectorModel", "DetectorTuning", "ScoringWatermark"]
@@ -62,6 +65,21 @@ class Anomaly(models.Model):
         return f"{self.get_kind_display()} in {self.metric} of {self.entity_label}"
 
     @property
+    def entity_key(self) -> str:
+        """The entity as the scoring job names it: gpu:<id>, deployment:<id>, node:<id>, fleet."""
+        for kind in ("gpu", "deployment", "node"):
+            pk = getattr(self, f"{kind}_id")
+            if pk:
+                return f"{kind}:{pk}"
+        return "fleet"
+
+    @staticmethod
+    def entity_fields(entity: str) -> dict[str, int]:
+        """The foreign key an entity key stands for, e.g. {"gpu_id": 12}; {} for the fleet."""
+        kind, _, pk = entity.partition(":")
+        return {f"{kind}_id": int(pk)} if pk else {}
+
+    @property
     def entity_label(self) -> str:
         entity = self.gpu or self.deployment or self.node
         return str(entity) if entity else "the fleet"
@@ -100,7 +118,8 @@ class DetectorTuning(models.Model):
     metric = models.CharField(max_length=100)
     entity = models.CharField(max_length=100, help_text="e.g. gpu:12, deployment:3, fleet")
     sensitivity = models.FloatField(
-        default=1.0, validators=[MinValueValidator(0.05), MaxValueValidator(20.0)]
+        default=1.0,
+        validators=[MinValueValidator(MIN_SENSITIVITY), MaxValueValidator(MAX_SENSITIVITY)],
     )
     false_positives = models.PositiveIntegerField(default=0)
 
@@ -111,6 +130,16 @@ class DetectorTuning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} of {self.entity}: sensitivity {self.sensitivity:.2f}"
+
+    @classmethod
+    def sensitivities(cls, metrics: Iterable[str] | None = None) -> dict[tuple[str, str], float]:
+        """(metric, entity) -> sensitivity, clamped: a bad value written past the
+        admin's validators must not stop scoring."""
+        rows = cls.objects.all() if metrics is None else cls.objects.filter(metric__in=metrics)
+        return {
+            (metric, entity): min(MAX_SENSITIVITY, max(MIN_SENSITIVITY, value))
+            for metric, entity, value in rows.values_list("metric", "entity", "sensitivity")
+        }
 
 
 class ScoringWatermark(models.Model):

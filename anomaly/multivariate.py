@@ -77,10 +77,7 @@ def multivariate_results(
     for row in feature_rows(start - STEP * MIN_RUN, end):
         if row.group in models:
             by_entity[row.entity].append(row)
-    tuning = {
-        (t.metric, t.entity): t.sensitivity
-        for t in DetectorTuning.objects.filter(metric__in=METRIC.values())
-    }
+    tuning = DetectorTuning.sensitivities(METRIC.values())
     # One forest call per group, not per entity: each call has a fixed cost too.
     by_group: dict[str, list[list[FeatureRow]]] = defaultdict(list)
     for rows in by_entity.values():
@@ -98,7 +95,7 @@ def multivariate_results(
         for rows in entities:
             entity = rows[0].entity
             metric = METRIC[entity.partition(":")[0]]
-            detector.sensitivity = max(0.05, tuning.get((metric, entity), 1.0))
+            detector.sensitivity = tuning.get((metric, entity), 1.0)
             own = scores[offset : offset + len(rows)]
             offset += len(rows)
             results = _results(detector, rows, own, start)

@@ -25,9 +25,6 @@ from collectors.models import SampleSpan
 logger = logging.getLogger(__name__)
 
 DETECTOR = "seasonal"
-# Sensitivity is clamped here too: a value typed into the admin must not stop scoring.
-MIN_SENSITIVITY = 0.05
-MAX_SENSITIVITY = 20.0
 # Ratios with no denominator (no requests, no tokens) are None without any data
 # being missing: only these metrics can report missing data.
 _PRESENCE_METRICS = {
@@ -139,11 +136,11 @@ def _detect_family(
     series: Series = {}
     for builder in family.builders:
         series.update(builder(start - family.history, end))
-    tuning = dict(((t.metric, t.entity), t.sensitivity) for t in DetectorTuning.objects.all())
+    tuning = DetectorTuning.sensitivities()
     found = []
     for (metric, entity), points in sorted(series.items()):
         split = next((i for i, p in enumerate(points) if p.ts >= start), len(points))
-        sensitivity = min(MAX_SENSITIVITY, max(MIN_SENSITIVITY, tuning.get((metric, entity), 1.0)))
+        sensitivity = tuning.get((metric, entity), 1.0)
         try:
             detector = build(
                 {"name": family.detector, "sensitivity": sensitivity, **dict(family.config)}
@@ -199,11 +196,6 @@ def record(
     return sum(len(run) for run in runs)
 
 
-def _entity_fields(entity: str) -> dict[str, int]:
-    kind, _, pk = entity.partition(":")
-    return {f"{kind}_id": int(pk)} if pk else {}
-
-
 def _open_anomaly(metric: str, entity: str, run: list[Result], step: timedelta) -> Anomaly | None:
     """The unresolved anomaly this run continues, if any.
 
@@ -217,7 +209,7 @@ def _open_anomaly(metric: str, entity: str, run: list[Result], step: timedelta) 
             metric=metric,
             end__gte=first - step * RESOLVE_STEPS,
             status__in=[AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED],
-            **_entity_fields(entity),
+            **Anomaly.entity_fields(entity),
         )
         .order_by("-end")
         .first()
@@ -250,7 +242,7 @@ def _new(metric: str, entity: str, result: Result, detector: str) -> Anomaly:
         expected_low=result.expected_low,
         expected_high=result.expected_high,
         explanation=sentence(METRICS[metric], entity, result)[:500],
-        **_entity_fields(entity),
+        **Anomaly.entity_fields(entity),
     )
 
 

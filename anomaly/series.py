@@ -18,7 +18,7 @@ from anomaly.detectors import Point
 from costs.choices import Resolution
 from costs.histograms import quantile
 from costs.models import CostRecord, GpuRollup, InferenceRollup
-from costs.rollups.sql import param
+from inferscope.lib.sql import epoch, param
 
 Series = dict[tuple[str, str], list[Point]]
 
@@ -53,27 +53,21 @@ METRICS = {
 }
 
 
-def _ratio(a: float, b: float) -> float | None:
+def ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
 def _error_rate(r: Mapping[str, Any]) -> float | None:
     finished = r["requests_ok"] + r["requests_error"] + r["requests_aborted"]
-    return _ratio(r["requests_error"], finished)
+    return ratio(r["requests_error"], finished)
 
 
 _DEPLOYMENT_VALUES: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "deployment.ttft_p95": lambda r: quantile(r["ttft_hist"], 0.95),
     "deployment.e2e_p95": lambda r: quantile(r["e2e_hist"], 0.95),
-    "deployment.tokens_per_s": lambda r: _ratio(r["generation_tokens"], r["present_s"]),
+    "deployment.tokens_per_s": lambda r: ratio(r["generation_tokens"], r["present_s"]),
     "deployment.error_rate": _error_rate,
 }
-
-
-def epoch(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})::float8"
-    return f"ROUND((julianday({column}) - 2440587.5) * 86400.0)"
 
 
 def grid(start: datetime, end: datetime, step: int) -> list[datetime]:
@@ -168,7 +162,7 @@ def cost_series(start: datetime, end: datetime) -> Series:
         entity = f"deployment:{row['deployment_id']}"
         usd = float(row["usd"])
         values[("deployment.cost_per_hour", entity)][row["hour"]] = usd
-        per_token = _ratio(usd, tokens.get((row["deployment_id"], row["hour"]), 0))
+        per_token = ratio(usd, tokens.get((row["deployment_id"], row["hour"]), 0))
         values[("deployment.cost_per_1m_tokens", entity)][row["hour"]] = (
             None if per_token is None else per_token * 1e6
         )

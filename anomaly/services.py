@@ -6,21 +6,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from anomaly.choices import AnomalyStatus
+from anomaly.constants import FALSE_POSITIVE_FACTOR, FALSE_POSITIVE_FLOOR
 from anomaly.models import Anomaly, DetectorTuning
-
-# Each false positive multiplies the sensitivity by this, down to the floor.
-FALSE_POSITIVE_FACTOR = 0.8
-MIN_SENSITIVITY = 0.25
-
-
-def entity_key(anomaly: Anomaly) -> str:
-    if anomaly.gpu_id:
-        return f"gpu:{anomaly.gpu_id}"
-    if anomaly.deployment_id:
-        return f"deployment:{anomaly.deployment_id}"
-    if anomaly.node_id:
-        return f"node:{anomaly.node_id}"
-    return "fleet"
 
 
 def anomaly_set_status(anomaly: Anomaly, status: str, user: AbstractBaseUser | None) -> Anomaly:
@@ -33,9 +20,11 @@ def anomaly_set_status(anomaly: Anomaly, status: str, user: AbstractBaseUser | N
         locked.save(update_fields=["status", "status_changed_at", "status_changed_by"])
         if status == AnomalyStatus.FALSE_POSITIVE and not was_false_positive:
             tuning, _ = DetectorTuning.objects.select_for_update().get_or_create(
-                metric=locked.metric, entity=entity_key(locked)
+                metric=locked.metric, entity=locked.entity_key
             )
-            tuning.sensitivity = max(MIN_SENSITIVITY, tuning.sensitivity * FALSE_POSITIVE_FACTOR)
+            tuning.sensitivity = max(
+                FALSE_POSITIVE_FLOOR, tuning.sensitivity * FALSE_POSITIVE_FACTOR
+            )
             tuning.false_positives = F("false_positives") + 1
             tuning.save(update_fields=["sensitivity", "false_positives"])
     return locked

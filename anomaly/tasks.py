@@ -6,7 +6,7 @@ from anomaly.training import train_models
 
 @shared_task(name="anomaly.score_recent")
 def score_recent_task() -> str:
-    return f"created or extended {score_recent()} anomalies"
+    return f"recorded {score_recent()} anomalous points"
 
 
 @shared_task(name="anomaly.train_models")

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 
 from collectors.constants import EARLIEST_SAMPLE_TIME, LAST_SEEN_RESOLUTION, MAX_REPORTED_ERRORS
 from collectors.inventory import InventoryError, resolve_deployments, resolve_gpus, upsert_inventory
@@ -29,6 +28,7 @@ from collectors.schema import (
     decode_batch,
     explain_errors,
 )
+from inferscope.lib.sql import as_json, param
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _claim_batch(agent: Agent, batch: Batch) -> bool:
     batch waits here until the first commits, then finds the conflict.
     """
     table = connection.ops.quote_name(IngestBatch._meta.db_table)
-    received = connection.ops.adapt_datetimefield_value(timezone.now())
+    received = param(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table}"
@@ -166,7 +166,6 @@ def _write_gpu_samples(batch: Batch, gpu_ids: dict[str, int]) -> None:
 def _write_inference_samples(batch: Batch, deployment_ids: list[int]) -> None:
     if not batch.inference_samples:
         return
-    as_json = _json_param()
     rows = []
     for deployment_id, sample in zip(deployment_ids, batch.inference_samples, strict=True):
         values = [getattr(sample, column) for column in INFERENCE_SAMPLE_COLUMNS]
@@ -180,25 +179,14 @@ def _write_inference_samples(batch: Batch, deployment_ids: list[int]) -> None:
 _JSON_INDEXES = [INFERENCE_SAMPLE_COLUMNS.index(c) for c in JSON_COLUMNS]
 
 
-def _encode_json(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
-
-
-def _json_param() -> Any:
-    if connection.vendor == "postgresql":
-        return lambda value: Jsonb(value, dumps=_encode_json)
-    return _encode_json
-
-
 def _insert_rows(model: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert rows, keeping the stored row where one exists for the same entity and ts."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(c) for c in columns)
     if connection.vendor != "postgresql":
-        adapt = connection.ops.adapt_datetimefield_value
         ts = columns.index("ts")
-        params = [(*r[:ts], adapt(r[ts]), *r[ts + 1 :]) for r in rows]
+        params = [(*r[:ts], param(r[ts]), *r[ts + 1 :]) for r in rows]
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         with connection.cursor() as cursor:

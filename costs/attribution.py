@@ -76,9 +76,10 @@ def split(
 ) -> list[Share]:
     """The GPU's price for the hour as deployment shares plus one idle share."""
     total = _down(price)
+    of = fractions(claims, gpu_present_s, memory_total)
     shares = []
     for claim in claims:
-        fraction = fractions(claims, gpu_present_s, memory_total).get(claim.deployment_id, 0.0)
+        fraction = of.get(claim.deployment_id, 0.0)
         usd = min(_down(total * Decimal(repr(fraction))), total)
         shares.append(Share(claim.deployment_id, fraction, usd, claim.requests == 0))
     attributed = sum((s.usd for s in shares), Decimal(0))

@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -48,23 +49,43 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def scope_deployments(budget: Budget) -> list[int]:
+@dataclass(frozen=True)
+class Fleet:
+    """What every budget's status reads alike: read once for a list of budgets."""
+
+    labels: list[tuple[int, Any]]  # (deployment id, its labels)
+    reported: set[date]  # days in the forecast history on which the fleet reported
+
+    @classmethod
+    def load(cls, today: datetime) -> "Fleet":
+        hours = hours_with_costs(today - FORECAST_HISTORY, today)
+        return cls(list(Deployment.objects.values_list("pk", "labels")), {h.date() for h in hours})
+
+
+def scope_deployments(budget: Budget, fleet: Fleet) -> list[int]:
     if budget.deployment_id:
         return [budget.deployment_id]
     return [
         pk
-        for pk, labels in Deployment.objects.values_list("pk", "labels")
+        for pk, labels in fleet.labels
         if isinstance(labels, dict)
         and budget.label_key in labels
         and str(labels[budget.label_key]) == budget.label_value
     ]
 
 
-def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
+def _today(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def budget_status(
+    budget: Budget, now: datetime | None = None, fleet: Fleet | None = None
+) -> BudgetStatus:
     now = (now or timezone.now()).astimezone(UTC)
     month_start, month_end = month_bounds(now)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    deployments = scope_deployments(budget)
+    today = _today(now)
+    fleet = fleet or Fleet.load(today)
+    deployments = scope_deployments(budget, fleet)
     history_start = min(month_start, today - FORECAST_HISTORY)
     hourly = spend_by_hour(history_start, month_end, deployments)
     daily: dict[date, Decimal] = defaultdict(Decimal)
@@ -80,7 +101,7 @@ def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
             exceeded_on = day
             break
 
-    per_weekday = _weekday_means(today - FORECAST_HISTORY, today, daily, spent, now - month_start)
+    per_weekday = _weekday_means(fleet.reported, daily, spent, now - month_start)
     remaining_today = Decimal(1) - Decimal((now - today).total_seconds()) / Decimal(86400)
     forecast = spent
     day = today
@@ -94,16 +115,15 @@ def budget_status(budget: Budget, now: datetime | None = None) -> BudgetStatus:
 
 
 def _weekday_means(
-    start: datetime, end: datetime, daily: dict[date, Decimal], spent: Decimal, elapsed: timedelta
+    reported: set[date], daily: dict[date, Decimal], spent: Decimal, elapsed: timedelta
 ) -> dict[int, Decimal]:
     """Mean spend per weekday over the days the fleet reported at all.
 
     A day with no report (before the install, an outage) says nothing about the
     shape and is left out; a weekday with no history takes the overall mean.
     """
-    reported = sorted({h.date() for h in hours_with_costs(start, end)})
     by_weekday: dict[int, list[Decimal]] = defaultdict(list)
-    for day in reported:
+    for day in sorted(reported):
         by_weekday[day.weekday()].append(daily.get(day, ZERO))
     every = [usd for values in by_weekday.values() for usd in values]
     if every:
@@ -119,4 +139,7 @@ def _weekday_means(
 
 
 def budget_statuses(now: datetime | None = None) -> list[BudgetStatus]:
-    return [budget_status(b, now) for b in Budget.objects.select_related("deployment__node")]
+    now = (now or timezone.now()).astimezone(UTC)
+    budgets = list(Budget.objects.select_related("deployment__node"))
+    fleet = Fleet.load(_today(now)) if budgets else None
+    return [budget_status(b, now, fleet) for b in budgets]

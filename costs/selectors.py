@@ -6,7 +6,7 @@ report costs the same whatever raw data is kept. Periods are whole UTC hours.
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,7 +42,6 @@ class CostRow:
     prompt_tokens: float = 0
     generation_tokens: float = 0
     energy_wh: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tokens(self) -> float:
@@ -146,7 +145,8 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     # Keyed by (idle?, name): a label value that reads "(idle)" stays its own row.
     rows: dict[tuple[bool, str], CostRow] = {}
     for (gpu_id, dep_id, idle_held), (usd, gpu_hours, energy) in shares.items():
-        key = _key(kind, label_key, gpu_id, dep_id, deployments, gpus)
+        dep = deployments[dep_id] if dep_id else None
+        key = _group(kind, label_key, gpus[gpu_id], dep)
         idle_row = dep_id is None and kind in ("deployment", "label")
         row = rows.setdefault((idle_row, key), CostRow(key, period_hours))
         row.gpu_hours += gpu_hours
@@ -164,7 +164,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
             row.generation_tokens += generated * weight
     # Traffic on GPUs nobody reported (or priced) still counts in the volumes.
     for dep_id in set(volumes) - costed:
-        key = _uncosted_key(kind, label_key, deployments[dep_id])
+        key = _group(kind, label_key, None, deployments[dep_id])
         row = rows.setdefault((False, key), CostRow(key, period_hours))
         requests, prompt, generated = volumes[dep_id]
         row.requests += requests
@@ -177,33 +177,18 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     return [*ordered, total]
 
 
-def _key(
-    kind: str,
-    label_key: str,
-    gpu_id: int,
-    dep_id: int | None,
-    deployments: Mapping[int, Mapping[str, Any]],
-    gpus: Mapping[int, Mapping[str, Any]],
+def _group(
+    kind: str, label_key: str, gpu: Mapping[str, Any] | None, dep: Mapping[str, Any] | None
 ) -> str:
-    gpu = gpus[gpu_id]
+    """The row a share belongs to; `gpu` is None for traffic on GPUs nobody reported."""
     if kind == "gpu":
+        if gpu is None:
+            return UNCOSTED_KEY
         return f"{gpu['node__name']} #{gpu['index']} {gpu['model_name']} ({gpu['uuid']})"
     if kind == "node":
-        return str(gpu["node__name"])
-    if dep_id is None:
+        return str((gpu or dep or {})["node__name"])
+    if dep is None:
         return IDLE_KEY
-    dep = deployments[dep_id]
-    if kind == "deployment":
-        return f"{dep['name']} on {dep['node__name']}"
-    value = (dep["labels"] or {}).get(label_key)
-    return str(value) if value is not None else f"(no {label_key})"
-
-
-def _uncosted_key(kind: str, label_key: str, dep: Mapping[str, Any]) -> str:
-    if kind == "gpu":
-        return UNCOSTED_KEY
-    if kind == "node":
-        return str(dep["node__name"])
     if kind == "deployment":
         return f"{dep['name']} on {dep['node__name']}"
     value = (dep["labels"] or {}).get(label_key)
@@ -211,11 +196,9 @@ def _uncosted_key(kind: str, label_key: str, dep: Mapping[str, Any]) -> str:
 
 
 def _shares(
-    start: datetime, end: datetime, deployment_ids: list[int] | None = None
+    start: datetime, end: datetime
 ) -> dict[tuple[int, int | None, bool], tuple[Decimal, float, float]]:
     records = CostRecord.objects.filter(hour__gte=start, hour__lt=end)
-    if deployment_ids is not None:
-        records = records.filter(deployment_id__in=deployment_ids)
     rows = records.values("gpu_id", "deployment_id", "idle_held").annotate(
         usd=Sum("usd"), gpu_hours=Sum("gpu_hours"), energy=Sum("energy_wh")
     )

@@ -22,7 +22,7 @@ from costs.constants import MAX_SAMPLE_GAP_S, ROLLUP_HOURS_PER_TRANSACTION
 from costs.locks import cost_lock
 from costs.rollups.gpu import gpu_minutes, merge_gpu
 from costs.rollups.inference import inference_minutes, merge_inference
-from costs.rollups.sql import trunc
+from inferscope.lib.sql import as_datetime, trunc
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,8 @@ def _take_spans() -> set[tuple[datetime, datetime]]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [_MAX_SPANS])
-        rows = cursor.fetchall()
-    if connection.vendor == "postgresql":
-        return set(rows)
-    parse = datetime.fromisoformat
-    return {(parse(a).replace(tzinfo=UTC), parse(b).replace(tzinfo=UTC)) for a, b in set(rows)}
+        rows = set(cursor.fetchall())
+    return {(as_datetime(a), as_datetime(b)) for a, b in rows}
 
 
 def roll_hours(hours: Sequence[datetime]) -> None:

@@ -6,7 +6,7 @@ from django.db import connection
 
 from costs.constants import MAX_PLAUSIBLE_POWER_W, MAX_SAMPLE_GAP_S, THROTTLE_MASK
 from costs.models import GpuRollup
-from costs.rollups.sql import least, param, seconds, trunc
+from inferscope.lib.sql import least, param, seconds, trunc
 
 _GPU_COLUMNS = (
     "samples, present_s, util_sum, util_n, util_max, power_sum, power_n, power_max,"

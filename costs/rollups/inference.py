@@ -12,7 +12,7 @@ from django.db import connection
 from costs import histograms
 from costs.choices import Resolution
 from costs.models import InferenceRollup
-from costs.rollups.sql import as_datetime, as_json, from_json, param, trunc
+from inferscope.lib.sql import as_datetime, as_json, from_json, param, trunc
 
 _SUMS = (
     "samples",

@@ -1,15 +1,16 @@
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from costs.report import FORMATS, render, report_rows
 from costs.selectors import ReportError, unpriced_gpus
+from inferscope.lib.timerange import day_start
 
 
 def _day(value: str) -> datetime:
     try:
-        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        return day_start(date.fromisoformat(value))
     except ValueError:
         raise CommandError(f"{value!r} is not a date like 2026-11-01") from None
 

@@ -1,4 +1,5 @@
-"""The few SQL fragments that differ between PostgreSQL and SQLite."""
+"""The few SQL fragments and parameters that differ between PostgreSQL and SQLite,
+for the raw queries of the hot paths (ingest, rollups, scoring)."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -28,12 +29,19 @@ def least(a: str, b: str) -> str:
     return f"LEAST({a}, {b})" if connection.vendor == "postgresql" else f"MIN({a}, {b})"
 
 
+def epoch(column: str) -> str:
+    """A timestamp column as unix seconds (cheaper to fetch than a parsed datetime)."""
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::float8"
+    return f"ROUND((julianday({column}) - 2440587.5) * 86400.0)"
+
+
 def param(ts: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(ts)
 
 
 def as_json(value: Any) -> Any:
-    """A query parameter for a JSON column."""
+    """A query parameter for a JSON column, encoded by msgspec."""
     if value is None:
         return None
     if connection.vendor == "postgresql":
