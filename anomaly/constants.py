@@ -30,7 +30,6 @@ SEASONAL_MIN_WEEKS = 2  # earlier weeks needed before the hour-of-week profile i
 SEASONAL_LEVEL_HOURS = 72
 SEASONAL_LEVEL_LAG_HOURS = 7
 SEASONAL_CALIBRATION_HOURS = 168  # the profile's own recent errors widen its band
-COLD_START_SECONDS = 86_400  # under a day of history: fall back to the rolling z-score
 # Relative floor of the spread, so a series that barely moves does not flag rounding noise.
 SEASONAL_MIN_RELATIVE_SPREAD = 0.002
 

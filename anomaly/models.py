@@ -9,7 +9,7 @@ from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
 from anomaly.constants import MAX_SENSITIVITY, MIN_SENSITIVITY
 from collectors.models import Deployment, Gpu, Node
 
-__all__ = ["Anomaly", "DetectorModel", "DetectorTuning", "ScoringWatermark"]
+__all__ = ["Anomaly", "DetectorModel", "DetectorTuning", "ScoringWatermark", "SeriesHour"]
 
 _AT_MOST_ONE_ENTITY = (
     Q(gpu__isnull=True, node__isnull=True, deployment__isnull=True)
@@ -150,3 +150,38 @@ class ScoringWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} scored until {self.scored_until:%Y-%m-%d %H:%M}"
+
+
+class SeriesHour(models.Model):
+    """One hour of one per-minute series: what it read, and what the seasonal baseline expects.
+
+    This is the seasonal detector's trained state. `anomaly.baselines` fills the
+    observed fields once the hour is over and the expected fields a little ahead,
+    so each scoring tick reads a few rows per series instead of weeks of minutes.
+    """
+
+    metric = models.CharField(max_length=100)
+    entity = models.CharField(max_length=100)
+    hour = models.DateTimeField()
+    # Observed, once the hour is over (null: no data in it).
+    median = models.FloatField(null=True)
+    noise = models.FloatField(null=True, help_text="robust sigma of successive differences")
+    residual = models.FloatField(null=True, help_text="median of value minus profile")
+    # Expected, from earlier hours only (null: no profile yet).
+    profile = models.FloatField(null=True)
+    level = models.FloatField(null=True)
+    usual_noise = models.FloatField(null=True)
+    day_spread = models.FloatField(null=True)
+    calibration = models.FloatField(null=True)
+    source = models.PositiveSmallIntegerField(
+        default=0, help_text="0 none, 1 any day, 2 same day type, 3 same hour of week"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "entity", "hour"], name="serieshour_unique")
+        ]
+        indexes = [models.Index(fields=["hour"], name="serieshour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of {self.entity} at {self.hour:%Y-%m-%d %H:00}"

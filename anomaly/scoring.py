@@ -4,6 +4,11 @@ Each family of series (per-minute GPU and deployment metrics, hourly cost) has
 a watermark: a run scores the points after it, with older points as the
 detector's context, and moves it on in the same transaction as the rows it
 writes. A rerun scores nothing twice; a crashed run leaves it where it was.
+
+The per-minute family reads the seasonal baseline's hourly terms from
+`SeriesHour` (kept current by `anomaly.baselines` at the start of each run) and
+only a few hours of minutes for the rolling rules, so a tick's cost does not
+grow with the weeks of history the baseline stands for.
 """
 
 import logging
@@ -15,11 +20,20 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from anomaly.baselines import empty_slots, load_slots, refresh_baselines
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
-from anomaly.detectors import Result, build
+from anomaly.detectors import Point, Result, build
+from anomaly.detectors.seasonal import SeasonalDetector
 from anomaly.explain import sentence
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
-from anomaly.series import METRICS, Series, cost_series, deployment_series, gpu_series
+from anomaly.series import (
+    METRICS,
+    Series,
+    cost_series,
+    deployment_series,
+    gpu_series,
+    grid,
+)
 from collectors.models import SampleSpan
 
 logger = logging.getLogger(__name__)
@@ -45,6 +59,9 @@ class Family:
     settle: timedelta  # how long after a bucket ends its rollup is trusted
     detector: str = DETECTOR
     config: tuple[tuple[str, float], ...] = ()
+    # Read the seasonal baseline's stored hourly terms instead of deriving them
+    # from `history` (which then only needs to cover the rolling rules' windows).
+    stored_baseline: bool = False
 
     def end(self, now: datetime) -> datetime:
         ready = now - self.settle
@@ -58,8 +75,10 @@ FAMILIES = (
         "minute",
         timedelta(minutes=1),
         (gpu_series, deployment_series),
-        timedelta(days=2),
+        # Longer than the seasonal rules' longest window (60 points) with room to spare.
+        timedelta(hours=6),
         timedelta(minutes=3),
+        stored_baseline=True,
     ),
     Family(
         "hour",
@@ -112,6 +131,12 @@ def score_family(family: Family, now: datetime) -> int:
     """
     end = _ready_until(family, now)
     mark = ScoringWatermark.objects.filter(name=family.name).first()
+    if family.stored_baseline:
+        observed = refresh_baselines(end)
+        if mark is None and observed < end - timedelta(hours=1):
+            return 0  # a first run waits until the history is observed, then starts at now
+        # A point is scored only once the hours before its own have been observed.
+        end = min(end, observed + timedelta(hours=1))
     start = mark.scored_until if mark else end - family.step * FIRST_WINDOW_STEPS
     if start >= end:
         return 0
@@ -133,9 +158,17 @@ def score_family(family: Family, now: datetime) -> int:
 def _detect_family(
     family: Family, start: datetime, end: datetime
 ) -> list[tuple[str, str, list[Result], timedelta, str]]:
+    since = start - family.history
     series: Series = {}
     for builder in family.builders:
-        series.update(builder(start - family.history, end))
+        series.update(builder(since, end))
+    slots, current = load_slots(since, end) if family.stored_baseline else ({}, set())
+    # A series that still has terms for this hour but no data at all in the
+    # window is silent: score it as all missing, or its silence would go unseen.
+    silent = [key for key in current if key not in series and key[0] in _PRESENCE_METRICS]
+    if silent:
+        nothing = [Point(ts, None) for ts in grid(since, end, int(family.step.total_seconds()))]
+        series.update({key: nothing for key in silent})
     tuning = DetectorTuning.sensitivities()
     found = []
     for (metric, entity), points in sorted(series.items()):
@@ -145,7 +178,12 @@ def _detect_family(
             detector = build(
                 {"name": family.detector, "sensitivity": sensitivity, **dict(family.config)}
             )
-            results = detector.detect(points[:split], points[split:])
+            history, new = points[:split], points[split:]
+            if family.stored_baseline and isinstance(detector, SeasonalDetector):
+                terms = slots.get((metric, entity)) or empty_slots(since, end)
+                results = detector.detect_with(history, new, terms)
+            else:
+                results = detector.detect(history, new)
         except Exception:
             # A series the detector cannot handle is skipped, not the whole fleet.
             logger.exception("scoring %s of %s failed", metric, entity)

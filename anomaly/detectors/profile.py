@@ -35,6 +35,23 @@ class Baseline:
     weekend: NDArray[np.bool_]
 
 
+@dataclass(frozen=True)
+class Slots:
+    """The baseline's hourly terms, one per hour slot from `first_hour` (hours since the epoch).
+
+    Each slot's terms come from earlier hours only, so they can be computed once
+    an hour is over, stored, and read back by the live job (`anomaly.baselines`).
+    """
+
+    first_hour: int
+    profile: Floats  # the profile's value at the hour's centre
+    level: Floats  # lagged median residual: the trend correction
+    noise: Floats  # usual within-hour noise at this hour
+    day_spread: Floats  # day-to-day disagreement (a robust sigma)
+    calibration: Floats  # >= 1: how much wider than predicted recent errors were
+    source: Ints
+
+
 def _nanmedian(values: Floats, axis: int) -> Floats:
     """np.nanmedian without its warning for rows that are all NaN (they stay NaN)."""
     with warnings.catch_warnings():
@@ -147,6 +164,78 @@ def calibration(hourly_error: Floats, hourly_spread: Floats) -> Floats:
     return np.maximum(factor, 1.0)
 
 
+def observe(slot: Ints, values: Floats, n_slots: int) -> tuple[Floats, Floats]:
+    """Median and noise (a robust sigma from successive differences) of each hour slot."""
+    median = group_median(slot, values, n_slots)
+    same_hour = np.concatenate(([False], slot[1:] == slot[:-1]))
+    diffs = np.abs(np.diff(values, prepend=np.nan))
+    diffs[~same_hour] = np.nan
+    # Successive differences measure noise without being fooled by the daily shape.
+    return median, MAD_TO_SIGMA / np.sqrt(2) * group_median(slot, diffs, n_slots)
+
+
+def profiles(first_hour: int, median: Floats, noise: Floats) -> tuple[Floats, Floats, Floats, Ints]:
+    """Profile, day spread (floored by the last day's typical), usual noise and source per slot."""
+    profile, day_spread, usual, source, _ = hourly_profile(first_hour, median, noise)
+    # A MAD of three to five days is itself noisy; days disagree by similar amounts
+    # at neighbouring hours, so take at least the typical disagreement of the last day.
+    padded = np.concatenate((np.full(DAY_HOURS - 1, np.nan), day_spread))
+    recent = np.lib.stride_tricks.sliding_window_view(padded, DAY_HOURS)
+    typical = _nanmedian(np.where(recent > 0, recent, np.nan), axis=1)
+    return profile, np.fmax(day_spread, typical), usual, source
+
+
+def _positions(local: Floats, first_hour: int, n_slots: int) -> tuple[Ints, Ints, Floats]:
+    """Left and right hour slot of each instant and its weight between their centres."""
+    pos = (local - first_hour * HOUR) / HOUR - 0.5
+    left = np.clip(np.floor(pos).astype(np.int64), 0, n_slots - 1)
+    right = np.clip(left + 1, 0, n_slots - 1)
+    return left, right, np.clip(pos - left, 0.0, 1.0)
+
+
+def seasonal_at(local: Floats, first_hour: int, profile: Floats) -> Floats:
+    """The profile interpolated between hour centres: hourly steps would misread a steep ramp."""
+    left, right, frac = _positions(local, first_hour, len(profile))
+    pl, pr = profile[left], profile[right]
+    pl, pr = np.where(np.isfinite(pl), pl, pr), np.where(np.isfinite(pr), pr, pl)
+    return pl * (1 - frac) + pr * frac
+
+
+def residuals(slot: Ints, values: Floats, seasonal: Floats, source: Ints) -> Floats:
+    """Median of value minus profile per slot; NaN where the profile says nothing of the level."""
+    residual = group_median(slot, values - seasonal, len(source))
+    # Hours judged against the any-day fallback (a weekday against weekends) say
+    # nothing about the level; they would tilt the first days of each type.
+    residual[source < SAME_DAY_TYPE] = np.nan
+    return residual
+
+
+def errors(
+    median: Floats, profile: Floats, level: Floats, noise: Floats, day_spread: Floats
+) -> tuple[Floats, Floats]:
+    """What each hour's median missed by, and the spread the baseline predicted for it."""
+    return median - profile - level, np.hypot(noise, day_spread)
+
+
+def at_points(local: Floats, slots: Slots) -> Baseline:
+    """The expectation and spread of every instant (local seconds) from the hourly terms."""
+    n_slots = len(slots.profile)
+    abs_hour = np.floor(local / HOUR).astype(np.int64)
+    slot = np.clip(abs_hour - slots.first_hour, 0, n_slots - 1)
+    left, right, frac = _positions(local, slots.first_hour, n_slots)
+    level = slots.level[left] * (1 - frac) + slots.level[right] * frac
+    expected = seasonal_at(local, slots.first_hour, slots.profile) + level
+    point_noise = np.fmax(slots.noise[left], slots.noise[right])
+    point_noise = np.where(np.isfinite(point_noise), point_noise, 0.0)
+    day_spread = np.fmax(slots.day_spread[left], slots.day_spread[right])
+    spread = np.sqrt(point_noise**2 + np.where(np.isfinite(day_spread), day_spread, 0.0) ** 2)
+    spread *= slots.calibration[slot]
+    floor = np.maximum(constants.SEASONAL_MIN_RELATIVE_SPREAD * np.abs(expected), 1e-9)
+    spread = np.where(np.isfinite(expected), np.maximum(spread, floor), np.nan)
+    weekend = ((abs_hour // DAY_HOURS + 3) % 7) >= 5
+    return Baseline(expected, spread, point_noise, slots.source[slot], weekend)
+
+
 def baseline(ts: Floats, values: Floats, tz_offset_hours: float = 0.0) -> Baseline:
     """The expectation for every point, each from the hours before its own only."""
     local = ts + tz_offset_hours * HOUR
@@ -155,42 +244,10 @@ def baseline(ts: Floats, values: Floats, tz_offset_hours: float = 0.0) -> Baseli
     slot = abs_hour - first_hour
     n_slots = int(slot[-1]) + 2  # one more: interpolation reads the next hour's profile
 
-    hourly_median = group_median(slot, values, n_slots)
-    same_hour = np.concatenate(([False], slot[1:] == slot[:-1]))
-    diffs = np.abs(np.diff(values, prepend=np.nan))
-    diffs[~same_hour] = np.nan
-    # Successive differences measure noise without being fooled by the daily shape.
-    hourly_noise = MAD_TO_SIGMA / np.sqrt(2) * group_median(slot, diffs, n_slots)
-
-    profile, day_spread, noise, source, weekend = hourly_profile(
-        first_hour, hourly_median, hourly_noise
-    )
-    # A MAD of three to five days is itself noisy; days disagree by similar amounts
-    # at neighbouring hours, so take at least the typical disagreement of the last day.
-    padded = np.concatenate((np.full(DAY_HOURS - 1, np.nan), day_spread))
-    recent = np.lib.stride_tricks.sliding_window_view(padded, DAY_HOURS)
-    typical = _nanmedian(np.where(recent > 0, recent, np.nan), axis=1)
-    day_spread = np.fmax(day_spread, typical)
-    # Interpolate between hour centres: hourly steps would misread a steep daily ramp.
-    pos = (local - first_hour * HOUR) / HOUR - 0.5
-    left = np.clip(np.floor(pos).astype(np.int64), 0, n_slots - 1)
-    right = np.clip(left + 1, 0, n_slots - 1)
-    frac = np.clip(pos - left, 0.0, 1.0)
-    pl, pr = profile[left], profile[right]
-    pl, pr = np.where(np.isfinite(pl), pl, pr), np.where(np.isfinite(pr), pr, pl)
-    seasonal = pl * (1 - frac) + pr * frac
-
-    hourly_residual = group_median(slot, values - seasonal, n_slots)
-    # Hours judged against the any-day fallback (a weekday against weekends) say
-    # nothing about the level; they would tilt the first days of each type.
-    hourly_residual[source < SAME_DAY_TYPE] = np.nan
-    level = trailing_level(hourly_residual)
-    expected = seasonal + level[left] * (1 - frac) + level[right] * frac
-
-    point_noise = np.fmax(noise[left], noise[right])
-    point_noise = np.where(np.isfinite(point_noise), point_noise, 0.0)
-    spread = np.sqrt(point_noise**2 + np.fmax(day_spread[left], day_spread[right]) ** 2)
-    spread *= calibration(hourly_median - profile - level, np.hypot(noise, day_spread))[slot]
-    floor = np.maximum(constants.SEASONAL_MIN_RELATIVE_SPREAD * np.abs(expected), 1e-9)
-    spread = np.where(np.isfinite(expected), np.maximum(spread, floor), np.nan)
-    return Baseline(expected, spread, point_noise, source[slot], weekend[slot])
+    median, noise = observe(slot, values, n_slots)
+    profile, day_spread, usual, source = profiles(first_hour, median, noise)
+    residual = residuals(slot, values, seasonal_at(local, first_hour, profile), source)
+    level = trailing_level(residual)
+    calib = calibration(*errors(median, profile, level, usual, day_spread))
+    slots = Slots(first_hour, profile, level, usual, day_spread, calib, source)
+    return at_points(local, slots)

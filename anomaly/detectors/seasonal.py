@@ -11,8 +11,13 @@ Every rule reads the deviation d = (value - expected) / spread of `profile.basel
   within the short window, a drift when it crept up (decided when the run starts);
 - spike / dip: one point's |d| passes `point_threshold`.
 
-With under a day of history, or no profile yet for the hour, a point is scored
-by the rolling z-score instead and its explanation says so.
+A point whose hour has no profile yet (no data at that hour a day earlier: under
+a day of history) is scored by the rolling z-score instead and its explanation
+says so.
+
+`detect_batch` builds the baseline's hourly terms from the points themselves;
+the live job passes the terms it stored (`detect_with`), so both paths run the
+same rules on the same numbers.
 """
 
 from collections.abc import Sequence
@@ -25,7 +30,16 @@ from anomaly.choices import AnomalyKind
 from anomaly.detectors import register
 from anomaly.detectors.arrays import Floats, run_lengths, run_starts, to_arrays, trailing_median
 from anomaly.detectors.base import Detector, Point, Result
-from anomaly.detectors.profile import ANY_DAY, SAME_HOUR_OF_WEEK, Baseline, baseline
+from anomaly.detectors.profile import (
+    ANY_DAY,
+    HOUR,
+    NONE,
+    SAME_HOUR_OF_WEEK,
+    Baseline,
+    Slots,
+    at_points,
+    baseline,
+)
 from anomaly.detectors.zscore import ZScoreDetector, fmt
 
 COLD_START_NOTE = " (cold start: under a day of history)"
@@ -93,16 +107,28 @@ class SeasonalDetector(Detector):
         # Same maths as detect_batch; only the history's results are never built.
         return self._detect([*history, *new], len(history))
 
-    def _detect(self, points: Sequence[Point], first: int) -> list[Result]:
+    def detect_with(
+        self, history: Sequence[Point], new: Sequence[Point], slots: Slots
+    ) -> list[Result]:
+        """Results for `new` from stored hourly terms; `history` only feeds the rolling rules."""
+        return self._detect([*history, *new], len(history), slots)
+
+    def _detect(
+        self, points: Sequence[Point], first: int, slots: Slots | None = None
+    ) -> list[Result]:
         """Results for points[first:], each computed from the points up to it."""
         if not points:
             return []
         ts, values = to_arrays(points)
         if np.any(np.diff(ts) < 0):
             raise ValueError("points must be in time order")
-        base = baseline(ts, values, self.settings["tz_offset_hours"])
+        offset = self.settings["tz_offset_hours"]
+        if slots is None:
+            base = baseline(ts, values, offset)
+        else:
+            base = at_points(ts + offset * HOUR, slots)
         score, kind, missing_run, stuck_run, shift_age = self._rules(ts, values, base)
-        cold = (ts - ts[0] < constants.COLD_START_SECONDS) | ~np.isfinite(base.expected)
+        cold = (base.source == NONE) | ~np.isfinite(base.expected)
         z, mean, std = (a.tolist() for a in self.fallback.scores(values))
         limit = self.settings["point_threshold"] / self.sensitivity
         known = np.isfinite(base.expected)

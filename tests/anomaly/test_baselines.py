@@ -1,0 +1,139 @@
+"""The stored seasonal baseline: the live path scores what detect_batch scores, cheaply."""
+
+import math
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from anomaly.baselines import MAX_CHUNKS_PER_RUN, load_slots, refresh_baselines
+from anomaly.choices import AnomalyKind, AnomalyStatus
+from anomaly.detectors.profile import SAME_HOUR_OF_WEEK
+from anomaly.detectors.seasonal import SeasonalDetector
+from anomaly.models import Anomaly, ScoringWatermark, SeriesHour
+from anomaly.scoring import FAMILIES, score_family
+from anomaly.series import gpu_series
+from collectors.models import Gpu, Node
+from costs.choices import Resolution
+from costs.models import GpuRollup
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
+MINUTE = FAMILIES[0]
+COLUMNS = [f.name for f in SeriesHour._meta.fields if f.name != "id"]
+
+
+def util(ts: datetime, rng: random.Random) -> float:
+    hour = ts.hour + ts.minute / 60
+    weekend = 0.7 if ts.weekday() >= 5 else 1.0
+    return 20 + 50 * weekend * (1 + math.sin(2 * math.pi * (hour - 9) / 24)) / 2 + rng.gauss(0, 2)
+
+
+def store(days: int, change: Callable[[datetime, float], float | None] | None = None) -> Gpu:
+    """Minute utilization rollups of one GPU for `days` days up to NOW."""
+    node = Node.objects.create(name="node-a")
+    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
+    rng = random.Random(11)
+    rows = []
+    for minute in range(days * 1440):
+        ts = NOW - timedelta(days=days) + timedelta(minutes=minute)
+        value: float | None = util(ts, rng)
+        if change is not None:
+            value = change(ts, value)
+        if value is None:
+            continue
+        rows.append(
+            GpuRollup(
+                gpu=gpu,
+                resolution=Resolution.MINUTE,
+                bucket=ts,
+                samples=6,
+                present_s=60,
+                util_sum=value * 6,
+                util_n=6,
+            )
+        )
+    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    return gpu
+
+
+def catch_up(until: datetime) -> datetime:
+    observed = refresh_baselines(until)
+    while observed < until.replace(minute=0, second=0, microsecond=0):
+        observed = refresh_baselines(until)
+    return observed
+
+
+def test_the_live_path_scores_exactly_what_detect_batch_scores() -> None:
+    shift_from = NOW - timedelta(minutes=100)
+    gpu = store(22, lambda ts, v: v + 30 if ts >= shift_from else v)
+    catch_up(NOW)
+    key = ("gpu.util", f"gpu:{gpu.pk}")
+    since, start = NOW - MINUTE.history, NOW - timedelta(hours=3)
+    slots, current = load_slots(since, NOW)
+    assert key in current
+    assert slots[key].source[-3] == SAME_HOUR_OF_WEEK  # three weeks of history: weekly profile
+    points = gpu_series(since, NOW)[key]
+    split = next(i for i, p in enumerate(points) if p.ts >= start)
+    live = SeasonalDetector().detect_with(points[:split], points[split:], slots[key])
+
+    everything = gpu_series(NOW - timedelta(days=22), NOW)[key]
+    batch = SeasonalDetector().detect_batch(everything)[-len(live) :]
+    assert [r.ts for r in live] == [r.ts for r in batch]
+    for a, b in zip(live, batch, strict=True):
+        assert (a.is_anomaly, a.kind) == (b.is_anomaly, b.kind), a.ts
+        assert a.score == pytest.approx(b.score, rel=1e-9, abs=1e-9)
+        assert a.expected_low == pytest.approx(b.expected_low, rel=1e-9)
+        assert a.explanation == b.explanation
+    flagged = [r for r in live if r.is_anomaly]
+    assert flagged and flagged[0].ts >= shift_from
+    assert {r.kind for r in flagged} <= {AnomalyKind.LEVEL_SHIFT, AnomalyKind.SPIKE}
+
+
+def test_refreshing_again_changes_nothing_and_old_hours_are_dropped() -> None:
+    store(3)
+    catch_up(NOW)
+    rows = list(
+        SeriesHour.objects.order_by("hour").values_list(
+            *[f.name for f in SeriesHour._meta.fields][1:]
+        )
+    )
+    assert refresh_baselines(NOW) == NOW
+    assert (
+        list(
+            SeriesHour.objects.order_by("hour").values_list(
+                *[f.name for f in SeriesHour._meta.fields][1:]
+            )
+        )
+        == rows
+    )
+    # Three days of utilization: an hour per hour and the two written ahead.
+    assert len(rows) == 3 * 24 + 2
+    assert SeriesHour.objects.filter(hour__gte=NOW, median__isnull=True).count() == 2
+
+
+def test_a_backlog_is_worked_off_over_several_runs_while_scoring_waits() -> None:
+    store(MAX_CHUNKS_PER_RUN + 3)
+    assert score_family(MINUTE, NOW + MINUTE.settle) == 0
+    mark = ScoringWatermark.objects.get(name="baseline").scored_until
+    assert mark == NOW - timedelta(days=3)
+    assert not ScoringWatermark.objects.filter(name="minute").exists()
+    score_family(MINUTE, NOW + MINUTE.settle)
+    assert ScoringWatermark.objects.get(name="baseline").scored_until == NOW
+    assert ScoringWatermark.objects.get(name="minute").scored_until == NOW
+    assert SeriesHour.objects.filter(median__isnull=False).count() == (MAX_CHUNKS_PER_RUN + 3) * 24
+
+
+def test_a_gpu_silent_for_longer_than_the_history_stays_missing_until_retired() -> None:
+    silent_from = NOW - timedelta(hours=8)
+    gpu = store(4, lambda ts, v: None if ts >= silent_from else v)
+    score_family(MINUTE, NOW + MINUTE.settle)
+    missing = Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.MISSING)
+    assert missing.gpu_id == gpu.pk and missing.end == NOW - timedelta(minutes=1)
+    # A day later the GPU is taken as retired: no longer scored, so it resolves.
+    for hours in range(1, 28):
+        score_family(MINUTE, NOW + timedelta(hours=hours) + MINUTE.settle)
+    missing.refresh_from_db()
+    assert missing.status == AnomalyStatus.RESOLVED
+    assert missing.end < silent_from + timedelta(hours=25)
