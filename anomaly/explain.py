@@ -2,7 +2,7 @@
 
 from anomaly.detectors import Result
 from anomaly.series import Metric
-from collectors.models import Deployment, Gpu
+from collectors.models import Deployment, Gpu, Node
 from costs.choices import Resolution
 from costs.models import InferenceRollup
 
@@ -15,6 +15,9 @@ def _entity(entity: str) -> str:
     if kind == "deployment":
         dep = Deployment.objects.select_related("node").filter(pk=pk).first()
         return f"deployment {dep}" if dep else entity
+    if kind == "node":
+        node = Node.objects.filter(pk=pk).first()
+        return f"node {node}" if node else entity
     return "the fleet"
 
 

@@ -34,6 +34,7 @@ from anomaly.series import (
     gpu_series,
     grid,
 )
+from anomaly.silence import NODE_METRIC, collapse_silence
 from collectors.models import SampleSpan
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ _PRESENCE_METRICS = {
     "gpu.temperature",
     "deployment.tokens_per_s",
     "fleet.cost_per_hour",
+    NODE_METRIC,
 }
 
 
@@ -192,6 +194,7 @@ def _detect_family(
         if anomalous:
             found.append((metric, entity, anomalous, family.step, family.detector))
     if family.name == "minute":
+        found = collapse_silence(found, series)
         # Imported here: the multivariate module records through this one.
         from anomaly.multivariate import multivariate_results
 

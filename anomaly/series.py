@@ -44,6 +44,8 @@ METRICS = {
         Metric("deployment.cost_per_hour", "cost per hour", "$", Resolution.HOUR),
         Metric("deployment.cost_per_1m_tokens", "cost per 1M tokens", "$", Resolution.HOUR),
         Metric("fleet.cost_per_hour", "total GPU spend per hour", "$", Resolution.HOUR),
+        # Written by anomaly.silence when every GPU of a node is missing at once.
+        Metric("node.presence", "data from the agent", "", Resolution.MINUTE),
         # Scored together by the multivariate detector (IsolationForest).
         Metric("gpu.multivariate", "the combination of GPU metrics", "", Resolution.MINUTE),
         Metric(

@@ -55,6 +55,9 @@ def train_models(now: datetime | None = None) -> int:
         groups[row.group].append(row)
     trained = 0
     for group, rows in sorted(groups.items()):
+        # The database returns rows in no set order; the forest, seeded, is only
+        # repeatable when it sees them in one.
+        rows.sort(key=lambda row: (row.entity, row.ts))
         if train_group(group, rows) is not None:
             trained += 1
     return trained

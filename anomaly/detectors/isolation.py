@@ -23,7 +23,7 @@ SEED = 0
 CALIBRATION_QUANTILE = 0.995
 # "usual" in an explanation: this central range of the training values.
 USUAL_RANGE = (0.05, 0.95)
-EXPLAINED_FEATURES = 2
+EXPLAINED_FEATURES = 3
 # A feature that barely varies in training (IQR ~ 0) is measured against this
 # share of its median instead, so a tiny wobble does not read as a huge z.
 MIN_RELATIVE_SPREAD = 0.05
@@ -130,15 +130,19 @@ class MultivariateDetector:
         return (np.asarray(x, dtype=np.float64).reshape(-1) - self.center) / self.spread
 
     def explain(self, x: np.ndarray, labels: Mapping[str, FeatureLabel] | None = None) -> str:
-        """The EXPLAINED_FEATURES features of row x furthest from usual, with their usual range.
+        """Up to EXPLAINED_FEATURES features of row x outside their usual range, furthest first.
+
+        The one furthest from its median stands alone when every feature is in range.
 
         e.g. "power 690 W (usual 300–420) with generated tokens/s 12 (usual 800–1,400)".
         """
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         z = np.abs(self.robust_z(x))
-        order = np.argsort(-z, kind="stable")[:EXPLAINED_FEATURES]
+        order = np.argsort(-z, kind="stable")
+        outside = (x < self.usual[0]) | (x > self.usual[1])
+        shown = [i for i in order if outside[i]][:EXPLAINED_FEATURES] or list(order[:1])
         parts = []
-        for i in order:
+        for i in shown:
             name = self.feature_names[i]
             label = (labels or {}).get(name) or FeatureLabel(name, "")
             low, high = (float(q) * label.factor for q in self.usual[:, i])

@@ -256,7 +256,9 @@ class SeasonalDetector(Detector):
             band = f"expected {fmt(low)}–{fmt(high)} {_phrase(base.source[i], base.weekend[i])}"
         if kind == MISSING:
             if missing_run[i]:
-                return f"no data for {missing_run[i]} points in a row" + (
+                # A run that reaches back to the first point read may be longer still.
+                floor = "at least " if missing_run[i] == i + 1 else ""
+                return f"no data for {floor}{missing_run[i]} points in a row" + (
                     f", {band}" if band else ""
                 )
             return "no data for a while before this point" + (f", {band}" if band else "")

@@ -16,7 +16,7 @@ from anomaly.scoring import FAMILIES, score_family
 from anomaly.series import gpu_series
 from collectors.models import Gpu, Node
 from costs.choices import Resolution
-from costs.models import GpuRollup
+from costs.models import GpuRollup, InferenceRollup
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
@@ -129,11 +129,78 @@ def test_a_gpu_silent_for_longer_than_the_history_stays_missing_until_retired() 
     silent_from = NOW - timedelta(hours=8)
     gpu = store(4, lambda ts, v: None if ts >= silent_from else v)
     score_family(MINUTE, NOW + MINUTE.settle)
-    missing = Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.MISSING)
-    assert missing.gpu_id == gpu.pk and missing.end == NOW - timedelta(minutes=1)
+    # Its node's only GPU: the node is what went silent.
+    missing = Anomaly.objects.get(kind=AnomalyKind.MISSING)
+    assert missing.metric == "node.presence" and missing.node_id == gpu.node_id
+    assert missing.end == NOW - timedelta(minutes=1)
+    assert "no data from its GPU for at least 420 points" in missing.explanation
     # A day later the GPU is taken as retired: no longer scored, so it resolves.
     for hours in range(1, 28):
         score_family(MINUTE, NOW + timedelta(hours=hours) + MINUTE.settle)
     missing.refresh_from_db()
     assert missing.status == AnomalyStatus.RESOLVED
     assert missing.end < silent_from + timedelta(hours=25)
+
+
+def test_a_silent_node_is_one_anomaly_not_one_per_gpu_and_metric() -> None:
+    from collectors.models import Deployment
+
+    silent_from = NOW - timedelta(minutes=30)
+    node = Node.objects.create(name="node-b")
+    other = Node.objects.create(name="node-c")
+    deployment = Deployment.objects.create(name="chat", node=node)
+    rng = random.Random(5)
+    rows, serving = [], []
+    gpus = [
+        Gpu.objects.create(node=n, uuid=f"g{i}", index=i) for i, n in enumerate((node, node, other))
+    ]
+    for minute in range(2 * 1440):
+        ts = NOW - timedelta(days=2) + timedelta(minutes=minute)
+        for gpu in gpus:
+            # node-b's agent stops; on node-c the GPU reports utilization but no power.
+            if gpu.node == node and ts >= silent_from:
+                continue
+            power = None if gpu.node == other and ts >= silent_from else 300.0
+            rows.append(
+                GpuRollup(
+                    gpu=gpu,
+                    resolution=Resolution.MINUTE,
+                    bucket=ts,
+                    samples=6,
+                    present_s=60,
+                    util_sum=util(ts, rng) * 6,
+                    util_n=6,
+                    power_sum=(power or 0) * 6 + rng.gauss(0, 6),
+                    power_n=0 if power is None else 6,
+                    temp_sum=(60 + rng.gauss(0, 1)) * 6,
+                    temp_n=6,
+                )
+            )
+        if ts < silent_from:
+            serving.append(
+                InferenceRollup(
+                    deployment=deployment,
+                    resolution=Resolution.MINUTE,
+                    bucket=ts,
+                    samples=6,
+                    present_s=60,
+                    requests_ok=60,
+                    generation_tokens=round(6000 + rng.gauss(0, 200)),
+                )
+            )
+    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    InferenceRollup.objects.bulk_create(serving, batch_size=5000)
+    score_family(MINUTE, NOW + MINUTE.settle)
+    missing = Anomaly.objects.filter(kind=AnomalyKind.MISSING)
+    node_level = missing.get(metric="node.presence")
+    assert node_level.node_id == node.pk and node_level.gpu_id is None
+    assert node_level.start == silent_from + timedelta(minutes=4)  # the fifth missing minute
+    assert node_level.explanation == (
+        "data from the agent of node node-b: no data from any of its 2 GPUs for 30 points"
+        " in a row: is its agent running?"
+    )
+    # Neither the silent node's GPUs nor its deployment are reported on their own;
+    # node-c's power gap while its utilization reports is its own news.
+    assert list(missing.exclude(pk=node_level.pk).values_list("metric", "gpu__node")) == [
+        ("gpu.power", other.pk)
+    ]

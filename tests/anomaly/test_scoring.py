@@ -85,11 +85,12 @@ def test_a_spike_becomes_one_explained_anomaly_and_a_rerun_adds_nothing() -> Non
 
 
 def test_an_agent_that_went_silent_is_missing_data() -> None:
-    store_gpu({m: None for m in range(1, 31)})
+    gpu = store_gpu({m: None for m in range(1, 31)})
     run()
-    missing = Anomaly.objects.filter(kind=AnomalyKind.MISSING, metric="gpu.util")
-    assert missing.count() == 1
-    assert "no data for 30 points" in missing.get().explanation
+    # The node's only GPU stopped: one anomaly, on the node, not one per GPU metric.
+    missing = Anomaly.objects.get(kind=AnomalyKind.MISSING)
+    assert missing.metric == "node.presence" and missing.node_id == gpu.node_id
+    assert "no data from its GPU for 30 points" in missing.explanation
 
 
 def test_a_false_positive_lowers_that_metrics_sensitivity(owner) -> None:
