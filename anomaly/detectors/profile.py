@@ -108,6 +108,7 @@ def hourly_profile(
     value = np.full(n, np.nan)
     spread = np.zeros(n)
     noise = np.full(n, np.nan)
+    unknown_spread = np.zeros(n, dtype=bool)
     for code, values, noises, keep in (
         (ANY_DAY, by_day, noise_by_day, any_day),
         (SAME_DAY_TYPE, by_day, noise_by_day, same_type),
@@ -127,6 +128,16 @@ def hourly_profile(
         if enough.any():
             mad[enough] = MAD_TO_SIGMA * _nanmedian(dev[enough], axis=1)
         spread[rows] = mad
+        unknown_spread[np.flatnonzero(rows)[~enough]] = True
+    # Two weeks cannot tell how far weeks disagree; the last same-type days can,
+    # around their own median. (A series with one point an hour has no other
+    # measure of spread: without this its band would shrink to the floor.)
+    fill = unknown_spread & (same_type.sum(axis=1) >= 3)
+    if fill.any():
+        v, k = by_day[fill], same_type[fill]
+        med = _masked_median(v, k)
+        dev = np.where(k, np.abs(v - med[:, None]), np.nan)
+        spread[fill] = MAD_TO_SIGMA * _nanmedian(dev, axis=1)
     return value, spread, noise, source, weekend
 
 
@@ -174,14 +185,22 @@ def observe(slot: Ints, values: Floats, n_slots: int) -> tuple[Floats, Floats]:
     return median, MAD_TO_SIGMA / np.sqrt(2) * group_median(slot, diffs, n_slots)
 
 
-def profiles(first_hour: int, median: Floats, noise: Floats) -> tuple[Floats, Floats, Floats, Ints]:
-    """Profile, day spread (floored by the last day's typical), usual noise and source per slot."""
+def profiles(
+    first_hour: int, median: Floats, noise: Floats, pooled: bool = False
+) -> tuple[Floats, Floats, Floats, Ints]:
+    """Profile, day spread (floored by the last day's typical), usual noise and source per slot.
+
+    `pooled` takes the last day's typical spread instead of each hour's own: with
+    one point an hour, each hour's spread rests on three to five values only.
+    """
     profile, day_spread, usual, source, _ = hourly_profile(first_hour, median, noise)
     # A MAD of three to five days is itself noisy; days disagree by similar amounts
     # at neighbouring hours, so take at least the typical disagreement of the last day.
     padded = np.concatenate((np.full(DAY_HOURS - 1, np.nan), day_spread))
     recent = np.lib.stride_tricks.sliding_window_view(padded, DAY_HOURS)
     typical = _nanmedian(np.where(recent > 0, recent, np.nan), axis=1)
+    if pooled:
+        return profile, np.where(np.isfinite(typical), typical, day_spread), usual, source
     return profile, np.fmax(day_spread, typical), usual, source
 
 
@@ -214,7 +233,8 @@ def errors(
     median: Floats, profile: Floats, level: Floats, noise: Floats, day_spread: Floats
 ) -> tuple[Floats, Floats]:
     """What each hour's median missed by, and the spread the baseline predicted for it."""
-    return median - profile - level, np.hypot(noise, day_spread)
+    # One point an hour has no within-hour noise: the day spread alone is predicted.
+    return median - profile - level, np.hypot(np.nan_to_num(noise), day_spread)
 
 
 def at_points(local: Floats, slots: Slots) -> Baseline:
@@ -236,7 +256,9 @@ def at_points(local: Floats, slots: Slots) -> Baseline:
     return Baseline(expected, spread, point_noise, slots.source[slot], weekend)
 
 
-def baseline(ts: Floats, values: Floats, tz_offset_hours: float = 0.0) -> Baseline:
+def baseline(
+    ts: Floats, values: Floats, tz_offset_hours: float = 0.0, pooled: bool = False
+) -> Baseline:
     """The expectation for every point, each from the hours before its own only."""
     local = ts + tz_offset_hours * HOUR
     abs_hour = np.floor(local / HOUR).astype(np.int64)
@@ -245,7 +267,7 @@ def baseline(ts: Floats, values: Floats, tz_offset_hours: float = 0.0) -> Baseli
     n_slots = int(slot[-1]) + 2  # one more: interpolation reads the next hour's profile
 
     median, noise = observe(slot, values, n_slots)
-    profile, day_spread, usual, source = profiles(first_hour, median, noise)
+    profile, day_spread, usual, source = profiles(first_hour, median, noise, pooled)
     residual = residuals(slot, values, seasonal_at(local, first_hour, profile), source)
     level = trailing_level(residual)
     calib = calibration(*errors(median, profile, level, usual, day_spread))

@@ -54,6 +54,9 @@ DEFAULTS: dict[str, float] = {
     "stuck_points": constants.SEASONAL_STUCK_POINTS,
     "missing_points": constants.SEASONAL_MISSING_POINTS,
     "tz_offset_hours": 0.0,
+    "bucket_seconds": 0.0,
+    "noise_share": constants.SEASONAL_NOISE_SHARE,
+    "pooled_spread": 0.0,
 }
 # Kind codes while vectorised; 0 = normal. Earlier in KINDS wins when rules overlap.
 KINDS = [
@@ -84,7 +87,8 @@ class SeasonalDetector(Detector):
     windows are in points): point_threshold (6), shift_threshold (4.5),
     drift_threshold (3), short_window (7), long_window (60), step_share (0.6),
     stuck_points (10), missing_points (5), tz_offset_hours (0: days and weeks
-    begin at UTC midnight).
+    begin at UTC midnight), bucket_seconds (0: each point stands for its instant;
+    3600 for hourly buckets stamped at their start, so each is read at its centre).
     """
 
     name = "seasonal"
@@ -123,10 +127,11 @@ class SeasonalDetector(Detector):
         if np.any(np.diff(ts) < 0):
             raise ValueError("points must be in time order")
         offset = self.settings["tz_offset_hours"]
+        centre = ts + self.settings["bucket_seconds"] / 2
         if slots is None:
-            base = baseline(ts, values, offset)
+            base = baseline(centre, values, offset, bool(self.settings["pooled_spread"]))
         else:
-            base = at_points(ts + offset * HOUR, slots)
+            base = at_points(centre + offset * HOUR, slots)
         score, kind, missing_run, stuck_run, shift_age = self._rules(ts, values, base)
         cold = (base.source == NONE) | ~np.isfinite(base.expected)
         z, mean, std = (a.tolist() for a in self.fallback.scores(values))
@@ -196,7 +201,7 @@ class SeasonalDetector(Detector):
         residual = values - base.expected
         local = trailing_median(residual, int(cfg["local_window"]))
         local = np.concatenate(([np.nan], local[:-1]))
-        noise = np.maximum(base.noise, base.spread * constants.SEASONAL_NOISE_SHARE)
+        noise = np.maximum(base.noise, base.spread * cfg["noise_share"])
         jump = (residual - local) / noise
         jump[same] = np.nan
         point_score = np.nan_to_num(np.abs(jump)) / cfg["point_threshold"]

@@ -177,3 +177,38 @@ def test_it_rejects_points_out_of_time_order() -> None:
     with pytest.raises(ValueError, match="time order"):
         build({"name": "seasonal"}).detect_batch([b, a])
     assert build({"name": "seasonal"}).detect_batch([]) == []
+
+
+def hourly_spend(hours: int, seed: int) -> np.ndarray:
+    """$ per hour: autoscaled replicas follow the day, less at weekends, noise $0.40."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(hours)
+    weekend = ((h // 24 + 5) % 7) >= 5  # START is a Saturday
+    daily = 6 * np.sin(2 * np.pi * (h % 24 - 9) / 24) * np.where(weekend, 0.6, 1.0)
+    return 10 + daily + rng.normal(0, 0.4, hours)
+
+
+@pytest.mark.parametrize("kind", ["clean", "level_shift", "dip", "missing"])
+def test_the_hourly_configuration_reads_spend_by_the_hour(kind: str) -> None:
+    from anomaly.scoring import HOURLY_SEASONAL
+
+    hours = 35 * 24
+    values = hourly_spend(hours, seed=4)
+    if kind == "level_shift":
+        values[-40:] += 5  # two more replicas that nobody scaled back
+    elif kind == "dip":
+        values[-30] *= 0.4
+    elif kind == "missing":
+        values[-30:-24] = np.nan
+    series = [
+        Point(START + timedelta(hours=i), None if np.isnan(v) else float(v))
+        for i, v in enumerate(values.tolist())
+    ]
+    results = build({"name": "seasonal", **dict(HOURLY_SEASONAL)}).detect_batch(series)
+    flagged = [r for r in results[8 * 24 :] if r.is_anomaly]  # after the first week
+    if kind == "clean":
+        assert flagged == []
+        return
+    assert flagged and all(r.ts >= START + timedelta(hours=hours - 40) for r in flagged)
+    # A step's first hour is a spike; the hours after it tell it is a level shift.
+    assert kind in {r.kind for r in flagged}

@@ -121,7 +121,8 @@ def test_score_recent_runs_every_family_on_an_empty_fleet() -> None:
     assert score_recent(NOW) == 0
 
 
-def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly() -> None:
+@pytest.mark.parametrize("jump", [True, False])
+def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly(jump: bool) -> None:
     from decimal import Decimal
 
     from costs.models import CostRecord
@@ -133,7 +134,7 @@ def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly() -> None:
     for hour in range(14 * 24):
         ts = NOW - timedelta(hours=14 * 24 - hour)
         usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
-        if hour >= 14 * 24 - 3:
+        if jump and hour >= 14 * 24 - 3:
             usd = 400  # someone scaled out ten times
         records.append(
             CostRecord(
@@ -148,11 +149,15 @@ def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly() -> None:
     CostRecord.objects.bulk_create(records)
     hour_family = FAMILIES[1]
     score_family(hour_family, NOW + hour_family.settle)
-    jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
-    assert jump.gpu_id is None and jump.deployment_id is None and jump.node_id is None
-    assert jump.start == NOW - timedelta(hours=3)
-    assert jump.explanation.startswith("total GPU spend per hour of the fleet: value 400")
-    assert jump.detector == "zscore"
+    if not jump:  # two weeks of ordinary daily swings: nothing to report
+        assert not Anomaly.objects.exists()
+        return
+    anomaly = Anomaly.objects.get(metric="fleet.cost_per_hour")
+    assert anomaly.gpu_id is None and anomaly.deployment_id is None and anomaly.node_id is None
+    assert anomaly.start == NOW - timedelta(hours=3)
+    assert anomaly.explanation.startswith("total GPU spend per hour of the fleet: value 400")
+    assert "at this hour" in anomaly.explanation
+    assert anomaly.detector == "seasonal"
 
 
 def test_a_sensitivity_typed_as_zero_does_not_stop_scoring() -> None:
