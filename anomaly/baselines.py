@@ -14,6 +14,7 @@ spread over several ticks.
 """
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,8 @@ WATERMARK = "baseline"
 WINDOW = timedelta(days=29)
 CHUNK = timedelta(days=1)
 MAX_CHUNKS_PER_RUN = 7
+# ... and no new chunk after this long, well inside the task's time limit.
+MAX_SECONDS_PER_RUN = 120
 # Terms are written this many hours past the last observed hour: the current
 # hour's and the next (points interpolate towards the next hour's centre).
 AHEAD_HOURS = 2
@@ -81,8 +84,11 @@ def refresh_baselines(until: datetime) -> datetime:
     target = at_hour(hour_of(until))
     mark = ScoringWatermark.objects.filter(name=WATERMARK).first()
     start = mark.scored_until if mark else _first_hour(target)
+    # After a long outage only the window matters: older hours are never read.
+    start = max(start, at_hour(hour_of(target - WINDOW)))
+    began = time.monotonic()
     for _ in range(MAX_CHUNKS_PER_RUN):
-        if start >= target:
+        if start >= target or time.monotonic() - began > MAX_SECONDS_PER_RUN:
             break
         stop = min(start + CHUNK, target)
         if not _refresh(start, stop):
@@ -117,7 +123,11 @@ def _refresh(start: datetime, stop: datetime) -> bool:
         terms = state.get(key)
         if terms is None:
             terms = np.full((len(FIELDS), hi + AHEAD_HOURS), np.nan)
-        rows.extend(_terms(key, first_hour, lo, hi, terms, points.get(key, ())))
+        try:
+            rows.extend(_terms(key, first_hour, lo, hi, terms, points.get(key, ())))
+        except Exception:
+            # One series the maths cannot handle must not stall every other's scoring.
+            logger.exception("observing %s of %s failed; skipped", *key)
     with transaction.atomic():
         mark, created = ScoringWatermark.objects.select_for_update().get_or_create(
             name=WATERMARK, defaults={"scored_until": start}
@@ -164,6 +174,9 @@ def _terms(
         slot = (np.floor(ts / HOUR).astype(np.int64)) - first_hour
         observed_median, observed_noise = observe(slot, values, len(median))
         median[lo:hi], noise[lo:hi] = observed_median[lo:hi], observed_noise[lo:hi]
+    seen = np.flatnonzero(np.isfinite(median[:hi]))
+    if len(seen) == 0 or seen[-1] < hi - RETIRE_AFTER_HOURS:
+        return []  # retired: no terms ahead, so no longer scored
     new_profile, new_spread, new_usual, new_source = profiles(first_hour, median, noise)
     profile[lo:], day_spread[lo:], usual[lo:] = new_profile[lo:], new_spread[lo:], new_usual[lo:]
     source_f[lo:] = new_source[lo:]
@@ -174,9 +187,6 @@ def _terms(
     level[lo:] = trailing_level(residual)[lo:]
     calib[lo:] = calibration(*errors(median, profile, level, usual, day_spread))[lo:]
 
-    seen = np.flatnonzero(np.isfinite(median[:hi]))
-    if len(seen) == 0 or seen[-1] < hi - RETIRE_AFTER_HOURS:
-        return []
     metric, entity = key
     rows = []
     for i in range(lo, hi + AHEAD_HOURS):

@@ -89,7 +89,8 @@ HOURLY_SEASONAL = (
     ("long_window", 24),
     ("local_window", 6),
     ("missing_points", 3),
-    ("stuck_points", 6),
+    # No stuck_points: with no within-hour noise the stuck rule never applies,
+    # and a static deployment's cost is rightly the same every hour.
     ("noise_share", 1.0),
 )
 FAMILIES = (

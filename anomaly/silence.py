@@ -27,22 +27,34 @@ def _pk(entity: str) -> int:
     return int(entity.partition(":")[2])
 
 
-def collapse_silence(found: list[Found], scored: Iterable[tuple[str, str]]) -> list[Found]:
+def collapse_silence(found: list[Found], series: Iterable[tuple[str, str]]) -> list[Found]:
     """`found` with silent nodes' missing points moved onto one node result each."""
+    scored = set(series)
     missing: dict[str, set[datetime]] = {}
+    gone: dict[str, set[datetime]] = {}  # minutes a GPU had no reading of any kind
     found_of: dict[str, Found] = {}
     for item in found:
         metric, entity, results = item[:3]
+        stamps = {r.ts for r in results if r.kind == AnomalyKind.MISSING}
         if metric in PRESENCE:
-            missing[entity] = {r.ts for r in results if r.kind == AnomalyKind.MISSING}
+            missing[entity] = stamps
             found_of[entity] = item
+        if metric in PRESENCE | FOLLOWERS and entity.startswith("gpu:"):
+            gone[entity] = gone[entity] & stamps if entity in gone else stamps
+    flagged = {(item[0], item[1]) for item in found}
+    for metric, entity in scored - flagged:
+        # A scored series with no anomalous point at all keeps its GPU present.
+        if metric in PRESENCE | FOLLOWERS and entity.startswith("gpu:"):
+            gone[entity] = set()
     gpu_ids = [_pk(entity) for metric, entity in scored if metric == "gpu.util"]
     gpus_of: dict[int, list[str]] = defaultdict(list)
     for gpu_id, node_id in Gpu.objects.filter(pk__in=gpu_ids).values_list("pk", "node_id"):
         gpus_of[node_id].append(f"gpu:{gpu_id}")
     silent: dict[int, set[datetime]] = {}
     for node_id, gpus in gpus_of.items():
-        common = set.intersection(*(missing.get(gpu, set()) for gpu in gpus))
+        # Silent only where every GPU lost every reading: utilization alone can
+        # fail (a driver fault, MIG) while power and temperature still report.
+        common = set.intersection(*(gone.get(gpu, set()) for gpu in gpus))
         if common:
             silent[node_id] = common
     absorbed: dict[str, set[datetime]] = {}

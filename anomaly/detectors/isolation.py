@@ -132,7 +132,7 @@ class MultivariateDetector:
     def explain(self, x: np.ndarray, labels: Mapping[str, FeatureLabel] | None = None) -> str:
         """Up to EXPLAINED_FEATURES features of row x outside their usual range, furthest first.
 
-        The one furthest from its median stands alone when every feature is in range.
+        At least two are shown: an unusual combination can be of values each in range.
 
         e.g. "power 690 W (usual 300–420) with generated tokens/s 12 (usual 800–1,400)".
         """
@@ -140,7 +140,10 @@ class MultivariateDetector:
         z = np.abs(self.robust_z(x))
         order = np.argsort(-z, kind="stable")
         outside = (x < self.usual[0]) | (x > self.usual[1])
-        shown = [i for i in order if outside[i]][:EXPLAINED_FEATURES] or list(order[:1])
+        shown = [i for i in order if outside[i]][:EXPLAINED_FEATURES]
+        if len(shown) < 2:
+            # A combination needs two sides, even when one of them is in range.
+            shown += [i for i in order[:2] if i not in shown][: 2 - len(shown)]
         parts = []
         for i in shown:
             name = self.feature_names[i]

@@ -11,9 +11,9 @@ Every rule reads the deviation d = (value - expected) / spread of `profile.basel
   within the short window, a drift when it crept up (decided when the run starts);
 - spike / dip: one point's |d| passes `point_threshold`.
 
-A point whose hour has no profile yet (no data at that hour a day earlier: under
-a day of history) is scored by the rolling z-score instead and its explanation
-says so.
+A point whose hour has no profile yet (no data at that hour on any of the 28
+days before: under a day of history, or a series that never ran then) is
+scored by the rolling z-score instead and its explanation says so.
 
 `detect_batch` builds the baseline's hourly terms from the points themselves;
 the live job passes the terms it stored (`detect_with`), so both paths run the
@@ -42,7 +42,7 @@ from anomaly.detectors.profile import (
 )
 from anomaly.detectors.zscore import ZScoreDetector, fmt
 
-COLD_START_NOTE = " (cold start: under a day of history)"
+COLD_START_NOTE = " (cold start: no history at this hour yet)"
 DEFAULTS: dict[str, float] = {
     "point_threshold": constants.SEASONAL_POINT_THRESHOLD,
     "shift_threshold": constants.SEASONAL_SHIFT_THRESHOLD,
@@ -114,7 +114,14 @@ class SeasonalDetector(Detector):
     def detect_with(
         self, history: Sequence[Point], new: Sequence[Point], slots: Slots
     ) -> list[Result]:
-        """Results for `new` from stored hourly terms; `history` only feeds the rolling rules."""
+        """Results for `new` from stored hourly terms; `history` only feeds the rolling rules.
+
+        The stored terms are of UTC hours, instants and each hour's own spread
+        (`anomaly.baselines`): settings that would read them otherwise are refused.
+        """
+        fixed = ("tz_offset_hours", "bucket_seconds", "pooled_spread")
+        if any(self.settings[name] != DEFAULTS[name] for name in fixed):
+            raise ValueError(f"stored terms need the default {', '.join(fixed)}")
         return self._detect([*history, *new], len(history), slots)
 
     def _detect(

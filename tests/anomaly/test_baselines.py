@@ -91,26 +91,21 @@ def test_the_live_path_scores_exactly_what_detect_batch_scores() -> None:
     assert {r.kind for r in flagged} <= {AnomalyKind.LEVEL_SHIFT, AnomalyKind.SPIKE}
 
 
-def test_refreshing_again_changes_nothing_and_old_hours_are_dropped() -> None:
+def test_observing_again_writes_the_same_rows_and_old_hours_are_dropped() -> None:
     store(3)
+    stale = SeriesHour.objects.create(
+        metric="gpu.util", entity="gpu:999", hour=NOW - timedelta(days=40), median=1.0
+    )
     catch_up(NOW)
-    rows = list(
-        SeriesHour.objects.order_by("hour").values_list(
-            *[f.name for f in SeriesHour._meta.fields][1:]
-        )
-    )
-    assert refresh_baselines(NOW) == NOW
-    assert (
-        list(
-            SeriesHour.objects.order_by("hour").values_list(
-                *[f.name for f in SeriesHour._meta.fields][1:]
-            )
-        )
-        == rows
-    )
+    assert not SeriesHour.objects.filter(pk=stale.pk).exists()  # past the window: dropped
+    rows = list(SeriesHour.objects.order_by("hour").values_list(*COLUMNS))
     # Three days of utilization: an hour per hour and the two written ahead.
     assert len(rows) == 3 * 24 + 2
     assert SeriesHour.objects.filter(hour__gte=NOW, median__isnull=True).count() == 2
+    # Observed again from scratch (as after a lost watermark): the same rows.
+    ScoringWatermark.objects.filter(name="baseline").delete()
+    catch_up(NOW)
+    assert list(SeriesHour.objects.order_by("hour").values_list(*COLUMNS)) == rows
 
 
 def test_a_backlog_is_worked_off_over_several_runs_while_scoring_waits() -> None:
@@ -148,11 +143,13 @@ def test_a_silent_node_is_one_anomaly_not_one_per_gpu_and_metric() -> None:
     silent_from = NOW - timedelta(minutes=30)
     node = Node.objects.create(name="node-b")
     other = Node.objects.create(name="node-c")
+    faulty = Node.objects.create(name="node-d")
     deployment = Deployment.objects.create(name="chat", node=node)
     rng = random.Random(5)
     rows, serving = [], []
     gpus = [
-        Gpu.objects.create(node=n, uuid=f"g{i}", index=i) for i, n in enumerate((node, node, other))
+        Gpu.objects.create(node=n, uuid=f"g{i}", index=i)
+        for i, n in enumerate((node, node, other, faulty))
     ]
     for minute in range(2 * 1440):
         ts = NOW - timedelta(days=2) + timedelta(minutes=minute)
@@ -161,6 +158,8 @@ def test_a_silent_node_is_one_anomaly_not_one_per_gpu_and_metric() -> None:
             if gpu.node == node and ts >= silent_from:
                 continue
             power = None if gpu.node == other and ts >= silent_from else 300.0
+            # node-d's agent runs, but NVML stopped giving its GPU's utilization.
+            util_n = 0 if gpu.node == faulty and ts >= silent_from else 6
             rows.append(
                 GpuRollup(
                     gpu=gpu,
@@ -168,8 +167,8 @@ def test_a_silent_node_is_one_anomaly_not_one_per_gpu_and_metric() -> None:
                     bucket=ts,
                     samples=6,
                     present_s=60,
-                    util_sum=util(ts, rng) * 6,
-                    util_n=6,
+                    util_sum=util(ts, rng) * util_n,
+                    util_n=util_n,
                     power_sum=(power or 0) * 6 + rng.gauss(0, 6),
                     power_n=0 if power is None else 6,
                     temp_sum=(60 + rng.gauss(0, 1)) * 6,
@@ -201,6 +200,9 @@ def test_a_silent_node_is_one_anomaly_not_one_per_gpu_and_metric() -> None:
     )
     # Neither the silent node's GPUs nor its deployment are reported on their own;
     # node-c's power gap while its utilization reports is its own news.
-    assert list(missing.exclude(pk=node_level.pk).values_list("metric", "gpu__node")) == [
-        ("gpu.power", other.pk)
+    assert list(
+        missing.exclude(pk=node_level.pk).order_by("metric").values_list("metric", "gpu__node")
+    ) == [
+        ("gpu.power", other.pk),
+        ("gpu.util", faulty.pk),
     ]

@@ -114,7 +114,7 @@ def test_it_falls_back_to_the_rolling_z_score_and_says_so() -> None:
     results = build({"name": "seasonal"}).detect_batch(points(values))
     spike = results[at(0.5)]
     assert spike.is_anomaly and spike.kind == AnomalyKind.SPIKE
-    assert spike.explanation.endswith("(cold start: under a day of history)")
+    assert spike.explanation.endswith("(cold start: no history at this hour yet)")
     baseline = ZScoreDetector().detect_batch(points(values))[at(0.5)]
     assert spike == baseline._replace(explanation=spike.explanation)
 
