@@ -1,7 +1,7 @@
 """Offline scoring of a `timestamp,value` CSV through a registered detector (`anomaly_score`)."""
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO
 
@@ -97,10 +97,17 @@ def output_rows(results: Iterable[Result]) -> Iterator[list[str]]:
         ]
 
 
-def score_csv(source: TextIO, out: Writable, detector: str, sensitivity: float) -> int:
+def score_csv(
+    source: TextIO,
+    out: Writable,
+    detector: str,
+    sensitivity: float,
+    config: Mapping[str, float] | None = None,
+) -> int:
     """Score `source` in time order and write one row per point to `out`; returns the anomalies."""
     points = read_points(source)
-    results = build({"name": detector, "sensitivity": sensitivity}).detect_batch(points)
+    options = {"name": detector, "sensitivity": sensitivity, **(config or {})}
+    results = build(options).detect_batch(points)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(OUTPUT_HEADER)
     writer.writerows(output_rows(results))

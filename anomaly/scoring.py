@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from anomaly import constants
 from anomaly.baselines import empty_slots, load_slots, refresh_baselines
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
 from anomaly.detectors import Point, Result, build
@@ -72,27 +73,6 @@ class Family:
         return ready.replace(second=0, microsecond=0)
 
 
-# The seasonal detector at one point an hour: windows in hours, each bucket read
-# at its centre, and (no within-hour noise to measure) the day-to-day spread
-# as the noise a single hour is judged by, pooled over the last day because each
-# hour's own rests on a handful of values. That spread is still rough, so the
-# thresholds are higher: on 20 synthetic months of hourly spend they left 3
-# false hours in all and caught 19-20 of 20 spikes, dips, level shifts, drifts
-# and gaps (the rolling z-score caught only the spikes).
-HOURLY_SEASONAL = (
-    ("pooled_spread", 1),
-    ("point_threshold", 8),
-    ("shift_threshold", 6),
-    ("drift_threshold", 4),
-    ("bucket_seconds", 3600),
-    ("short_window", 3),
-    ("long_window", 24),
-    ("local_window", 6),
-    ("missing_points", 3),
-    # No stuck_points: with no within-hour noise the stuck rule never applies,
-    # and a static deployment's cost is rightly the same every hour.
-    ("noise_share", 1.0),
-)
 FAMILIES = (
     Family(
         "minute",
@@ -109,7 +89,7 @@ FAMILIES = (
         (cost_series,),
         timedelta(days=35),
         timedelta(minutes=10),
-        config=HOURLY_SEASONAL,
+        config=tuple(constants.HOURLY_SEASONAL.items()),
     ),
 )
 # Anomalous points at most this many steps apart are one anomaly.

@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from anomaly.baselines import WINDOW, refresh_baselines
         from anomaly.models import ScoringWatermark, SeriesHour
-        import anomaly.scoring as _sc; from anomaly.scoring import FAMILIES; score_family = lambda f, n: _sc.score_family(f, n)
+        from anomaly.scoring import FAMILIES, score_family
 
         series = build_fleet(args)
         seeded = seed_rows(series)

@@ -1,5 +1,6 @@
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,24 @@ def test_a_series_spanning_centuries_is_refused_in_one_line(tmp_path) -> None:
     path.write_text("timestamp,value\n0001-01-01T00:00:00Z,1\n9999-01-01T00:00:00Z,2\n")
     with pytest.raises(CommandError, match="score at most 5 years at once"):
         call_command("anomaly_score", str(path))
+
+
+def test_hourly_scores_spend_by_the_hour_and_needs_the_seasonal_detector(tmp_path: Path) -> None:
+    from tests.anomaly.test_detectors import hourly_spend
+
+    values = hourly_spend(35 * 24, seed=4)
+    values[-40:] += 5  # two replicas nobody scaled back
+    path = tmp_path / "spend.csv"
+    lines = ["timestamp,value"]
+    lines += [f"{(START + timedelta(hours=i)).isoformat()},{v:.4f}" for i, v in enumerate(values)]
+    path.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    call_command("anomaly_score", str(path), "--hourly", stdout=out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    flagged = [r for r in rows[8 * 24 :] if r["is_anomaly"] == "1"]
+    assert (
+        flagged and flagged[0]["timestamp"] >= (START + timedelta(hours=35 * 24 - 40)).isoformat()
+    )
+    assert "level_shift" in {r["kind"] for r in flagged}
+    with pytest.raises(CommandError, match="--hourly is a setting of the seasonal detector"):
+        call_command("anomaly_score", str(path), "--hourly", "--detector", "zscore")

@@ -190,7 +190,7 @@ def hourly_spend(hours: int, seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("kind", ["clean", "level_shift", "dip", "missing"])
 def test_the_hourly_configuration_reads_spend_by_the_hour(kind: str) -> None:
-    from anomaly.scoring import HOURLY_SEASONAL
+    from anomaly.constants import HOURLY_SEASONAL
 
     hours = 35 * 24
     values = hourly_spend(hours, seed=4)
@@ -204,7 +204,7 @@ def test_the_hourly_configuration_reads_spend_by_the_hour(kind: str) -> None:
         Point(START + timedelta(hours=i), None if np.isnan(v) else float(v))
         for i, v in enumerate(values.tolist())
     ]
-    results = build({"name": "seasonal", **dict(HOURLY_SEASONAL)}).detect_batch(series)
+    results = build({"name": "seasonal", **HOURLY_SEASONAL}).detect_batch(series)
     flagged = [r for r in results[8 * 24 :] if r.is_anomaly]  # after the first week
     if kind == "clean":
         assert flagged == []

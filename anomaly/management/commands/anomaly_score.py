@@ -1,9 +1,11 @@
+import functools
 import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from anomaly import constants
 from anomaly.detectors import DETECTORS
 from anomaly.offline import InputError, score_csv
 
@@ -20,19 +22,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sensitivity", type=float, default=1.0, help="below 1 flags less, above 1 more"
         )
+        parser.add_argument(
+            "--hourly",
+            action="store_true",
+            help="one point an hour (as the job scores cost series); seasonal detector only",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["sensitivity"] <= 0:
             raise CommandError("--sensitivity must be above 0")
+        if options["hourly"] and options["detector"] != "seasonal":
+            raise CommandError("--hourly is a setting of the seasonal detector")
+        config = constants.HOURLY_SEASONAL if options["hourly"] else None
+        score = functools.partial(
+            score_csv,
+            out=self.stdout,
+            detector=options["detector"],
+            sensitivity=options["sensitivity"],
+            config=config,
+        )
         name = options["file"]
         if name == "-" and hasattr(sys.stdin, "reconfigure"):
             sys.stdin.reconfigure(encoding="utf-8-sig")  # a BOM is not part of the header
         try:
             if name == "-":
-                score_csv(sys.stdin, self.stdout, options["detector"], options["sensitivity"])
+                score(sys.stdin)
                 return
             with Path(name).open(newline="", encoding="utf-8-sig") as source:
-                score_csv(source, self.stdout, options["detector"], options["sensitivity"])
+                score(source)
         except FileNotFoundError:
             raise CommandError(f"{name}: no such file") from None
         except (InputError, UnicodeDecodeError) as exc:
