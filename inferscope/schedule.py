@@ -22,6 +22,9 @@ JOBS: tuple[Job, ...] = (
     Job("score_anomalies", "anomaly.score_recent", 300),
     Job("train_anomaly_models", "anomaly.train_models", 86400),
     Job("expire_old_data", "costs.expire_old_data", 3600),
+    # Last: it reads anomalies and costs. Threshold rules read raw samples, not
+    # rollups, so a breach is seen within one period of its sample arriving.
+    Job("evaluate_alerts", "alerts.evaluate", 15),
 )
 
 

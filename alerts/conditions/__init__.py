@@ -1,0 +1,25 @@
+"""Rule kind -> the function that finds what breaks it now: {entity key: Breach}.
+
+Each function reads the database for every entity at once; the evaluation
+keeps the ones in the rule's scope.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from alerts.choices import RuleKind
+from alerts.conditions.base import Breach
+from alerts.conditions.budget import budget_breaches
+from alerts.conditions.health import health_breaches
+from alerts.conditions.signals import anomaly_breaches, silence_breaches, threshold_breaches
+from alerts.models import Rule
+
+CONDITIONS: dict[str, Callable[[Rule, datetime], dict[str, Breach]]] = {
+    RuleKind.THRESHOLD: threshold_breaches,
+    RuleKind.ANOMALY: anomaly_breaches,
+    RuleKind.BUDGET: budget_breaches,
+    RuleKind.SILENCE: silence_breaches,
+    RuleKind.GPU_HEALTH: health_breaches,
+}
+
+__all__ = ["CONDITIONS", "Breach"]

@@ -1,0 +1,20 @@
+"""Timeouts, retry policy and defaults of alert evaluation and delivery."""
+
+EVALUATE_EVERY_SECONDS = 15
+# Outbound Slack and webhook requests: short, so a slow receiver delays nothing.
+HTTP_CONNECT_TIMEOUT_SECONDS = 3.0
+HTTP_TIMEOUT_SECONDS = 5.0
+# Response bodies kept in an attempt's error text, at most.
+ERROR_TEXT_LIMIT = 500
+# A delivery is retried with exponential backoff (10 s, 20 s, 40 s, ...) this often.
+MAX_DELIVERY_RETRIES = 6
+RETRY_BACKOFF_SECONDS = 10
+RETRY_BACKOFF_MAX_SECONDS = 600
+# Events not handed to the delivery task after this long are re-queued by the
+# evaluation job (the broker was down when their transaction committed).
+STALE_EVENT_SECONDS = 30
+DEFAULT_REPEAT_MINUTES = 240
+# Threshold metrics read raw samples of this window, ending now.
+METRIC_WINDOW_SECONDS = 60
+SIGNATURE_HEADER = "X-Inferscope-Signature"
+TIMESTAMP_HEADER = "X-Inferscope-Timestamp"

@@ -1,0 +1,3 @@
+from tests.alerts.receivers import http_receiver, smtp_server
+
+__all__ = ["http_receiver", "smtp_server"]
