@@ -6,168 +6,420 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('collectors', '0004_sample_span_gpu_memory'),
+        ("collectors", "0004_sample_span_gpu_memory"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(help_text='gpu:12, deployment:3, node:2, fleet, …', max_length=100)),
-                ('entity_label', models.CharField(max_length=300)),
-                ('link', models.CharField(blank=True, help_text="the entity's page, site-relative", max_length=500)),
-                ('state', models.CharField(choices=[('pending', 'Pending (breaking, not yet for long enough)'), ('firing', 'Firing'), ('resolved', 'Resolved')], max_length=10)),
-                ('value', models.FloatField(null=True)),
-                ('summary', models.CharField(max_length=500)),
-                ('severity', models.CharField(default='warning', max_length=10)),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('started_at', models.DateTimeField(help_text='first evaluation that found the breach')),
-                ('fired_at', models.DateTimeField(blank=True, null=True)),
-                ('last_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "entity",
+                    models.CharField(
+                        help_text="gpu:12, deployment:3, node:2, fleet, …", max_length=100
+                    ),
+                ),
+                ("entity_label", models.CharField(max_length=300)),
+                (
+                    "link",
+                    models.CharField(
+                        blank=True, help_text="the entity's page, site-relative", max_length=500
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending (breaking, not yet for long enough)"),
+                            ("firing", "Firing"),
+                            ("resolved", "Resolved"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.FloatField(null=True)),
+                ("summary", models.CharField(max_length=500)),
+                ("severity", models.CharField(default="warning", max_length=10)),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                (
+                    "started_at",
+                    models.DateTimeField(help_text="first evaluation that found the breach"),
+                ),
+                ("fired_at", models.DateTimeField(blank=True, null=True)),
+                ("last_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-started_at'],
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('email', 'Email'), ('slack', 'Slack'), ('webhook', 'Webhook')], max_length=20)),
-                ('email_to', models.TextField(blank=True, help_text='addresses, one per line or comma-separated')),
-                ('url', models.CharField(blank=True, help_text='Slack or webhook URL', max_length=1000)),
-                ('secret', models.CharField(blank=True, help_text='webhooks: the HMAC-SHA256 signing key', max_length=200)),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, help_text='why delivery stopped (a permanent error)', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("email", "Email"), ("slack", "Slack"), ("webhook", "Webhook")],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "email_to",
+                    models.TextField(
+                        blank=True, help_text="addresses, one per line or comma-separated"
+                    ),
+                ),
+                (
+                    "url",
+                    models.CharField(blank=True, help_text="Slack or webhook URL", max_length=1000),
+                ),
+                (
+                    "secret",
+                    models.CharField(
+                        blank=True,
+                        help_text="webhooks: the HMAC-SHA256 signing key",
+                        max_length=200,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "disabled_reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="why delivery stopped (a permanent error)",
+                        max_length=500,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AlertEvent',
+            name="AlertEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('firing', 'Firing'), ('reminder', 'Reminder'), ('resolved', 'Resolved')], max_length=10)),
-                ('summary', models.CharField(max_length=500)),
-                ('value', models.FloatField(null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='alerts.alert')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("firing", "Firing"),
+                            ("reminder", "Reminder"),
+                            ("resolved", "Resolved"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=500)),
+                ("value", models.FloatField(null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="alerts.alert",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('test', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.channel')),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.alertevent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("test", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="alerts.channel",
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="alerts.alertevent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('ok', models.BooleanField()),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='alerts.delivery')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("ok", models.BooleanField()),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("error", models.CharField(blank=True, max_length=500)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="alerts.delivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at'],
+                "ordering": ["at"],
             },
         ),
         migrations.CreateModel(
-            name='Rule',
+            name="Rule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('threshold', 'Threshold on a metric'), ('anomaly', 'Anomaly at or above a severity'), ('budget', 'Budget'), ('silence', 'No data'), ('gpu_health', 'GPU health')], max_length=20)),
-                ('enabled', models.BooleanField(default=True)),
-                ('metric', models.CharField(blank=True, max_length=300)),
-                ('comparison', models.CharField(blank=True, choices=[('>', 'above'), ('>=', 'at or above'), ('<', 'below'), ('<=', 'at or below')], max_length=2)),
-                ('value', models.FloatField(blank=True, null=True)),
-                ('condition', models.CharField(blank=True, choices=[('forecast', 'Month-end forecast over the budget'), ('spent', 'Spend so far over a share of the budget'), ('throttling', 'Thermal or power throttling'), ('ecc', 'New uncorrected ECC errors'), ('gone', 'GPU gone from NVML')], max_length=20)),
-                ('min_severity', models.CharField(blank=True, choices=[('info', 'Info'), ('warning', 'Warning'), ('critical', 'Critical')], max_length=10)),
-                ('for_seconds', models.PositiveIntegerField(default=0, help_text='how long the condition must hold before the alert fires')),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('repeat_minutes', models.PositiveIntegerField(default=240, help_text='remind while firing; 0 = never')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('channels', models.ManyToManyField(blank=True, related_name='rules', to='alerts.channel')),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='collectors.deployment')),
-                ('gpu', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='collectors.gpu')),
-                ('node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='collectors.node')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("threshold", "Threshold on a metric"),
+                            ("anomaly", "Anomaly at or above a severity"),
+                            ("budget", "Budget"),
+                            ("silence", "No data"),
+                            ("gpu_health", "GPU health"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("metric", models.CharField(blank=True, max_length=300)),
+                (
+                    "comparison",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            (">", "above"),
+                            (">=", "at or above"),
+                            ("<", "below"),
+                            ("<=", "at or below"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("value", models.FloatField(blank=True, null=True)),
+                (
+                    "condition",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("forecast", "Month-end forecast over the budget"),
+                            ("spent", "Spend so far over a share of the budget"),
+                            ("throttling", "Thermal or power throttling"),
+                            ("ecc", "New uncorrected ECC errors"),
+                            ("gone", "GPU gone from NVML"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "min_severity",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "for_seconds",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="how long the condition must hold before the alert fires",
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                (
+                    "repeat_minutes",
+                    models.PositiveIntegerField(
+                        default=240, help_text="remind while firing; 0 = never"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "channels",
+                    models.ManyToManyField(blank=True, related_name="rules", to="alerts.channel"),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="collectors.deployment",
+                    ),
+                ),
+                (
+                    "gpu",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="collectors.gpu",
+                    ),
+                ),
+                (
+                    "node",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="collectors.node",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='alert',
-            name='rule',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='alerts.rule'),
+            model_name="alert",
+            name="rule",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="alerts", to="alerts.rule"
+            ),
         ),
         migrations.CreateModel(
-            name='Silence',
+            name="Silence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('entity', models.CharField(blank=True, help_text='e.g. gpu:12, deployment:3, node:2', max_length=100)),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('comment', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('rule', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='alerts.rule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "entity",
+                    models.CharField(
+                        blank=True, help_text="e.g. gpu:12, deployment:3, node:2", max_length=100
+                    ),
+                ),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                ("comment", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="alerts.rule",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-ends_at'],
+                "ordering": ["-ends_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='alertevent',
-            index=models.Index(fields=['processed_at', 'created_at'], name='alertevent_outbox'),
+            model_name="alertevent",
+            index=models.Index(fields=["processed_at", "created_at"], name="alertevent_outbox"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', '-created_at'], name='delivery_status'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "-created_at"], name="delivery_status"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('event__isnull', False)), fields=('event', 'channel'), name='delivery_once_per_event_channel'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("event__isnull", False)),
+                fields=("event", "channel"),
+                name="delivery_once_per_event_channel",
+            ),
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['state', '-started_at'], name='alert_state'),
+            model_name="alert",
+            index=models.Index(fields=["state", "-started_at"], name="alert_state"),
         ),
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['pending', 'firing'])), fields=('rule', 'entity'), name='alert_one_open_per_rule_entity'),
+            model_name="alert",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ["pending", "firing"])),
+                fields=("rule", "entity"),
+                name="alert_one_open_per_rule_entity",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='silence',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='silence_ends_after_start'),
+            model_name="silence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                name="silence_ends_after_start",
+            ),
         ),
     ]
