@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/costs/", include("costs.urls")),
+    path("api/v1/alerts/", include("alerts.urls")),
     path("api/v1/", include("collectors.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -1,0 +1,88 @@
+"""The alerts API: channels, rules and silences as CRUD; alerts and deliveries read-only;
+one view to send a channel's test message.
+
+Anyone logged in reads; writing needs the model's Django permissions. Views are
+exempt from the login redirect so an API client gets a 403 body, not a login page.
+"""
+
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from rest_framework import permissions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from alerts.models import Alert, Channel, Delivery, Rule, Silence
+from alerts.serializers import (
+    AlertSerializer,
+    ChannelSerializer,
+    DeliverySerializer,
+    RuleSerializer,
+    SilenceSerializer,
+)
+from alerts.services import channel_send_test
+
+
+@method_decorator(login_not_required, name="dispatch")
+class AlertsViewSet(viewsets.ModelViewSet):
+    permission_classes = [permissions.DjangoModelPermissions]
+
+
+@method_decorator(login_not_required, name="dispatch")
+class AlertsReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    permission_classes = [permissions.IsAuthenticated]
+
+
+class ChannelViewSet(AlertsViewSet):
+    queryset = Channel.objects.all()
+    serializer_class = ChannelSerializer
+
+
+class RuleViewSet(AlertsViewSet):
+    queryset = Rule.objects.prefetch_related("channels")
+    serializer_class = RuleSerializer
+
+
+class SilenceViewSet(AlertsViewSet):
+    queryset = Silence.objects.all()
+    serializer_class = SilenceSerializer
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.save(created_by=self.request.user)
+
+
+class AlertViewSet(AlertsReadOnlyViewSet):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        alerts = Alert.objects.select_related("rule")
+        state = self.request.query_params.get("state")
+        return alerts.filter(state=state) if state else alerts
+
+
+class DeliveryViewSet(AlertsReadOnlyViewSet):
+    serializer_class = DeliverySerializer
+
+    def get_queryset(self) -> QuerySet[Delivery]:
+        deliveries = Delivery.objects.select_related("channel", "event").prefetch_related(
+            "attempt_log"
+        )
+        status = self.request.query_params.get("status")
+        return deliveries.filter(status=status) if status else deliveries
+
+
+@method_decorator(login_not_required, name="dispatch")
+class ChannelTestView(APIView):
+    """POST: send the channel a test message now; answers with the logged delivery."""
+
+    permission_classes = [permissions.DjangoModelPermissions]
+    queryset = Channel.objects.all()  # for DjangoModelPermissions: needs change_channel
+
+    def post(self, request: Request, pk: int) -> Response:
+        channel = get_object_or_404(Channel, pk=pk)
+        delivery = channel_send_test(channel)
+        status = 200 if delivery.status == "sent" else 502
+        return Response(DeliverySerializer(delivery).data, status=status)
