@@ -7,4 +7,6 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("costs/", views.costs, name="costs"),
+    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/channels/<int:pk>/test", views.alerts_channel_test, name="alerts-channel-test"),
 ]
