@@ -17,6 +17,13 @@ def settings_check(app_configs: object = None, **kwargs: object) -> list[CheckMe
                 id="inferscope.W001",
             )
         )
+    if not settings.EMAIL_HOST and settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        messages.append(
+            Warning(
+                "EMAIL_BACKEND is SMTP but EMAIL_HOST is not set; alert email cannot be sent.",
+                id="inferscope.W002",
+            )
+        )
     scheme = urlsplit(settings.CELERY_BROKER_URL).scheme
     if scheme not in {"filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp", "memory"}:
         messages.append(
