@@ -13,6 +13,14 @@ RETRY_BACKOFF_MAX_SECONDS = 600
 # Events not handed to the delivery task after this long are re-queued by the
 # evaluation job (the broker was down when their transaction committed).
 STALE_EVENT_SECONDS = 30
+# Deliveries never tried this long after they were made are queued again.
+STALE_DELIVERY_SECONDS = 300
+# A delivery task is stopped after this long, so a receiver that trickles bytes
+# cannot hold a worker (each network operation also times out on its own).
+DELIVERY_TIME_LIMIT_SECONDS = 30
+# Upper bounds on a rule's durations: beyond them a timedelta would overflow.
+MAX_FOR_SECONDS = 7 * 86_400
+MAX_REPEAT_MINUTES = 366 * 1440
 DEFAULT_REPEAT_MINUTES = 240
 # Threshold metrics read raw samples of this window, ending now.
 METRIC_WINDOW_SECONDS = 60

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.choices import AlertState, EventKind
-from alerts.conditions import CONDITIONS, Breach
-from alerts.constants import STALE_EVENT_SECONDS
-from alerts.models import Alert, AlertEvent, Rule, Silence
+from alerts.choices import AlertState, DeliveryStatus, EventKind
+from alerts.conditions import CONDITIONS, Breach, Reads
+from alerts.constants import STALE_DELIVERY_SECONDS, STALE_EVENT_SECONDS
+from alerts.locks import evaluation_lock
+from alerts.models import Alert, AlertEvent, Delivery, Rule, Silence
 from alerts.scope import Inventory
 
 logger = logging.getLogger(__name__)
@@ -26,20 +27,33 @@ OPEN = [AlertState.PENDING, AlertState.FIRING]
 
 
 def evaluate_rules(now: datetime | None = None) -> int:
-    """Evaluate every enabled rule; returns the number of events written."""
+    """Evaluate every enabled rule; returns the number of events written (0 when
+    another evaluation is running: it will see the same data)."""
     now = now or timezone.now()
+    with evaluation_lock() as held:
+        if not held:
+            logger.info("another evaluation is running; this one is skipped")
+            return 0
+        return _evaluate(now)
+
+
+def _evaluate(now: datetime) -> int:
     inventory = Inventory.load()
     silences = list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
+    reads: Reads = {}
     events = 0
-    for rule in Rule.objects.filter(enabled=True):
+    for rule in Rule.objects.all():
         try:
-            breaches = CONDITIONS[rule.kind](rule, now)
+            if not rule.enabled:
+                # A rule switched off closes what it opened (and says so where it spoke).
+                events += _apply(rule, {}, now, inventory, silences)
+                continue
+            breaches = CONDITIONS[rule.kind](rule, now, reads)
+            in_scope = {k: b for k, b in breaches.items() if inventory.covers(rule, k)}
+            events += _apply(rule, in_scope, now, inventory, silences)
         except Exception:
             # One rule that cannot be evaluated must not silence the others.
             logger.exception("evaluating rule %s failed", rule.pk)
-            continue
-        in_scope = {k: b for k, b in breaches.items() if inventory.covers(rule, k)}
-        events += _apply(rule, in_scope, now, inventory, silences)
     requeue_stale_events(now)
     return events
 
@@ -50,7 +64,9 @@ def silenced(alert: Alert, silences: list[Silence]) -> bool:
             continue
         if silence.entity and silence.entity != alert.entity:
             continue
-        if silence.labels and any(alert.labels.get(k) != v for k, v in silence.labels.items()):
+        if silence.labels and any(
+            str(alert.labels.get(k)) != str(v) for k, v in silence.labels.items()
+        ):
             continue
         return True
     return False
@@ -71,11 +87,35 @@ def _apply(
             alert = _open(rule, entity, breach, now, inventory)
             if alert is None:
                 continue
-        events += _step(alert.pk, breach, now, rule, silences)
+        if _due(alert, rule, now, silences):
+            events += _step(alert.pk, breach, now, rule, silences)
+        elif (alert.value, alert.summary, alert.severity) != (
+            breach.value,
+            breach.summary[:500],
+            breach.severity,
+        ):
+            # Nothing to tell anyone: keep the figures fresh without locking the row.
+            Alert.objects.filter(pk=alert.pk).update(
+                value=breach.value, summary=breach.summary[:500], severity=breach.severity
+            )
     for entity, alert in open_alerts.items():
         if entity not in breaches:
             events += _resolve(alert.pk, now, silences)
     return events
+
+
+def _due(alert: Alert, rule: Rule, now: datetime, silences: list[Silence]) -> bool:
+    """Whether this breach may change the alert's state or owe a message (read unlocked;
+    _step decides again under the row lock)."""
+    if alert.state == AlertState.PENDING:
+        return now - alert.started_at >= timedelta(seconds=rule.for_seconds)
+    if silenced(alert, silences):
+        return False
+    if alert.last_notified_at is None:
+        return True
+    return bool(rule.repeat_minutes) and now - alert.last_notified_at >= timedelta(
+        minutes=rule.repeat_minutes
+    )
 
 
 def _open(
@@ -132,11 +172,12 @@ def _resolve(alert_id: int, now: datetime, silences: list[Silence]) -> int:
         alert = Alert.objects.select_for_update().filter(pk=alert_id, state__in=OPEN).first()
         if alert is None:
             return 0
-        # Only people who heard it fire hear it clear.
+        # Only people who heard it fire hear it clear; they hear it even inside a
+        # silence, or their incident (a webhook's, Slack's) would stay open for good.
         told = alert.state == AlertState.FIRING and alert.last_notified_at is not None
         alert.state, alert.resolved_at = AlertState.RESOLVED, now
         alert.save()
-        return _event(alert, EventKind.RESOLVED if told and not silenced(alert, silences) else None)
+        return _event(alert, EventKind.RESOLVED if told else None)
 
 
 def _event(alert: Alert, kind: str | None) -> int:
@@ -160,11 +201,29 @@ def _dispatch(event_id: int) -> None:
 
 
 def requeue_stale_events(now: datetime) -> int:
-    """Hand on events whose queueing was lost (a broker outage at commit time)."""
+    """Hand on events and deliveries whose queueing was lost (a broker outage at
+    commit time, a worker that died): claims and statuses keep it at once."""
     stale = AlertEvent.objects.filter(
         processed_at__isnull=True, created_at__lt=now - timedelta(seconds=STALE_EVENT_SECONDS)
     ).values_list("pk", flat=True)[:500]
     ids = list(stale)
     for event_id in ids:
         _dispatch(event_id)
+    stuck = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        test=False,
+        created_at__lt=now - timedelta(seconds=STALE_DELIVERY_SECONDS),
+    ).values_list("pk", flat=True)[:500]
+    for delivery_id in list(stuck):
+        _send(delivery_id)
     return len(ids)
+
+
+def _send(delivery_id: int) -> None:
+    from alerts.tasks import send_delivery_task
+
+    try:
+        send_delivery_task.delay(delivery_id)
+    except Exception:
+        logger.exception("queueing delivery %s failed", delivery_id)

@@ -35,7 +35,8 @@ def event_message(event: AlertEvent) -> Message:
         fields.append(("Value", f"{event.value:.4g}"))
     if event.kind == EventKind.RESOLVED and alert.resolved_at is not None:
         fields.append(("Resolved", _when(alert.resolved_at)))
-    link = absolute(alert.link or reverse("admin:alerts_alert_change", args=[alert.pk]))
+    # The alerts page, which everyone who can log in can open (the admin is staff only).
+    link = absolute(alert.link or f"{reverse('dashboard:alerts')}#alert-{alert.pk}")
     text = event.summary if event.kind != EventKind.RESOLVED else f"Cleared: {event.summary}"
     return Message(
         kind=event.kind,

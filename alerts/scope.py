@@ -92,6 +92,7 @@ class Inventory:
                 return False
         if rule.labels:
             have = entity.labels if entity else {}
-            if any(have.get(k) != v for k, v in rule.labels.items()):
+            # Label values compare as text: a label stored as 3 matches "3".
+            if any(str(have.get(k)) != str(v) for k, v in rule.labels.items()):
                 return False
         return True

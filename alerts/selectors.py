@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from alerts.choices import AlertState, DeliveryStatus
 from alerts.models import Alert, Channel, Delivery, Silence
@@ -24,10 +24,15 @@ def alerts_resolved_since(since: datetime) -> QuerySet[Alert]:
     )
 
 
-def deliveries_failed_since(since: datetime) -> QuerySet[Delivery]:
-    """Failed deliveries, and pending ones that have failed at least once (retrying)."""
+def deliveries_failed_since(since: datetime, now: datetime) -> QuerySet[Delivery]:
+    """Failed deliveries, pending ones that have failed at least once (retrying), and
+    pending ones never tried for five minutes (stuck: no worker picked them up)."""
+    stuck_before = now - timedelta(minutes=5)
     return (
-        Delivery.objects.filter(created_at__gte=since, last_error__gt="")
+        Delivery.objects.filter(created_at__gte=since)
+        .filter(
+            Q(last_error__gt="") | Q(status=DeliveryStatus.PENDING, created_at__lt=stuck_before)
+        )
         .exclude(status=DeliveryStatus.SENT)
         .select_related("channel", "event__alert")
         .order_by("-created_at")

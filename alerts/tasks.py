@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from alerts.constants import (
+    DELIVERY_TIME_LIMIT_SECONDS,
     MAX_DELIVERY_RETRIES,
     RETRY_BACKOFF_MAX_SECONDS,
     RETRY_BACKOFF_SECONDS,
@@ -23,7 +24,13 @@ def deliver_event_task(event_id: int) -> str:
     return f"event {event_id}: {len(deliveries)} deliveries"
 
 
-@shared_task(name="alerts.send_delivery", bind=True, max_retries=MAX_DELIVERY_RETRIES)
+@shared_task(
+    name="alerts.send_delivery",
+    bind=True,
+    max_retries=MAX_DELIVERY_RETRIES,
+    soft_time_limit=DELIVERY_TIME_LIMIT_SECONDS,
+    time_limit=DELIVERY_TIME_LIMIT_SECONDS + 15,
+)
 def send_delivery_task(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
     try:
         sent = attempt_delivery(delivery_id)

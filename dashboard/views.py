@@ -51,7 +51,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     context = {
         "open_alerts": alert_selectors.alerts_open(),
         "resolved": alert_selectors.alerts_resolved_since(now - timedelta(days=1))[:50],
-        "failed": alert_selectors.deliveries_failed_since(since)[:50],
+        "failed": alert_selectors.deliveries_failed_since(since, now)[:50],
         "channels": alert_selectors.channels_with_state(),
         "silences": alert_selectors.silences_active(now),
         "can_test": request.user.has_perm("alerts.change_channel"),

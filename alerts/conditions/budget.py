@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from alerts.choices import BudgetCondition
 from alerts.conditions.base import Breach
@@ -6,11 +7,13 @@ from alerts.models import Rule
 from costs.budgets import budget_statuses
 
 
-def budget_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
+def budget_breaches(rule: Rule, now: datetime, reads: dict[Any, Any]) -> dict[str, Breach]:
     """Budgets whose month-end forecast, or spend so far, passes `value` % of the budget."""
     share = float(rule.value or 100) / 100
     out: dict[str, Breach] = {}
-    for status in budget_statuses(now):
+    if "budgets" not in reads:
+        reads["budgets"] = budget_statuses(now)
+    for status in reads["budgets"]:
         limit = status.budget.monthly_usd * type(status.budget.monthly_usd)(str(share))
         name, budget = status.budget.name, status.budget.monthly_usd
         if rule.condition == BudgetCondition.FORECAST and status.forecast > limit:

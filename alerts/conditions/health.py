@@ -2,6 +2,7 @@
 errors, a GPU that stopped reporting while the rest of its node still does."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Case, Count, F, Max, Min, Sum, When
 from django.db.models.lookups import GreaterThan
@@ -18,7 +19,7 @@ RECENT = timedelta(minutes=10)
 GONE_AFTER = timedelta(minutes=5)
 
 
-def health_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
+def health_breaches(rule: Rule, now: datetime, reads: dict[Any, Any]) -> dict[str, Breach]:
     if rule.condition == HealthCondition.THROTTLING:
         return _throttling(now, timedelta(minutes=float(rule.value or 0)))
     if rule.condition == HealthCondition.ECC:
@@ -55,20 +56,36 @@ def _throttling(now: datetime, held: timedelta) -> dict[str, Breach]:
 
 
 def _ecc(now: datetime) -> dict[str, Breach]:
-    rows = (
-        GpuSample.objects.filter(ts__gt=now - RECENT, ts__lte=now, ecc_uncorrected__isnull=False)
-        .values("gpu_id")
-        .annotate(low=Min("ecc_uncorrected"), high=Max("ecc_uncorrected"))
+    window = GpuSample.objects.filter(
+        ts__gt=now - RECENT, ts__lte=now, ecc_uncorrected__isnull=False
     )
+    # Most GPUs' counters did not move: only the others are read sample by sample.
+    moved = [
+        r["gpu_id"]
+        for r in window.values("gpu_id").annotate(
+            low=Min("ecc_uncorrected"), high=Max("ecc_uncorrected")
+        )
+        if r["high"] > r["low"]
+    ]
+    new: dict[int, int] = {}
+    last: dict[int, int] = {}
+    rows = window.filter(gpu_id__in=moved).order_by("gpu_id", "ts")
+    for gpu_id, count in rows.values_list("gpu_id", "ecc_uncorrected"):
+        if count is None:
+            continue
+        before = last.get(gpu_id)
+        # A counter that went down was reset (a driver reload): not new errors.
+        if before is not None and count > before:
+            new[gpu_id] = new.get(gpu_id, 0) + count - before
+        last[gpu_id] = count
     return {
-        f"gpu:{r['gpu_id']}": Breach(
-            float(r["high"] - r["low"]),
-            f"{r['high'] - r['low']} new uncorrected ECC errors in the last"
+        f"gpu:{gpu_id}": Breach(
+            float(errors),
+            f"{errors} new uncorrected ECC errors in the last"
             f" {RECENT.total_seconds() / 60:.0f} minutes: drain it and check its memory",
             "critical",
         )
-        for r in rows
-        if r["high"] > r["low"]
+        for gpu_id, errors in new.items()
     }
 
 

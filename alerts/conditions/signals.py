@@ -3,6 +3,7 @@ agents' heartbeats say right now."""
 
 import operator
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
 
@@ -29,8 +30,10 @@ ANOMALY_FRESH = timedelta(minutes=15)
 KNOWN_FOR = timedelta(days=1)
 
 
-def threshold_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
+def threshold_breaches(rule: Rule, now: datetime, reads: dict[Any, Any]) -> dict[str, Breach]:
     metric = METRICS[rule.metric]
+    if ("metric", metric.name) not in reads:
+        reads[("metric", metric.name)] = metric.read(now)
     compare = COMPARE[Comparison(rule.comparison)]
     threshold = float(rule.value or 0.0)
     words = Comparison(rule.comparison).label
@@ -40,12 +43,12 @@ def threshold_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
             value,
             f"{metric.label} {fmt(value)}{unit}, {words} the threshold {fmt(threshold)}{unit}",
         )
-        for entity, value in metric.read(now).items()
+        for entity, value in reads[("metric", metric.name)].items()
         if compare(value, threshold)
     }
 
 
-def anomaly_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
+def anomaly_breaches(rule: Rule, now: datetime, reads: dict[Any, Any]) -> dict[str, Breach]:
     floor = SEVERITY_RANK[Severity(rule.min_severity)]
     severities = [s for s, rank in SEVERITY_RANK.items() if rank >= floor]
     rows = Anomaly.objects.filter(
@@ -63,7 +66,7 @@ def anomaly_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
     return out
 
 
-def silence_breaches(rule: Rule, now: datetime) -> dict[str, Breach]:
+def silence_breaches(rule: Rule, now: datetime, reads: dict[Any, Any]) -> dict[str, Breach]:
     """Agents and deployments with no data for `value` minutes (revoked agents excluded)."""
     quiet = timedelta(minutes=float(rule.value or 0))
     since = now - quiet

@@ -1,5 +1,7 @@
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 
 from alerts.choices import ChannelKind, DeliveryStatus
@@ -8,12 +10,18 @@ __all__ = ["Channel", "Delivery", "DeliveryAttempt"]
 
 
 def mask(secret: str) -> str:
-    """Enough of a URL to recognise it, never enough to use it."""
+    """Enough of a URL to recognise it (scheme, host, last 4 characters), never enough
+    to use it: no user, password, path or query."""
     if not secret:
         return ""
-    scheme, _, rest = secret.partition("://")
-    host = rest.split("/", 1)[0]
-    return f"{scheme}://{host}/…{secret[-4:]}" if rest else "…"
+    try:
+        parts = urlsplit(secret)
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if not host:
+        return "…"
+    return f"{parts.scheme}://{host}/…{secret[-4:]}"
 
 
 class Channel(models.Model):
@@ -58,8 +66,11 @@ class Channel(models.Model):
                 except ValidationError:
                     errors["email_to"] = f"{address!r} is not an email address."
         elif self.kind in (ChannelKind.SLACK, ChannelKind.WEBHOOK):
-            if not self.url.startswith(("https://", "http://")):
-                errors["url"] = "Give an http:// or https:// URL."
+            try:
+                URLValidator(schemes=["http", "https"])(self.url)
+                urlsplit(self.url).port  # noqa: B018 (raises on a bad port)
+            except (ValidationError, ValueError):
+                errors["url"] = "Give a valid http:// or https:// URL."
             if self.kind == ChannelKind.WEBHOOK and len(self.secret) < 16:
                 errors["secret"] = "Give a signing key of at least 16 characters."
         if errors:

@@ -1,10 +1,11 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
 from alerts.choices import BudgetCondition, Comparison, HealthCondition, RuleKind
-from alerts.constants import DEFAULT_REPEAT_MINUTES
+from alerts.constants import DEFAULT_REPEAT_MINUTES, MAX_FOR_SECONDS, MAX_REPEAT_MINUTES
 from anomaly.choices import Severity
 from collectors.models import Deployment, Gpu, Node
 
@@ -43,7 +44,9 @@ class Rule(models.Model):
     )
     min_severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     for_seconds = models.PositiveIntegerField(
-        default=0, help_text="how long the condition must hold before the alert fires"
+        default=0,
+        validators=[MaxValueValidator(MAX_FOR_SECONDS)],
+        help_text="how long the condition must hold before the alert fires",
     )
     # Scope: at most one entity, and/or a label selector (all pairs must match).
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, null=True, blank=True)
@@ -51,7 +54,9 @@ class Rule(models.Model):
     gpu = models.ForeignKey(Gpu, on_delete=models.CASCADE, null=True, blank=True)
     labels = models.JSONField(default=dict, blank=True)
     repeat_minutes = models.PositiveIntegerField(
-        default=DEFAULT_REPEAT_MINUTES, help_text="remind while firing; 0 = never"
+        default=DEFAULT_REPEAT_MINUTES,
+        validators=[MaxValueValidator(MAX_REPEAT_MINUTES)],
+        help_text="remind while firing; 0 = never",
     )
     channels = models.ManyToManyField("alerts.Channel", related_name="rules", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

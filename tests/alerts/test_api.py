@@ -82,6 +82,19 @@ def test_bad_rules_get_field_errors(api: Client) -> None:
         content_type="application/json",
     )
     assert ok.status_code == 201, ok.content
+    too_long = api.post(
+        "/api/v1/alerts/rules",
+        {
+            "name": "y",
+            "kind": "silence",
+            "value": 5,
+            "for_seconds": 10**14,
+            "repeat_minutes": 10**12,
+        },
+        content_type="application/json",
+    )
+    assert too_long.status_code == 400
+    assert {e["field"] for e in too_long.json()["errors"]} == {"for_seconds", "repeat_minutes"}
 
 
 def test_reading_needs_a_login_and_writing_a_permission(teammate) -> None:  # type: ignore[no-untyped-def]

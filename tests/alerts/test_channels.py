@@ -137,3 +137,54 @@ def test_a_broken_channel_fails_alone(http_receiver: HttpReceiver) -> None:
         attempt_delivery(first.pk)  # connection refused: retried later
     assert attempt_delivery(second.pk)
     assert len(http_receiver.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "::ffff:10.0.0.1",
+        "64:ff9b::a00:1",
+        "2002:a00:1::1",
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+        "224.0.0.1",
+    ],
+)
+def test_non_public_addresses_are_recognised_however_they_are_written(address: str) -> None:
+    from alerts.http import _public
+
+    assert not _public(address)
+
+
+def test_public_addresses_pass() -> None:
+    from alerts.http import _public
+
+    assert _public("8.8.8.8") and _public("2606:4700:4700::1111") and _public("64:ff9b::808:808")
+
+
+def test_a_masked_url_shows_no_credentials_path_or_query() -> None:
+    from alerts.models.channels import mask
+
+    assert mask("https://user:pass@hooks.example.com/services/T0/B0/abcd?token=SECRET") == (
+        "https://hooks.example.com/…CRET"
+    )
+    assert "SECRET" not in mask("https://api.example.com?token=SECRET")[:-4]
+
+
+def test_a_url_with_spaces_is_refused_without_quoting_it(http_receiver: HttpReceiver) -> None:
+    channel = Channel.objects.create(
+        name="bad", kind=ChannelKind.SLACK, url=http_receiver.url + "/T0/B0 SECRETPART"
+    )
+    delivery = Delivery.objects.create(channel=channel)
+    assert attempt_delivery(delivery.pk) is False
+    delivery.refresh_from_db()
+    assert "SECRETPART" not in delivery.last_error
+    with pytest.raises(Exception, match="valid"):
+        channel.full_clean()

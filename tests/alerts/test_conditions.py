@@ -20,7 +20,7 @@ HIST = {"bounds": [0.1, 0.5, 1.0, 5.0], "counts": [0, 2, 3, 95, 0], "sum": None}
 
 
 def breaches(**rule: object) -> dict[str, object]:
-    return dict(CONDITIONS[str(rule["kind"])](Rule(name="r", **rule), NOW))
+    return dict(CONDITIONS[str(rule["kind"])](Rule(name="r", **rule), NOW, {}))
 
 
 @pytest.fixture
@@ -144,3 +144,14 @@ def test_evaluating_an_empty_install_does_nothing() -> None:
     Rule.objects.create(name="any", kind=RuleKind.ANOMALY, min_severity=Severity.INFO)
     assert evaluate_rules(NOW) == 0
     assert not Alert.objects.exists()
+
+
+def test_an_ecc_counter_reset_is_not_new_errors(gpus: list[Gpu]) -> None:
+    reloaded, erring = gpus[:2]
+    for s, (before, after) in enumerate([(7, 1), (7, 1), (0, 2), (0, 2)]):
+        ts = NOW - timedelta(seconds=300 - 60 * s)
+        GpuSample.objects.create(gpu=reloaded, ts=ts, ecc_uncorrected=before)  # driver reload
+        GpuSample.objects.create(gpu=erring, ts=ts, ecc_uncorrected=after)
+    found = breaches(kind=RuleKind.GPU_HEALTH, condition="ecc")
+    assert list(found) == [f"gpu:{erring.pk}"]
+    assert found[f"gpu:{erring.pk}"].value == 1.0  # type: ignore[attr-defined]

@@ -216,3 +216,29 @@ def test_a_rule_that_cannot_be_evaluated_does_not_stop_the_others(
     )
     samples(hot, T0, 97)
     assert evaluate_rules(T0) == 1
+
+
+def test_a_resolve_is_sent_inside_a_silence_to_those_who_heard_it_fire(
+    fleet, http_receiver: HttpReceiver
+) -> None:  # type: ignore[no-untyped-def]
+    hot, _ = fleet
+    hot_rule(http_receiver, for_seconds=0)
+    samples(hot, T0, 97)
+    evaluate_rules(T0)
+    Silence.objects.create(starts_at=T0 + timedelta(minutes=1), ends_at=T0 + timedelta(hours=1))
+    evaluate_rules(T0 + timedelta(minutes=5))  # cleared while silenced
+    deliver_all()
+    assert [r.json["event"] for r in http_receiver.requests] == ["firing", "resolved"]
+
+
+def test_switching_a_rule_off_resolves_its_alerts(fleet, http_receiver: HttpReceiver) -> None:  # type: ignore[no-untyped-def]
+    hot, _ = fleet
+    rule = hot_rule(http_receiver, for_seconds=0)
+    samples(hot, T0, 97)
+    evaluate_rules(T0)
+    Rule.objects.filter(pk=rule.pk).update(enabled=False)
+    samples(hot, T0 + timedelta(seconds=30), 97)
+    evaluate_rules(T0 + timedelta(seconds=30))
+    assert Alert.objects.get().state == AlertState.RESOLVED
+    deliver_all()
+    assert [r.json["event"] for r in http_receiver.requests] == ["firing", "resolved"]
