@@ -4,7 +4,8 @@ Tests run on PostgreSQL when DATABASE_URL is set (CI does), on SQLite otherwise.
 """
 
 import gzip
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,17 @@ from collectors.models import Agent
 from collectors.services import agent_create
 
 INGEST_URL = "/api/v1/ingest"
+
+
+@pytest.fixture(autouse=True)
+def root_logger_restored() -> Iterator[None]:
+    """Celery's worker setup (the second time it runs in one process) leaves the root
+    logger at ERROR; a later test reading warnings through caplog would see none."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture

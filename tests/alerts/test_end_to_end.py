@@ -1,9 +1,7 @@
 """Samples in through the ingest API, a Slack message out, with the beat schedule and a
 worker running for real (Redis in CI, the embedded broker otherwise). Prints the time."""
 
-import logging
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,19 +17,7 @@ from tests.conftest import gpu_sample, inventory, now_utc
 DEADLINE_SECONDS = 60
 
 
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    """Celery's worker setup sets the root logger to ERROR (the second time it runs in
-    one process); later tests that read warnings through caplog need it back."""
-    root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
-    yield
-    root.setLevel(level)
-    root.handlers[:] = handlers
-
-
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("logging_restored")
 def test_a_breach_reaches_slack_within_a_minute_of_its_sample(
     post_batch,
     http_receiver: HttpReceiver,
