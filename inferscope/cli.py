@@ -1,4 +1,4 @@
-"""`inferscope web|worker|beat|init|run`: the commands that make run and
+"""`inferscope web|worker|alerts-worker|beat|init|run`: the commands that make run and
 docker-compose.yml both use, so the two cannot drift apart."""
 
 import ctypes
@@ -17,6 +17,7 @@ from inferscope.lib.paths import data_dir
 PROCESSES: dict[str, list[str]] = {
     "web": ["inferscope", "web"],
     "worker": ["inferscope", "worker"],
+    "alerts-worker": ["inferscope", "alerts-worker"],
     "beat": ["inferscope", "beat"],
 }
 # Only `make run` starts an agent beside the server; in production agents run on
@@ -76,6 +77,32 @@ def worker() -> None:
             "INFO",
             "--concurrency",
             os.environ.get("WORKER_CONCURRENCY", "2"),
+            # The alerts queue too, so alerts flow even where no alerts worker runs.
+            "--queues",
+            "celery,alerts",
+        ]
+    )
+
+
+def alerts_worker() -> None:
+    """Alert evaluation and delivery only, so an hour-long job on the main worker never
+    delays an alert past its minute. Threads: the work waits on the network."""
+    _exec(
+        [
+            "celery",
+            "-A",
+            "inferscope",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "alerts",
+            "--hostname",
+            "alerts@%h",
+            "--pool",
+            "threads",
+            "--concurrency",
+            os.environ.get("ALERTS_WORKER_CONCURRENCY", "4"),
         ]
     )
 
@@ -194,6 +221,7 @@ def run() -> int:
 COMMANDS: dict[str, Callable[[], int | None]] = {
     "web": web,
     "worker": worker,
+    "alerts-worker": alerts_worker,
     "beat": beat,
     "agent": agent,
     "init": init,

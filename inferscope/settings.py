@@ -221,6 +221,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30 if CELERY_TASK_TIME_LI
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Alert work has its own queue (and worker, `inferscope alerts-worker`), so a long
+# rollup or training run cannot hold an alert back; the main worker serves it too.
+CELERY_TASK_ROUTES = {"alerts.*": {"queue": "alerts"}}
 
 LOGGING = {
     "version": 1,

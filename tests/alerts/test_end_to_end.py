@@ -33,8 +33,14 @@ def test_a_breach_reaches_slack_within_a_minute_of_its_sample(
     rule.channels.add(slack)
     app.loader.import_default_modules()
     beat = EmbeddedService(app, thread=True, schedule_filename=str(tmp_path / "beat-schedule"))
+    # Only the alerts queue: evaluation and delivery need nothing from the main worker.
     with start_worker(
-        app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=20
+        app,
+        pool="threads",
+        concurrency=4,
+        queues=["alerts"],
+        perform_ping_check=False,
+        shutdown_timeout=20,
     ):
         beat.start()
         try:

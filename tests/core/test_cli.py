@@ -98,4 +98,5 @@ def test_an_unknown_subcommand_prints_usage():
         [sys.executable, "-m", "inferscope.cli", "serve"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "usage: inferscope {web|worker|beat|agent|init|run}"
+    commands = "web|worker|alerts-worker|beat|agent|init|run"
+    assert result.stderr.strip() == f"usage: inferscope {{{commands}}}"
