@@ -8,11 +8,18 @@ from alerts.constants import (
 )
 from alerts.delivery import RetryLater, attempt_delivery, claim_event
 from alerts.evaluate import evaluate_rules
+from alerts.retention import expire_old_alerts
 
 
 @shared_task(name="alerts.evaluate")
 def evaluate_task() -> str:
     return f"wrote {evaluate_rules()} alert events"
+
+
+@shared_task(name="alerts.expire_old_alerts")
+def expire_old_alerts_task() -> str:
+    deleted = expire_old_alerts()
+    return "deleted " + ", ".join(f"{n} {what}" for what, n in deleted.items())
 
 
 @shared_task(name="alerts.deliver_event")

@@ -25,6 +25,7 @@ JOBS: tuple[Job, ...] = (
     # Last: it reads anomalies and costs. Threshold rules read raw samples, not
     # rollups, so a breach is seen within one period of its sample arriving.
     Job("evaluate_alerts", "alerts.evaluate", 15),
+    Job("expire_old_alerts", "alerts.expire_old_alerts", 3600),
 )
 
 

@@ -183,6 +183,7 @@ INGEST_BATCH_RETENTION_DAYS = env_int("INGEST_BATCH_RETENTION_DAYS", 14, minimum
 # daily rollups and cost records are kept for good.
 RAW_SAMPLE_RETENTION_DAYS = env_int("RAW_SAMPLE_RETENTION_DAYS", 14, minimum=1)
 MINUTE_ROLLUP_RETENTION_DAYS = env_int("MINUTE_ROLLUP_RETENTION_DAYS", 90, minimum=1)
+ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 180, minimum=1)
 # Grid carbon intensity for gCO2e per 1M tokens; unset means "not shown".
 COST_GRID_GCO2_PER_KWH = env_float("COST_GRID_GCO2_PER_KWH", None)
 # Data-centre overhead applied to measured GPU energy in energy and carbon figures.
