@@ -92,8 +92,9 @@ def _fill(
     return series
 
 
-def gpu_series(start: datetime, end: datetime) -> Series:
-    """Per-minute utilization, power and temperature of every GPU seen in [start, end)."""
+def gpu_series(start: datetime, end: datetime, gpu_id: int | None = None) -> Series:
+    """Per-minute utilization, power and temperature of every GPU seen in [start, end)
+    (or of one GPU)."""
     values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
     stamps = grid(start, end, Resolution.MINUTE)
     # Buckets come back as epoch seconds and map onto the grid's own datetimes:
@@ -103,8 +104,12 @@ def gpu_series(start: datetime, end: datetime) -> Series:
         f"SELECT gpu_id, {epoch('bucket')}, util_sum, util_n, power_sum, power_n, temp_sum, temp_n"
         f" FROM {GpuRollup._meta.db_table} WHERE resolution = %s AND bucket >= %s AND bucket < %s"
     )
+    params: list[Any] = [Resolution.MINUTE, param(start), param(end)]
+    if gpu_id is not None:
+        sql += " AND gpu_id = %s"
+        params.append(gpu_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Resolution.MINUTE, param(start), param(end)])
+        cursor.execute(sql, params)
         for gpu_id, seconds, util_s, util_n, power_s, power_n, temp_s, temp_n in cursor:
             ts = at.get(int(seconds))
             if ts is None:
@@ -121,12 +126,16 @@ def gpu_series(start: datetime, end: datetime) -> Series:
     return _fill(values, stamps)
 
 
-def deployment_series(start: datetime, end: datetime) -> Series:
-    """Per-minute latency, throughput and errors of every deployment seen in [start, end)."""
+def deployment_series(start: datetime, end: datetime, deployment_id: int | None = None) -> Series:
+    """Per-minute latency, throughput and errors of every deployment seen in [start, end)
+    (or of one deployment)."""
     values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
-    rows = InferenceRollup.objects.filter(
+    rollups = InferenceRollup.objects.filter(
         resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=end
-    ).values(
+    )
+    if deployment_id is not None:
+        rollups = rollups.filter(deployment_id=deployment_id)
+    rows = rollups.values(
         "deployment_id",
         "bucket",
         "ttft_hist",

@@ -4,6 +4,8 @@ from typing import Any
 from django import forms
 from django.core.validators import MaxLengthValidator
 
+from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
+from anomaly.series import METRICS
 from costs.selectors import ReportError, parse_grouping
 from inferscope.lib.timerange import day_start
 
@@ -70,3 +72,12 @@ class CostReportForm(forms.Form):
     def period(self) -> tuple[datetime, datetime, str]:
         data = self.cleaned_data
         return day_start(data["start"]), day_start(data["end"]), data["by"]
+
+
+class AnomalyFilterForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "any"), *AnomalyStatus.choices], required=False)
+    severity = forms.ChoiceField(choices=[("", "any"), *Severity.choices], required=False)
+    kind = forms.ChoiceField(choices=[("", "any"), *AnomalyKind.choices], required=False)
+    metric = forms.ChoiceField(
+        choices=[("", "any"), *((name, name) for name in sorted(METRICS))], required=False
+    )

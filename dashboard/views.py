@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,12 +13,18 @@ from django.views.decorators.http import require_POST
 from alerts import selectors as alert_selectors
 from alerts.models import Channel
 from alerts.services import channel_send_test
+from anomaly import selectors as anomaly_selectors
+from anomaly.choices import AnomalyStatus
+from anomaly.models import Anomaly
+from anomaly.series import METRICS
+from anomaly.services import anomaly_set_status
 from collectors.selectors import deployment_label_keys, fleet_nodes
 from costs.breakeven import break_evens
 from costs.budgets import budget_statuses
 from costs.report import report_rows
 from costs.selectors import IDLE_KEY, unpriced_gpus
-from dashboard.forms import CostReportForm
+from dashboard.charts.anomaly import observed_vs_expected
+from dashboard.forms import AnomalyFilterForm, CostReportForm
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -70,3 +76,51 @@ def alerts_channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, f"Test to {channel.name} failed: {delivery.last_error}")
     return redirect("dashboard:alerts")
+
+
+def anomalies(request: HttpRequest) -> HttpResponse:
+    form = AnomalyFilterForm(request.GET or {"status": AnomalyStatus.OPEN})
+    rows = (
+        anomaly_selectors.anomalies_filtered(**form.cleaned_data)
+        if form.is_valid()
+        else Anomaly.objects.none()
+    )
+    return render(request, "dashboard/anomalies.html", {"form": form, "anomalies": rows[:200]})
+
+
+def anomaly_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    anomaly = get_object_or_404(
+        Anomaly.objects.select_related("gpu__node", "deployment__node", "node"), pk=pk
+    )
+    context = anomaly_selectors.anomaly_context(anomaly)
+    chart = None
+    if context is not None and context.observed:
+        metric = METRICS[anomaly.metric]
+        chart = observed_vs_expected(
+            context.observed, context.band, context.start, context.end, metric.label, metric.unit
+        )
+    return render(
+        request,
+        "dashboard/anomaly.html",
+        {
+            "anomaly": anomaly,
+            "chart": chart,
+            "statuses": AnomalyStatus,
+            "can_change": request.user.has_perm("anomaly.change_anomaly"),
+        },
+    )
+
+
+@require_POST
+def anomaly_status(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.has_perm("anomaly.change_anomaly"):
+        raise PermissionDenied
+    anomaly = get_object_or_404(Anomaly, pk=pk)
+    status = request.POST.get("status", "")
+    if status not in AnomalyStatus.values:
+        return HttpResponseBadRequest(
+            "status: choose open, acknowledged, resolved or false_positive"
+        )
+    anomaly_set_status(anomaly, status, request.user)  # type: ignore[arg-type]
+    messages.success(request, f"Marked {AnomalyStatus(status).label.lower()}.")
+    return redirect("dashboard:anomaly", pk=pk)

@@ -1,0 +1,91 @@
+"""The anomaly pages: a filtered list, and one anomaly with its series, band and buttons."""
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from anomaly.choices import AnomalyKind, AnomalyStatus
+from anomaly.models import Anomaly, DetectorTuning
+from anomaly.scoring import FAMILIES, score_family
+from collectors.models import Gpu, Node
+from costs.choices import Resolution
+from costs.models import GpuRollup
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def spike() -> Anomaly:
+    """Three days of a GPU's utilization with a spike 20 minutes before NOW, scored."""
+    node = Node.objects.create(name="node-a")
+    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
+    rng = random.Random(3)
+    rows = []
+    for minute in range(3 * 1440):
+        ts = NOW - timedelta(days=3) + timedelta(minutes=minute)
+        hour = ts.hour + ts.minute / 60
+        value = 50 + 30 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1.5)
+        if NOW - ts == timedelta(minutes=20):
+            value = 100.0
+        rows.append(
+            GpuRollup(
+                gpu=gpu,
+                resolution=Resolution.MINUTE,
+                bucket=ts,
+                samples=6,
+                present_s=60,
+                util_sum=value * 6,
+                util_n=6,
+            )
+        )
+    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    score_family(FAMILIES[0], NOW + FAMILIES[0].settle)
+    return Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.SPIKE)
+
+
+@pytest.fixture
+def signed_in(owner) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+def test_the_pages_need_a_login(client: Client) -> None:
+    for url in ("/anomalies/", "/anomalies/1/"):
+        assert client.get(url).status_code == 302
+
+
+def test_an_empty_list_says_so(signed_in: Client) -> None:
+    assert "No anomalies match" in signed_in.get("/anomalies/").content.decode()
+    assert signed_in.get("/anomalies/?status=nonsense").status_code == 200
+
+
+def test_the_list_and_the_detail_with_its_chart(signed_in: Client, spike: Anomaly) -> None:
+    listed = signed_in.get("/anomalies/").content.decode()
+    assert spike.explanation in listed
+    page = signed_in.get(f"/anomalies/{spike.pk}/").content.decode()
+    assert 'id="chart-anomaly"' in page and "/static/plotly/plotly.min.js" in page
+    assert "expected range" in page  # the band's trace
+    assert "cdn" not in page.lower()
+
+
+def test_marking_a_false_positive_from_the_page(signed_in: Client, spike: Anomaly, owner) -> None:  # type: ignore[no-untyped-def]
+    response = signed_in.post(
+        f"/anomalies/{spike.pk}/status", {"status": "false_positive"}, follow=True
+    )
+    assert "Marked false positive." in response.content.decode()
+    spike.refresh_from_db()
+    assert spike.status == AnomalyStatus.FALSE_POSITIVE and spike.status_changed_by == owner
+    assert DetectorTuning.objects.get(metric="gpu.util").sensitivity == pytest.approx(0.8)
+    assert signed_in.post(f"/anomalies/{spike.pk}/status", {"status": "gone"}).status_code == 400
+
+
+def test_changing_status_needs_the_permission(teammate, spike: Anomaly) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(teammate)
+    assert "Acknowledge" not in client.get(f"/anomalies/{spike.pk}/").content.decode()
+    assert client.post(f"/anomalies/{spike.pk}/status", {"status": "resolved"}).status_code == 403
