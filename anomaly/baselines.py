@@ -230,16 +230,19 @@ def _terms(
     return rows
 
 
-def load_slots(start: datetime, end: datetime) -> tuple[dict[Key, Slots], set[Key]]:
-    """The stored terms of every series for the hours of [start, end], and the series
-    that have terms for the hour holding `end` (those still expected to report)."""
+def load_slots(
+    start: datetime, end: datetime, key: Key | None = None
+) -> tuple[dict[Key, Slots], set[Key]]:
+    """The stored terms of every series (or of one) for the hours of [start, end], and
+    the series that have terms for the hour holding `end` (those still expected to report)."""
     first_hour, last_hour = hour_of(start), hour_of(end) + 1
     n = last_hour - first_hour + 1
     names = ("profile", "level", "usual_noise", "day_spread", "calibration", "source")
     arrays: dict[Key, Floats] = {}
-    rows = SeriesHour.objects.filter(
-        hour__gte=at_hour(first_hour), hour__lte=at_hour(last_hour)
-    ).values_list("metric", "entity", "hour", *names)
+    stored = SeriesHour.objects.filter(hour__gte=at_hour(first_hour), hour__lte=at_hour(last_hour))
+    if key is not None:
+        stored = stored.filter(metric=key[0], entity=key[1])
+    rows = stored.values_list("metric", "entity", "hour", *names)
     current: set[Key] = set()
     for metric, entity, hour, *values in rows.iterator(chunk_size=10_000):
         key = (metric, entity)

@@ -17,6 +17,8 @@ from costs.choices import Resolution
 
 BEFORE_MINUTES, AFTER_MINUTES = timedelta(hours=3), timedelta(minutes=30)
 BEFORE_HOURS, AFTER_HOURS = timedelta(days=3), timedelta(hours=6)
+# A long anomaly is drawn up to its last point over at most this much.
+MAX_SPAN_MINUTES, MAX_SPAN_HOURS = timedelta(hours=24), timedelta(days=14)
 HOURLY_HISTORY = timedelta(days=35)
 
 
@@ -44,8 +46,9 @@ class Context:
 
 
 def anomaly_context(anomaly: Anomaly) -> Context | None:
-    """The anomaly's series and expected band around it; None for metrics with no single
-    series (the multivariate score, a silent node)."""
+    """The anomaly's series and expected band around it (at most MAX_SPAN of it, ending
+    at its last point); None for metrics with no single series (the multivariate score,
+    a silent node) or an entity that has none."""
     metric = METRICS.get(anomaly.metric)
     if (
         metric is None
@@ -57,30 +60,32 @@ def anomaly_context(anomaly: Anomaly) -> Context | None:
     sensitivity = DetectorTuning.sensitivities([anomaly.metric]).get(key, 1.0)
     now = timezone.now()
     if metric.resolution == Resolution.HOUR:
-        start = anomaly.start - BEFORE_HOURS
+        start = max(anomaly.start - BEFORE_HOURS, anomaly.end - MAX_SPAN_HOURS)
         end = min(anomaly.end + AFTER_HOURS, now)
-        points = cost_series(start - HOURLY_HISTORY, end).get(key, [])
+        points = cost_series(start - HOURLY_HISTORY, end, anomaly.entity_key).get(key, [])
         detector = build(
             {"name": "seasonal", "sensitivity": sensitivity, **constants.HOURLY_SEASONAL}
         )
         results = [r for r in detector.detect_batch(points) if r.ts >= start]
     else:
-        start = anomaly.start - BEFORE_MINUTES
-        end = min(anomaly.end + AFTER_MINUTES, now)
         kind, _, pk = anomaly.entity_key.partition(":")
+        if kind not in ("gpu", "deployment") or not pk.isdigit():
+            return None
+        start = max(anomaly.start - BEFORE_MINUTES, anomaly.end - MAX_SPAN_MINUTES)
+        end = min(anomaly.end + AFTER_MINUTES, now)
         if kind == "gpu":
             series = gpu_series(start, end, gpu_id=int(pk))
         else:
             series = deployment_series(start, end, deployment_id=int(pk))
         points = series.get(key, [])
-        slots, _ = load_slots(start, end)
+        slots, _ = load_slots(start, end, key)
         results = SeasonalDetector(sensitivity).detect_with(
             [], points, slots.get(key) or empty_slots(start, end)
         )
     return Context(
         observed=[(p.ts, p.value) for p in points if p.ts >= start],
         band=[(r.ts, r.expected_low, r.expected_high) for r in results],
-        start=anomaly.start,
+        start=max(anomaly.start, start),
         end=anomaly.end,
     )
 

@@ -155,17 +155,39 @@ def deployment_series(start: datetime, end: datetime, deployment_id: int | None 
     return _fill(values, grid(start, end, Resolution.MINUTE))
 
 
-def cost_series(start: datetime, end: datetime) -> Series:
-    """Hourly $ and $ per 1M tokens of every deployment costed in [start, end)."""
+def cost_series(start: datetime, end: datetime, entity: str | None = None) -> Series:
+    """Hourly $ and $ per 1M tokens of every deployment costed in [start, end), and the
+    fleet's spend; or only those of one entity ("deployment:<id>" or "fleet")."""
     values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
+    kind, _, pk = (entity or "").partition(":")
+    one = {"deployment_id": int(pk)} if kind == "deployment" and pk.isdigit() else {}
+    if entity is None or one:
+        _deployment_costs(values, start, end, one)
+    if entity is None or entity == "fleet":
+        fleet = (
+            CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+            .values("hour")
+            .annotate(usd=Sum("usd"))
+        )
+        for row in fleet:
+            values[("fleet.cost_per_hour", "fleet")][row["hour"]] = float(row["usd"])
+    return _fill(values, grid(start, end, Resolution.HOUR))
+
+
+def _deployment_costs(
+    values: dict[tuple[str, str], dict[datetime, float | None]],
+    start: datetime,
+    end: datetime,
+    one: dict[str, int],
+) -> None:
     tokens = {
         (r["deployment_id"], r["bucket"]): r["prompt_tokens"] + r["generation_tokens"]
         for r in InferenceRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
+            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end, **one
         ).values("deployment_id", "bucket", "prompt_tokens", "generation_tokens")
     }
     costs = (
-        CostRecord.objects.filter(hour__gte=start, hour__lt=end, deployment__isnull=False)
+        CostRecord.objects.filter(hour__gte=start, hour__lt=end, deployment__isnull=False, **one)
         .values("deployment_id", "hour")
         .annotate(usd=Sum("usd"))
     )
@@ -177,11 +199,3 @@ def cost_series(start: datetime, end: datetime) -> Series:
         values[("deployment.cost_per_1m_tokens", entity)][row["hour"]] = (
             None if per_token is None else per_token * 1e6
         )
-    fleet = (
-        CostRecord.objects.filter(hour__gte=start, hour__lt=end)
-        .values("hour")
-        .annotate(usd=Sum("usd"))
-    )
-    for row in fleet:
-        values[("fleet.cost_per_hour", "fleet")][row["hour"]] = float(row["usd"])
-    return _fill(values, grid(start, end, Resolution.HOUR))

@@ -1,3 +1,4 @@
+import logging
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -25,6 +26,8 @@ from costs.report import report_rows
 from costs.selectors import IDLE_KEY, unpriced_gpus
 from dashboard.charts.anomaly import observed_vs_expected
 from dashboard.forms import AnomalyFilterForm, CostReportForm
+
+logger = logging.getLogger(__name__)
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -92,7 +95,12 @@ def anomaly_detail(request: HttpRequest, pk: int) -> HttpResponse:
     anomaly = get_object_or_404(
         Anomaly.objects.select_related("gpu__node", "deployment__node", "node"), pk=pk
     )
-    context = anomaly_selectors.anomaly_context(anomaly)
+    try:
+        context = anomaly_selectors.anomaly_context(anomaly)
+    except Exception:
+        # The page still shows the anomaly; only its chart is missing.
+        logger.exception("drawing anomaly %s failed", anomaly.pk)
+        context = None
     chart = None
     if context is not None and context.observed:
         metric = METRICS[anomaly.metric]

@@ -61,7 +61,8 @@ def test_the_pages_need_a_login(client: Client) -> None:
 
 def test_an_empty_list_says_so(signed_in: Client) -> None:
     assert "No anomalies match" in signed_in.get("/anomalies/").content.decode()
-    assert signed_in.get("/anomalies/?status=nonsense").status_code == 200
+    refused = signed_in.get("/anomalies/?status=nonsense").content.decode()
+    assert "Select a valid choice" in refused
 
 
 def test_the_list_and_the_detail_with_its_chart(signed_in: Client, spike: Anomaly) -> None:
@@ -70,6 +71,13 @@ def test_the_list_and_the_detail_with_its_chart(signed_in: Client, spike: Anomal
     page = signed_in.get(f"/anomalies/{spike.pk}/").content.decode()
     assert 'id="chart-anomaly"' in page and "/static/plotly/plotly.min.js" in page
     assert "expected range" in page  # the band's trace
+    from anomaly.selectors import anomaly_context
+
+    context = anomaly_context(spike)
+    assert context is not None
+    [(_, low, high)] = [b for b in context.band if b[0] == spike.start]
+    assert low is not None and high is not None and not low <= 100.0 <= high
+    assert sum(low is not None for _, low, _ in context.band) > 100
     assert "cdn" not in page.lower()
 
 
@@ -89,3 +97,33 @@ def test_changing_status_needs_the_permission(teammate, spike: Anomaly) -> None:
     client.force_login(teammate)
     assert "Acknowledge" not in client.get(f"/anomalies/{spike.pk}/").content.decode()
     assert client.post(f"/anomalies/{spike.pk}/status", {"status": "resolved"}).status_code == 403
+
+
+def test_a_fleet_spend_anomaly_is_drawn_by_the_hour(signed_in: Client) -> None:
+    from decimal import Decimal
+
+    from costs.models import CostRecord
+
+    gpu = Gpu.objects.create(node=Node.objects.create(name="node-a"), uuid="a0", index=0)
+    rng = random.Random(3)
+    records = []
+    for hour in range(14 * 24):
+        ts = NOW - timedelta(hours=14 * 24 - hour)
+        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
+        if hour >= 14 * 24 - 3:
+            usd = 400
+        records.append(
+            CostRecord(
+                hour=ts,
+                gpu=gpu,
+                usd=Decimal(f"{usd:.6f}"),
+                gpu_hours=1,
+                rate_usd_per_hour=2,
+                pricing="test",
+            )
+        )
+    CostRecord.objects.bulk_create(records)
+    score_family(FAMILIES[1], NOW + FAMILIES[1].settle)
+    jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
+    page = signed_in.get(f"/anomalies/{jump.pk}/").content.decode()
+    assert 'id="chart-anomaly"' in page and "the fleet" in page
