@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from alerts.models import Alert, AlertEvent, Channel, Delivery, DeliveryAttempt, Rule, Silence
 from alerts.services import channel_send_test
+from inferscope.lib.admin import ReadOnlyAdmin
 
 
 class ChannelForm(forms.ModelForm):
@@ -75,16 +76,6 @@ class SilenceAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the jobs write: people read them, never edit them by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Alert)

@@ -5,16 +5,7 @@ from django.http import HttpRequest
 from anomaly.choices import AnomalyStatus
 from anomaly.models import Anomaly, DetectorModel, DetectorTuning
 from anomaly.services import anomaly_set_status
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the jobs write: people read them, never edit them by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from inferscope.lib.admin import ReadOnlyAdmin
 
 
 def _set_status(status: str, label: str) -> admin.action:  # type: ignore[valid-type]

@@ -14,6 +14,7 @@ from costs.models import (
     PriceBookEntry,
 )
 from costs.services import prices_changed
+from inferscope.lib.admin import ReadOnlyAdmin
 
 
 class PriceAdmin(admin.ModelAdmin):
@@ -75,24 +76,18 @@ class HostedAlternativeAdmin(admin.ModelAdmin):
     search_fields = ["name", "deployment__name"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Measured and computed rows: editing one would make the figures lie about the
-    samples, so they are only viewed (a price change recomputes them)."""
+class MeasuredAdmin(ReadOnlyAdmin):
+    """Measured and computed rows: editing or deleting one would make the figures lie
+    about the samples, so they are only viewed (a price change recomputes them)."""
 
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
 @admin.register(CostRecord)
-class CostRecordAdmin(ReadOnlyAdmin):
+class CostRecordAdmin(MeasuredAdmin):
     list_display = ["hour", "gpu", "deployment", "usd", "gpu_hours", "idle_held", "pricing"]
     list_filter = ["hour", "idle_held", "gpu", "deployment"]
     list_select_related = ["gpu__node", "deployment__node"]
@@ -100,7 +95,7 @@ class CostRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GpuRollup)
-class GpuRollupAdmin(ReadOnlyAdmin):
+class GpuRollupAdmin(MeasuredAdmin):
     list_display = ["bucket", "resolution", "gpu", "samples", "present_s", "energy_j"]
     list_filter = ["resolution", "bucket", "gpu"]
     list_select_related = ["gpu__node"]
@@ -108,7 +103,7 @@ class GpuRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InferenceRollup)
-class InferenceRollupAdmin(ReadOnlyAdmin):
+class InferenceRollupAdmin(MeasuredAdmin):
     list_display = [
         "bucket",
         "resolution",

@@ -1,32 +1,14 @@
 """Input and output shapes of the costs API."""
 
-from copy import copy
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from collectors.models import Deployment, Node
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import FORMATS
 from costs.selectors import ReportError, parse_grouping
-
-
-class CleanModelSerializer(serializers.ModelSerializer):
-    """Runs the model's clean() on the validated values, so each rule is written once
-    for the admin's forms and the API; its errors come back as field errors."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
-        model: Any = self.Meta.model
-        instance = copy(self.instance) if self.instance is not None else model()
-        for name, value in attrs.items():
-            setattr(instance, name, value)
-        try:
-            instance.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
-        return attrs
+from inferscope.lib.api import CleanModelSerializer
 
 
 class PriceBookEntrySerializer(CleanModelSerializer):

@@ -1,8 +1,10 @@
 """One error shape for every API response: {"detail": str, "errors": [{"field", "message"}]}."""
 
+from copy import copy
 from typing import Any
 
-from rest_framework import exceptions, status
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -54,3 +56,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"]), "errors": []}
     return response
+
+
+class CleanModelSerializer(serializers.ModelSerializer):
+    """Runs the model's clean() on the validated values, so each rule is written once
+    for the admin's forms and the API; its errors come back as field errors."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        model: Any = self.Meta.model
+        instance = copy(self.instance) if self.instance is not None else model()
+        for name, value in attrs.items():
+            setattr(instance, name, value)
+        try:
+            instance.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
+        return attrs
