@@ -38,11 +38,15 @@ def evaluate_rules(now: datetime | None = None) -> int:
 
 
 def _evaluate(now: datetime) -> int:
+    rules = list(Rule.objects.all())
+    if not rules:
+        requeue_stale_events(now)
+        return 0  # no rules: no fleet read every 15 s for nothing
     inventory = Inventory.load()
     silences = list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
     reads: Reads = {}
     events = 0
-    for rule in Rule.objects.all():
+    for rule in rules:
         try:
             if not rule.enabled:
                 # A rule switched off closes what it opened (and says so where it spoke).
@@ -186,18 +190,19 @@ def _event(alert: Alert, kind: str | None) -> int:
     event = AlertEvent.objects.create(
         alert=alert, kind=kind, summary=alert.summary, value=alert.value
     )
-    transaction.on_commit(lambda: _dispatch(event.pk))
+    transaction.on_commit(lambda: _queue("deliver_event_task", event.pk))
     return 1
 
 
-def _dispatch(event_id: int) -> None:
-    from alerts.tasks import deliver_event_task
+def _queue(task: str, pk: int) -> None:
+    """Queue a delivery task; a broker outage is logged, and the next evaluation
+    re-queues what it left (requeue_stale_events)."""
+    from alerts import tasks
 
     try:
-        deliver_event_task.delay(event_id)
+        getattr(tasks, task).delay(pk)
     except Exception:
-        # The broker is down: the next evaluation re-queues the event.
-        logger.exception("queueing event %s failed", event_id)
+        logger.exception("queueing %s(%s) failed", task, pk)
 
 
 def requeue_stale_events(now: datetime) -> int:
@@ -208,7 +213,7 @@ def requeue_stale_events(now: datetime) -> int:
     ).values_list("pk", flat=True)[:500]
     ids = list(stale)
     for event_id in ids:
-        _dispatch(event_id)
+        _queue("deliver_event_task", event_id)
     stuck = Delivery.objects.filter(
         status=DeliveryStatus.PENDING,
         attempts=0,
@@ -216,14 +221,5 @@ def requeue_stale_events(now: datetime) -> int:
         created_at__lt=now - timedelta(seconds=STALE_DELIVERY_SECONDS),
     ).values_list("pk", flat=True)[:500]
     for delivery_id in list(stuck):
-        _send(delivery_id)
+        _queue("send_delivery_task", delivery_id)
     return len(ids)
-
-
-def _send(delivery_id: int) -> None:
-    from alerts.tasks import send_delivery_task
-
-    try:
-        send_delivery_task.delay(delivery_id)
-    except Exception:
-        logger.exception("queueing delivery %s failed", delivery_id)

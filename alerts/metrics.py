@@ -122,7 +122,8 @@ def _cost(metric: str) -> Callable[[datetime], Values]:
 
     def read(now: datetime) -> Values:
         hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        series = cost_series(hour, hour + timedelta(hours=1))
+        only = "fleet" if metric.startswith("fleet.") else None
+        series = cost_series(hour, hour + timedelta(hours=1), only)
         return {
             entity: points[-1].value
             for (name, entity), points in series.items()
@@ -130,10 +131,6 @@ def _cost(metric: str) -> Callable[[datetime], Values]:
         }
 
     return read
-
-
-def _fleet_spend(now: datetime) -> Values:
-    return _cost("fleet.cost_per_hour")(now)
 
 
 METRICS: dict[str, Metric] = {
@@ -191,6 +188,12 @@ METRICS: dict[str, Metric] = {
             "deployment",
             _cost("deployment.cost_per_1m_tokens"),
         ),
-        Metric("fleet.cost_per_hour", "fleet spend in the last hour", "$", "fleet", _fleet_spend),
+        Metric(
+            "fleet.cost_per_hour",
+            "fleet spend in the last hour",
+            "$",
+            "fleet",
+            _cost("fleet.cost_per_hour"),
+        ),
     )
 }

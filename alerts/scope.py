@@ -30,8 +30,12 @@ class Inventory:
             entities[f"node:{node.pk}"] = Entity(
                 f"node {node.name}", dict(node.labels or {}), node.pk
             )
+        nodes_of: dict[int, list[int]] = {}
+        for node in nodes.values():
+            if node.agent_id is not None:
+                nodes_of.setdefault(node.agent_id, []).append(node.pk)
         for agent in Agent.objects.all():
-            node_ids = [n.pk for n in nodes.values() if n.agent_id == agent.pk]
+            node_ids = nodes_of.get(agent.pk, [])
             labels: dict[str, str] = {}
             for node_id in node_ids:
                 labels.update(nodes[node_id].labels or {})

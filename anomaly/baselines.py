@@ -15,13 +15,14 @@ spread over several ticks.
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Min
 
+from anomaly.detectors import Point
 from anomaly.detectors.arrays import Floats, to_arrays
 from anomaly.detectors.profile import (
     HOUR,
@@ -189,11 +190,10 @@ def _stored(first_hour: int, since: datetime, until: datetime) -> dict[Key, Floa
 
 
 def _terms(
-    key: Key, first_hour: int, lo: int, hi: int, terms: Floats, points: Iterable
+    key: Key, first_hour: int, lo: int, hi: int, terms: Floats, points: Sequence[Point]
 ) -> list[SeriesHour]:
     """Observe slots [lo, hi) from `points` and compute the terms of [lo, hi + AHEAD_HOURS)."""
     median, noise, residual, profile, level, usual, day_spread, calib, source_f = terms
-    points = list(points)
     if points:
         ts, values = to_arrays(points)
         slot = (np.floor(ts / HOUR).astype(np.int64)) - first_hour

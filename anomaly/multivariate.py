@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from anomaly.choices import AnomalyKind
-from anomaly.detectors import Result
+from anomaly.detectors import Found, Result
 from anomaly.detectors.isolation import MultivariateDetector
 from anomaly.features import FEATURE_LABELS, FeatureRow, feature_rows, matrix
 from anomaly.models import DetectorModel, DetectorTuning
@@ -63,9 +63,7 @@ def score_multivariate(start: datetime, end: datetime) -> int:
     return sum(record(*item) for item in multivariate_results(start, end))
 
 
-def multivariate_results(
-    start: datetime, end: datetime
-) -> list[tuple[str, str, list[Result], timedelta, str]]:
+def multivariate_results(start: datetime, end: datetime) -> list[Found]:
     """(metric, entity, anomalous results, step, detector) for the minutes in [start, end).
 
     Groups without a model (cold start) are skipped.

@@ -23,7 +23,7 @@ from django.utils import timezone
 from anomaly import constants
 from anomaly.baselines import empty_slots, load_slots, refresh_baselines
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
-from anomaly.detectors import Point, Result, build
+from anomaly.detectors import Found, Point, Result, build
 from anomaly.detectors.seasonal import SeasonalDetector
 from anomaly.explain import sentence
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
@@ -155,9 +155,7 @@ def score_family(family: Family, now: datetime) -> int:
     return touched
 
 
-def _detect_family(
-    family: Family, start: datetime, end: datetime
-) -> list[tuple[str, str, list[Result], timedelta, str]]:
+def _detect_family(family: Family, start: datetime, end: datetime) -> list[Found]:
     since = start - family.history
     series: Series = {}
     for builder in family.builders:

@@ -9,18 +9,16 @@ so only the utilization reports them.
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from anomaly.choices import AnomalyKind
-from anomaly.detectors import Result
+from anomaly.detectors import Found, Result
 from collectors.models import Deployment, Gpu
 
 NODE_METRIC = "node.presence"
 # The series whose gaps say an entity is gone (the others follow them).
 PRESENCE = {"gpu.util", "deployment.tokens_per_s"}
 FOLLOWERS = {"gpu.power", "gpu.temperature"}
-
-Found = tuple[str, str, list[Result], timedelta, str]
 
 
 def _pk(entity: str) -> int:

@@ -6,9 +6,9 @@ imports them all, so `DETECTORS` is complete once `anomaly.detectors` is loaded.
 
 from typing import Any, TypeVar
 
-from anomaly.detectors.base import Detector, Point, Result
+from anomaly.detectors.base import Detector, Found, Point, Result
 
-__all__ = ["DETECTORS", "Detector", "Point", "Result", "build", "register"]
+__all__ = ["DETECTORS", "Detector", "Found", "Point", "Result", "build", "register"]
 
 DETECTORS: dict[str, type[Detector]] = {}
 

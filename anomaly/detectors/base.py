@@ -8,7 +8,7 @@ live: the result for point i depends only on points 0..i. The scoring job calls
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
 
@@ -28,6 +28,11 @@ class Result(NamedTuple):
     expected_high: float | None
     kind: str  # one of anomaly.choices.AnomalyKind values, "" when normal
     explanation: str  # one sentence, empty when normal
+
+
+# One series' anomalous results as the scoring job records them:
+# (metric, entity key, results, step between points, detector name).
+Found = tuple[str, str, list[Result], timedelta, str]
 
 
 class Detector(ABC):
