@@ -2,7 +2,7 @@
 
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -11,38 +11,15 @@ from anomaly.choices import AnomalyKind, AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.scoring import FAMILIES, score_family
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
-from costs.models import GpuRollup
+from tests.anomaly.test_scoring import NOW, store_gpu
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def spike() -> Anomaly:
     """Three days of a GPU's utilization with a spike 20 minutes before NOW, scored."""
-    node = Node.objects.create(name="node-a")
-    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
-    rng = random.Random(3)
-    rows = []
-    for minute in range(3 * 1440):
-        ts = NOW - timedelta(days=3) + timedelta(minutes=minute)
-        hour = ts.hour + ts.minute / 60
-        value = 50 + 30 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1.5)
-        if NOW - ts == timedelta(minutes=20):
-            value = 100.0
-        rows.append(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.MINUTE,
-                bucket=ts,
-                samples=6,
-                present_s=60,
-                util_sum=value * 6,
-                util_n=6,
-            )
-        )
-    GpuRollup.objects.bulk_create(rows, batch_size=5000)
+    store_gpu({20: 100.0})
     score_family(FAMILIES[0], NOW + FAMILIES[0].settle)
     return Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.SPIKE)
 
