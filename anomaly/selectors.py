@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from anomaly import constants
 from anomaly.baselines import empty_slots, load_slots
-from anomaly.detectors import Point, build
+from anomaly.detectors import build
 from anomaly.detectors.seasonal import SeasonalDetector
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.series import METRICS, cost_series, deployment_series, gpu_series
@@ -90,4 +90,4 @@ def anomaly_context(anomaly: Anomaly) -> Context | None:
     )
 
 
-__all__ = ["Context", "Point", "anomalies_filtered", "anomaly_context"]
+__all__ = ["Context", "anomalies_filtered", "anomaly_context"]
