@@ -32,6 +32,11 @@ class GpuRollup(models.Model):
     temp_sum = models.FloatField(default=0)
     temp_n = models.PositiveIntegerField(default=0)
     temp_max = models.FloatField(null=True)
+    # For the GPU page's memory and clock charts; averages kept as sum and count.
+    mem_used_sum = models.FloatField(default=0)
+    mem_used_n = models.PositiveIntegerField(default=0)
+    sm_clock_sum = models.FloatField(default=0)
+    sm_clock_n = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -55,6 +60,14 @@ class GpuRollup(models.Model):
     @property
     def temp_avg(self) -> float | None:
         return self.temp_sum / self.temp_n if self.temp_n else None
+
+    @property
+    def mem_used_avg(self) -> float | None:
+        return self.mem_used_sum / self.mem_used_n if self.mem_used_n else None
+
+    @property
+    def sm_clock_avg(self) -> float | None:
+        return self.sm_clock_sum / self.sm_clock_n if self.sm_clock_n else None
 
 
 class InferenceRollup(models.Model):

@@ -10,7 +10,8 @@ from inferscope.lib.sql import least, param, seconds, trunc
 
 _GPU_COLUMNS = (
     "samples, present_s, util_sum, util_n, util_max, power_sum, power_n, power_max,"
-    " energy_j, mem_used_max, mem_total, throttled_s, temp_sum, temp_n, temp_max"
+    " energy_j, mem_used_max, mem_total, throttled_s, temp_sum, temp_n, temp_max,"
+    " mem_used_sum, mem_used_n, sm_clock_sum, sm_clock_n"
 )
 _GPU_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _GPU_COLUMNS.split(","))
 
@@ -32,10 +33,12 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
             COALESCE(SUM(power_w), 0), COUNT(power_w), MAX(power_w),
             SUM(energy), MAX(mem_used_bytes), MAX(mem_total_bytes),
             SUM(CASE WHEN (throttle_reasons & {THROTTLE_MASK}) <> 0 THEN covered ELSE 0 END),
-            COALESCE(SUM(temp_c), 0), COUNT(temp_c), MAX(temp_c)
+            COALESCE(SUM(temp_c), 0), COUNT(temp_c), MAX(temp_c),
+            COALESCE(SUM(mem_used_bytes), 0), COUNT(mem_used_bytes),
+            COALESCE(SUM(sm_clock_mhz), 0), COUNT(sm_clock_mhz)
         FROM (
             SELECT gpu_id, ts, util_gpu, power_w, mem_used_bytes, mem_total_bytes,
-                throttle_reasons, temp_c,
+                throttle_reasons, temp_c, sm_clock_mhz,
                 CASE WHEN {gap} <= {MAX_SAMPLE_GAP_S} THEN {gap} ELSE 0 END AS covered,
                 CASE WHEN {gap} IS NULL OR {gap} > {MAX_SAMPLE_GAP_S} THEN 0
                     WHEN energy_j >= prev_energy
@@ -45,7 +48,7 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
                     ELSE 0 END AS energy
             FROM (
                 SELECT gpu_id, ts, util_gpu, power_w, energy_j, mem_used_bytes,
-                    mem_total_bytes, throttle_reasons, temp_c,
+                    mem_total_bytes, throttle_reasons, temp_c, sm_clock_mhz,
                     {seconds("ts", "LAG(ts) OVER w")} AS gap,
                     LAG(energy_j) OVER w AS prev_energy
                 FROM collectors_gpusample
@@ -72,7 +75,8 @@ def merge_gpu(source: int, target: int, start: datetime, end: datetime) -> None:
         SELECT gpu_id, {target}, {bucket}, SUM(samples), {least("SUM(present_s)", str(target))},
             SUM(util_sum), SUM(util_n), MAX(util_max), SUM(power_sum), SUM(power_n),
             MAX(power_max), SUM(energy_j), MAX(mem_used_max), MAX(mem_total), SUM(throttled_s),
-            SUM(temp_sum), SUM(temp_n), MAX(temp_max)
+            SUM(temp_sum), SUM(temp_n), MAX(temp_max),
+            SUM(mem_used_sum), SUM(mem_used_n), SUM(sm_clock_sum), SUM(sm_clock_n)
         FROM {table}
         WHERE resolution = %s AND bucket >= %s AND bucket < %s
         GROUP BY gpu_id, {bucket}

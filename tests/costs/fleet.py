@@ -52,6 +52,7 @@ def gpu_samples(ts: datetime, minute: int) -> list[dict[str, Any]]:
                 "energy_j": 1e9 + 30_000.0 * minute,
                 "mem_used_bytes": 60 * GIB,
                 "mem_total_bytes": 80 * GIB,
+                "sm_clock_mhz": 1500 + 10 * (minute % 2),
             }
         )
     rows.append(

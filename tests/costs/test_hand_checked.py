@@ -38,9 +38,12 @@ def test_each_gpu_is_present_the_whole_day(day: None) -> None:
     assert a0.util_avg == pytest.approx(50.0)
     assert a0.temp_max == 69.0  # 60 + minute % 10
     assert a0.temp_avg == pytest.approx(64.5)
+    assert a0.mem_used_avg == pytest.approx(60 * 2**30)
+    assert a0.sm_clock_avg == pytest.approx(1505)  # 1500 and 1510 in turn
     b0 = GpuRollup.objects.get(gpu__uuid="b0", resolution=Resolution.DAY, bucket=DAY)
     # No counter: 100 W x 86,400 s.
     assert b0.energy_j == pytest.approx(8_640_000)
+    assert b0.sm_clock_avg is None and b0.mem_used_avg is None  # never reported
 
 
 def test_a_deployment_alone_on_a_gpu_pays_all_of_it(day: None) -> None:
