@@ -37,3 +37,38 @@ def deployment_label_keys() -> list[str]:
         if isinstance(labels, dict):
             keys.update(str(key) for key in labels)
     return sorted(keys)
+
+
+def deployment_label_pairs() -> list[str]:
+    """Every key=value label on a deployment, sorted: the label filter's choices."""
+    pairs: set[str] = set()
+    for labels in Deployment.objects.order_by().values_list("labels", flat=True):
+        if isinstance(labels, dict):
+            pairs.update(f"{key}={value}" for key, value in labels.items())
+    return sorted(pairs)
+
+
+def label_scope(label: tuple[str, str] | None) -> tuple[list[int], list[int]] | None:
+    """(deployment ids, ids of the GPUs they run on) with this label; None: no filter."""
+    if label is None:
+        return None
+    key, value = label
+    deployments = [
+        pk
+        for pk, labels in Deployment.objects.order_by().values_list("pk", "labels")
+        if isinstance(labels, dict) and key in labels and str(labels[key]) == value
+    ]
+    gpus = Deployment.gpus.through.objects.filter(deployment_id__in=deployments)
+    return deployments, sorted(set(gpus.values_list("gpu_id", flat=True)))
+
+
+def gpus_with_latest(gpu_ids: list[int] | None = None) -> QuerySet[Gpu]:
+    """GPUs with their node and latest sample's figures, in fleet order."""
+    gpus = Gpu.objects.select_related("node").annotate(
+        last_ts=_latest(GpuSample, "gpu", "ts"),
+        last_util=_latest(GpuSample, "gpu", "util_gpu"),
+        last_power=_latest(GpuSample, "gpu", "power_w"),
+        last_mem_used=_latest(GpuSample, "gpu", "mem_used_bytes"),
+        last_temp=_latest(GpuSample, "gpu", "temp_c"),
+    )
+    return gpus if gpu_ids is None else gpus.filter(pk__in=gpu_ids)

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from collectors.models import Agent
 
@@ -36,3 +37,11 @@ def agent_token_file(name: str, path: Path) -> bool:
     with os.fdopen(fd, "w") as file:
         file.write(token)
     return True
+
+
+def agent_revoke(agent: Agent) -> bool:
+    """Stop the agent's token from being accepted; False if it was revoked already."""
+    updated = Agent.objects.filter(pk=agent.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    return bool(updated)

@@ -29,7 +29,6 @@ from costs.serializers import (
     ReportQuerySerializer,
 )
 from costs.services import prices_changed
-from inferscope.lib.timerange import day_start
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -83,7 +82,7 @@ class ReportView(APIView):
         query = ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        start, end = day_start(params["start"]), day_start(params["end"])
+        start, end = params["start"], params["end"]
         by, fmt = params["by"], params["format"]
         body = render(report_rows(start, end, by), fmt, start, end, by)
         if fmt == "json":
@@ -91,7 +90,10 @@ class ReportView(APIView):
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         # A label key is free text; only safe characters go into the header.
         name = re.sub(
-            r"[^\w.-]+", "-", f"costs-{params['start']}-{params['end']}-{by}", flags=re.ASCII
+            r"[^\w.-]+",
+            "-",
+            f"costs-{request.query_params['start']}-{request.query_params['end']}-{by}",
+            flags=re.ASCII,
         )
         filename = f"{name}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

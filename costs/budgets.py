@@ -78,40 +78,75 @@ def _today(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def budget_status(
-    budget: Budget, now: datetime | None = None, fleet: Fleet | None = None
-) -> BudgetStatus:
-    now = (now or timezone.now()).astimezone(UTC)
+@dataclass(frozen=True)
+class MonthSpend:
+    """Spend of this UTC month so far, by day, and the forecast at the end of each day left."""
+
+    month_start: date
+    today: date
+    daily: dict[date, Decimal]
+    spent: Decimal
+    forecast_by_day: list[tuple[date, Decimal]]  # running month total at each day's end
+
+    @property
+    def forecast(self) -> Decimal:
+        return self.forecast_by_day[-1][1] if self.forecast_by_day else self.spent
+
+    @property
+    def spent_today(self) -> Decimal:
+        return self.daily.get(self.today, ZERO)
+
+
+def month_spend(deployments: list[int] | None, now: datetime, reported: set[date]) -> MonthSpend:
+    """The month for these deployments (None: the whole bill, idle included)."""
     month_start, month_end = month_bounds(now)
     today = _today(now)
-    fleet = fleet or Fleet.load(today)
-    deployments = scope_deployments(budget, fleet)
     history_start = min(month_start, today - FORECAST_HISTORY)
     hourly = spend_by_hour(history_start, month_end, deployments)
     daily: dict[date, Decimal] = defaultdict(Decimal)
     for hour, usd in hourly:
         daily[hour.date()] += usd
-
     spent = sum((usd for hour, usd in hourly if hour >= month_start), ZERO)
-    exceeded_on = None
-    running = ZERO
-    for day in sorted(d for d in daily if d >= month_start.date()):
-        running += daily[day]
-        if running > budget.monthly_usd:
-            exceeded_on = day
-            break
-
-    per_weekday = _weekday_means(fleet.reported, daily, spent, now - month_start)
+    per_weekday = _weekday_means(reported, daily, spent, now - month_start)
     remaining_today = Decimal(1) - Decimal((now - today).total_seconds()) / Decimal(86400)
     forecast = spent
+    steps = []
     day = today
     while day < month_end:
         part = remaining_today if day == today else Decimal(1)
         forecast += per_weekday[day.weekday()] * part
-        if exceeded_on is None and forecast > budget.monthly_usd:
-            exceeded_on = day.date()
+        steps.append((day.date(), forecast))
         day += DAY
-    return BudgetStatus(budget, month_start.date(), spent, forecast, exceeded_on)
+    return MonthSpend(month_start.date(), today.date(), dict(daily), spent, steps)
+
+
+def fleet_month_spend(now: datetime | None = None) -> MonthSpend:
+    """The whole bill's month: today, month to date and the month-end forecast."""
+    now = (now or timezone.now()).astimezone(UTC)
+    today = _today(now)
+    return month_spend(
+        None, now, {h.date() for h in hours_with_costs(today - FORECAST_HISTORY, today)}
+    )
+
+
+def budget_status(
+    budget: Budget, now: datetime | None = None, fleet: Fleet | None = None
+) -> BudgetStatus:
+    now = (now or timezone.now()).astimezone(UTC)
+    fleet = fleet or Fleet.load(_today(now))
+    month = month_spend(scope_deployments(budget, fleet), now, fleet.reported)
+    exceeded_on = None
+    running = ZERO
+    for day in sorted(d for d in month.daily if d >= month.month_start):
+        running += month.daily[day]
+        if running > budget.monthly_usd:
+            exceeded_on = day
+            break
+    if exceeded_on is None:
+        exceeded_on = next(
+            (day for day, total in month.forecast_by_day if total > budget.monthly_usd), None
+        )
+    return BudgetStatus(budget, month.month_start, month.spent, month.forecast, exceeded_on)
 
 
 def _weekday_means(

@@ -1,5 +1,6 @@
 """Input and output shapes of the costs API."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -61,11 +62,22 @@ class HostedAlternativeSerializer(CleanModelSerializer):
         fields = ["id", "deployment", "name", "usd_per_1m_input", "usd_per_1m_output"]
 
 
-class ReportQuerySerializer(serializers.Serializer):
-    """The report's query string: whole UTC days, the end day excluded."""
+class HourField(serializers.DateTimeField):
+    """A UTC day (YYYY-MM-DD, its midnight) or an instant, floored to its hour."""
 
-    start = serializers.DateField(input_formats=["iso-8601"])
-    end = serializers.DateField(input_formats=["iso-8601"], help_text="the day after the last")
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(input_formats=["%Y-%m-%d", "iso-8601"], default_timezone=UTC, **kwargs)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        parsed: datetime = super().to_internal_value(value)
+        return parsed.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    """The report's query string: whole UTC days (the end day excluded) or hours."""
+
+    start = HourField()
+    end = HourField(help_text="the day after the last, or the hour after the last")
     by = serializers.CharField(default="deployment", max_length=200)
     format = serializers.ChoiceField(choices=FORMATS, default="json")
 

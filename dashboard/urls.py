@@ -1,15 +1,22 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard.views import alerts, anomalies, costs, deployments, fleet, settings
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("costs/", views.costs, name="costs"),
-    path("alerts/", views.alerts, name="alerts"),
-    path("anomalies/", views.anomalies, name="anomalies"),
-    path("anomalies/<int:pk>/", views.anomaly_detail, name="anomaly"),
-    path("anomalies/<int:pk>/status", views.anomaly_status, name="anomaly-status"),
-    path("alerts/channels/<int:pk>/test", views.alerts_channel_test, name="alerts-channel-test"),
+    path("", fleet.overview, name="overview"),
+    path("nodes/", fleet.nodes, name="nodes"),
+    path("gpus/<int:pk>/", fleet.gpu_detail, name="gpu"),
+    path("deployments/", deployments.deployments, name="deployments"),
+    path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment"),
+    path("costs/", costs.costs, name="costs"),
+    path("alerts/", alerts.alerts, name="alerts"),
+    path("alerts/channels/<int:pk>/test", alerts.alerts_channel_test, name="alerts-channel-test"),
+    path("anomalies/", anomalies.anomalies, name="anomalies"),
+    path("anomalies/<int:pk>/", anomalies.anomaly_detail, name="anomaly"),
+    path("anomalies/<int:pk>/status", anomalies.anomaly_status, name="anomaly-status"),
+    path("settings/", settings.settings_page, name="settings"),
+    path("settings/agents/new", settings.agent_new, name="agent-new"),
+    path("settings/agents/<int:pk>/revoke", settings.agent_revoke_view, name="agent-revoke"),
 ]

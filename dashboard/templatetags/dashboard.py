@@ -1,13 +1,18 @@
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django import template
+from django.utils import timezone
+
+from inferscope.lib.timerange import TimeRange
 
 register = template.Library()
 
 
 @register.filter
 def gib(value: int | None) -> str:
-    return "—" if value is None else f"{value / 2**30:.1f} GiB"
+    return "—" if value is None or value == "" else f"{value / 2**30:.1f} GiB"
 
 
 @register.filter
@@ -19,7 +24,8 @@ def per_second(value: float | None, interval: float | None) -> str:
 
 @register.filter
 def number(value: float | None, digits: int = 0) -> str:
-    return "—" if value is None else f"{value:,.{digits}f}"
+    # "" is what a template gives for a missing key: no figure, like None.
+    return "—" if value is None or value == "" else f"{value:,.{digits}f}"
 
 
 @register.filter
@@ -44,3 +50,46 @@ def compact(value: float | None) -> str:
             places = 2 if abs(scaled) < 10 else 1 if abs(scaled) < 100 else 0
             return f"{scaled:,.{places}f}{suffix}"
     return f"{value:,.0f}"
+
+
+@register.simple_tag
+def range_query(tr: TimeRange, **changes: str) -> str:
+    """A link's query string: this page's range and label filter with `changes` applied."""
+    return "?" + tr.query(**changes)
+
+
+@register.filter
+def percent(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.123 -> 12.3%."""
+    return "—" if value is None or value == "" else f"{value * 100:.{digits}f}%"
+
+
+@register.filter
+def ms(seconds: float | None) -> str:
+    """Seconds as milliseconds, or seconds past 10 s: 0.0423 -> 42 ms."""
+    if seconds is None:
+        return "—"
+    if seconds >= 10:
+        return f"{seconds:,.1f} s"
+    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+@register.filter
+def latency(figures: Any, spec: str) -> Any:
+    """figures|latency:"ttft_hist 0.95" -> that percentile in seconds."""
+    if figures is None:
+        return None
+    hist, q = spec.split()
+    return figures.p(hist, float(q))
+
+
+@register.filter
+def ago(ts: datetime | None) -> str:
+    """How long ago, in the largest unit that fits: '42 s ago', '3 h ago', 'never'."""
+    if ts is None:
+        return "never"
+    seconds = max(0, int((timezone.now() - ts).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"

@@ -65,3 +65,11 @@ def as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def bucket_epoch(column: str, step: int) -> str:
+    """A timestamp column floored to a multiple of `step` seconds, as unix seconds."""
+    step = int(step)
+    if connection.vendor == "postgresql":
+        return f"(FLOOR(EXTRACT(EPOCH FROM {column}) / {step}) * {step})::bigint"
+    return f"((CAST(strftime('%s', {column}) AS INTEGER) / {step}) * {step})"

@@ -20,8 +20,10 @@ def test_a_person_logs_in_and_sees_the_simulated_fleet(page, live_server):
     banner = page.locator(".simulated-banner")
     assert banner.is_visible()
     assert "Simulated data" in banner.inner_text()
+    page.click("nav >> text=Nodes")
+    page.wait_for_url(live_server.url + "/nodes/")
     assert page.locator("h2", has_text="sim-node-a").locator(".badge-simulated").is_visible()
-    assert page.locator("td", has_text="chat-llama-8b").is_visible()
+    assert page.locator("td a", has_text="chat-llama-8b").first.is_visible()
     # The stylesheet came from our own static files.
     color = page.locator(".simulated-banner").evaluate("e => getComputedStyle(e).backgroundColor")
     assert color == "rgb(255, 244, 214)"

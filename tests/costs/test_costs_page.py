@@ -39,7 +39,10 @@ def test_the_costs_page_shows_the_report_with_total_and_idle(
     assert '<tr class="idle">' in page and "$36.36" in page
     assert "14,400" in page  # chat's requests
     assert "gCO2e" not in page  # no grid intensity configured
-    assert "/api/v1/costs/report?start=2026-11-02&amp;end=2026-11-03&amp;by=deployment" in page
+    assert (
+        "/api/v1/costs/report?start=2026-11-02T00%3A00&amp;end=2026-11-03T00%3A00&amp;by=deployment"
+        in page
+    )
     assert "format=csv" in page and "format=json" in page
 
 
@@ -63,25 +66,34 @@ def test_the_page_shows_grams_of_co2_when_the_grid_is_configured(
     assert "gCO2e / 1M tokens" in client.get(f"{PAGE}?{PERIOD}").content.decode()
 
 
-def test_the_page_defaults_to_this_month_and_says_when_there_are_no_costs(
+def test_the_page_defaults_to_30_days_and_says_when_there_are_no_costs(
     client: Client, teammate
 ) -> None:
     client.force_login(teammate)
     response = client.get(PAGE)
     assert response.status_code == 200
-    form = response.context["form"]
-    assert form.cleaned_data["start"].day == 1
-    assert form.cleaned_data["end"] > form.cleaned_data["start"]
+    tr = response.context["tr"]
+    assert tr.name == "30d" and (tr.end - tr.start).days == 30
     assert "No costs yet for this period" in response.content.decode()
+
+
+def test_the_csv_link_downloads_the_same_rows_as_the_page(
+    client: Client, teammate, costed_day: None
+) -> None:
+    client.force_login(teammate)
+    page = client.get(f"{PAGE}?{PERIOD}")
+    url = page.context["report_url"] + "&format=csv"
+    body = client.get(url).content.decode()
+    assert "chat on node-a,24,48" in body and body.count("\n") == len(page.context["rows"]) + 1
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("start=2026-11-40&end=2026-11-03", "Enter a valid date"),
+        ("start=2026-11-40&end=2026-11-03", "is not a date"),
         ("start=2026-11-03&end=2026-11-02", "The end must be after the start"),
         ("start=2026-11-02&end=2026-11-03&by=colour", "must be one of"),
-        ("start=&end=2026-11-03", "This field is required"),
+        ("start=&end=2026-11-03", "Give a date"),
     ],
 )
 def test_bad_params_show_the_error_with_a_400(
@@ -131,9 +143,9 @@ def test_the_costs_page_query_count_does_not_grow_with_groups(
     client: Client, teammate, costed_day: None, django_assert_max_num_queries
 ) -> None:
     client.force_login(teammate)
-    # Session, user, label keys, 4 for the report, unpriced GPUs, budgets, alternatives,
-    # simulated-badge.
-    with django_assert_max_num_queries(11):
+    # Session, user, label keys and pairs, deployments, 3 for the charts, 4 for the
+    # report, budgets (2), unpriced GPUs, alternatives, price book, node prices, badge.
+    with django_assert_max_num_queries(19):
         assert client.get(f"{PAGE}?{PERIOD}&by=gpu").status_code == 200
 
 

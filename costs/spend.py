@@ -1,0 +1,161 @@
+"""Spend over time from the hourly cost records, for the dashboard's charts and KPIs.
+
+Cost is attributed per hour, so a step is never shorter than an hour here.
+A label filter keeps the matching deployments' shares and the idle time of
+the GPUs they run on; without a filter the figures add up to the whole bill.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from costs.models import CostRecord
+from costs.selectors import IDLE_KEY
+from costs.usage import deployment_volume_series
+from inferscope.lib.sql import bucket_epoch, param
+from inferscope.lib.timerange import HOUR, TimeRange
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cost rows count: None for everything, else these deployments and GPUs' idle."""
+
+    deployment_ids: Sequence[int] | None = None
+    gpu_ids: Sequence[int] | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        if self.deployment_ids is None:
+            return "", []
+        deps = list(self.deployment_ids) or [-1]
+        gpus = list(self.gpu_ids or []) or [-1]
+        sql = (
+            f" AND (deployment_id IN ({', '.join(['%s'] * len(deps))})"
+            f" OR (deployment_id IS NULL AND gpu_id IN ({', '.join(['%s'] * len(gpus))})))"
+        )
+        return sql, [*deps, *gpus]
+
+
+@dataclass
+class SpendTotals:
+    usd: Decimal = ZERO
+    idle_usd: Decimal = ZERO  # no deployment, or held by one that served nothing
+    by_deployment: dict[int, Decimal] = field(default_factory=dict)
+
+    @property
+    def idle_share(self) -> float | None:
+        return float(self.idle_usd / self.usd) if self.usd else None
+
+
+def _hour_floor(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def spend_steps(
+    start: datetime, end: datetime, step: int, scope: Scope = Scope()
+) -> list[tuple[datetime, int | None, Decimal, Decimal]]:
+    """(step start, deployment id or None for idle, $, $ idle-held) per step and deployment."""
+    step = max(step, HOUR)
+    table = CostRecord._meta.db_table
+    where, args = scope.sql()
+    sql = (
+        f"SELECT {bucket_epoch('hour', step)} AS t, deployment_id, SUM(usd),"
+        " SUM(CASE WHEN idle_held THEN usd ELSE 0 END)"
+        f" FROM {table} WHERE hour >= %s AND hour < %s{where}"
+        " GROUP BY t, deployment_id ORDER BY t"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(_hour_floor(start)), param(end), *args])
+        return [
+            (datetime.fromtimestamp(int(t), UTC), dep, Decimal(usd or 0), Decimal(held or 0))
+            for t, dep, usd, held in cursor.fetchall()
+        ]
+
+
+def spend_totals(start: datetime, end: datetime, scope: Scope = Scope()) -> SpendTotals:
+    totals = SpendTotals()
+    for _, dep, usd, held in spend_steps(
+        start, end, int((end - start).total_seconds()) + HOUR, scope
+    ):
+        totals.usd += usd
+        totals.idle_usd += usd if dep is None else held
+        if dep is not None:
+            totals.by_deployment[dep] = totals.by_deployment.get(dep, ZERO) + usd
+    return totals
+
+
+def group_of(by: str, deployment: Mapping[str, Any] | None) -> str:
+    """The chart group of a deployment: its name, or its value of label `by[6:]`."""
+    if deployment is None:
+        return IDLE_KEY
+    if by.startswith("label:"):
+        value = (deployment.get("labels") or {}).get(by[6:])
+        return str(value) if value is not None else f"(no {by[6:]})"
+    return f"{deployment['name']} on {deployment['node__name']}"
+
+
+def spend_by_group(
+    rows: Sequence[tuple[datetime, int | None, Decimal, Decimal]],
+    deployments: Mapping[int, Mapping[str, Any]],
+    by: str,
+) -> tuple[list[datetime], dict[str, list[float]]]:
+    """Steps and, per group (deployment or label value, plus idle), $ at each step."""
+    times = sorted({row[0] for row in rows})
+    index = {ts: i for i, ts in enumerate(times)}
+    groups: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(times))
+    for ts, dep, usd, _ in rows:
+        groups[group_of(by, deployments.get(dep) if dep else None)][index[ts]] += float(usd)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] == IDLE_KEY, -sum(kv[1])))
+    return times, dict(ordered)
+
+
+def deployment_cost_steps(
+    tr: TimeRange, deployment_id: int
+) -> tuple[list[datetime], list[float], list[float | None]]:
+    """One deployment's $ per step (an hour or more) and its $ per 1M tokens at each step."""
+    step = max(tr.step, HOUR)
+    rows = spend_steps(tr.start, tr.end, step, Scope([deployment_id], []))
+    usd = {ts: float(value) for ts, _, value, _ in rows}
+    times = sorted(usd)
+    volumes = deployment_volume_series(tr, step, [deployment_id]).get(deployment_id)
+    tokens: dict[datetime, float] = {}
+    if volumes is not None:
+        for i, ts in enumerate(volumes.times):
+            tokens[ts] = (volumes.values["prompt_tokens"][i] or 0) + (
+                volumes.values["generation_tokens"][i] or 0
+            )
+    per_1m = [usd[ts] / tokens[ts] * 1e6 if tokens.get(ts) else None for ts in times]
+    return times, [usd[ts] for ts in times], per_1m
+
+
+def usd_per_1m_by_group(
+    tr: TimeRange, deployments: Mapping[int, Mapping[str, Any]], by: str, scope: Scope = Scope()
+) -> tuple[list[datetime], dict[str, list[float | None]]]:
+    """$ per 1M tokens per step for each group (deployment or label value), idle cost left out."""
+    step = max(tr.step, HOUR)
+    usd: dict[tuple[str, datetime], float] = defaultdict(float)
+    tokens: dict[tuple[str, datetime], float] = defaultdict(float)
+    for ts, dep, value, _ in spend_steps(tr.start, tr.end, step, scope):
+        if dep is not None and dep in deployments:
+            usd[(group_of(by, deployments[dep]), ts)] += float(value)
+    volumes = deployment_volume_series(tr, step, scope.deployment_ids)
+    for dep, series in volumes.items():
+        if dep not in deployments:
+            continue
+        group = group_of(by, deployments[dep])
+        for i, ts in enumerate(series.times):
+            tokens[(group, ts)] += (series.values["prompt_tokens"][i] or 0) + (
+                series.values["generation_tokens"][i] or 0
+            )
+    times = sorted({ts for _, ts in usd})
+    groups = sorted({g for g, _ in usd})
+    return times, {
+        g: [usd[(g, t)] / tokens[(g, t)] * 1e6 if tokens.get((g, t)) else None for t in times]
+        for g in groups
+    }

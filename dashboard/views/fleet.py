@@ -1,0 +1,155 @@
+"""Overview, nodes and GPU pages."""
+
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from anomaly.choices import AnomalyStatus
+from anomaly.models import Anomaly
+from collectors.models import Deployment, Gpu, Node
+from collectors.selectors import gpus_with_latest
+from costs import usage
+from costs.budgets import fleet_month_spend
+from costs.spend import spend_by_group, spend_steps, spend_totals
+from dashboard.charts.heatmap import utilization_heatmap
+from dashboard.charts.lines import line_chart
+from dashboard.charts.spend import spend_chart
+from dashboard.views.common import page_range, render_ranged
+
+ONLINE = timedelta(minutes=2)  # an agent that reports every 10 s has missed ~12 batches
+MAX_HEATMAP_GPUS = 256
+GIB = 2**30
+
+
+def step_label(step: int) -> str:
+    if step % 86400 == 0:
+        return "day" if step == 86400 else f"{step // 86400} days"
+    if step % 3600 == 0:
+        return "hour" if step == 3600 else f"{step // 3600} hours"
+    return f"{step // 60} min"
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    pr = page_range(request)
+    tr = pr.tr
+    gpus = list(gpus_with_latest(pr.gpu_ids))
+    context: dict = {"gpu_count": len(gpus), "node_count": Node.objects.count()}
+    if gpus:
+        now = timezone.now()
+        shown = gpus[:MAX_HEATMAP_GPUS]
+        grid = usage.gpu_util_grid(tr, [g.pk for g in shown])
+        times = usage.steps(tr)
+        cells = [usage.aligned(grid.get(g.pk), times, "util") for g in shown]
+        totals = usage.gpu_totals(tr, pr.gpu_ids)
+        util = [t["util"] for t in totals.values() if t["util"] is not None]
+        volumes = usage.deployment_totals(tr, pr.deployment_ids, latency=False)
+        tokens = sum(v.prompt_tokens + v.generation_tokens for v in volumes.values())
+        spend = spend_totals(tr.start, tr.end, pr.cost_scope)
+        rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
+        deployments = {d["id"]: d for d in Deployment.objects.values("id", "name", "node__name")}
+        spend_times, groups = spend_by_group(rows, deployments, "deployment")
+        context.update(
+            online=sum(1 for g in gpus if _seen_since(g, now - ONLINE)),
+            avg_util=sum(util) / len(util) if util else None,
+            month=fleet_month_spend(now) if pr.deployment_ids is None else None,
+            range_spend=spend,
+            usd_per_1m=float(spend.usd) / tokens * 1e6 if tokens else None,
+            open_anomalies=Anomaly.objects.filter(status=AnomalyStatus.OPEN).count(),
+            heatmap=utilization_heatmap([_gpu_name(g) for g in shown], times, cells),
+            heatmap_cut=len(gpus) - len(shown),
+            spend_chart=spend_chart(
+                "spend", spend_times, groups, step_label(max(tr.step, 3600)), (tr.start, tr.end)
+            )
+            if groups
+            else None,
+        )
+    return render_ranged(request, "dashboard/overview.html", pr, context)
+
+
+def _seen_since(gpu: Gpu, since: datetime) -> bool:
+    last = getattr(gpu, "last_ts", None)
+    return last is not None and last >= since
+
+
+def _gpu_name(gpu: Gpu) -> str:
+    return f"{gpu.node.name} #{gpu.index if gpu.index is not None else gpu.uuid[:8]}"
+
+
+def nodes(request: HttpRequest) -> HttpResponse:
+    pr = page_range(request)
+    gpus = gpus_with_latest(pr.gpu_ids).prefetch_related(
+        Prefetch("deployments", queryset=Deployment.objects.only("id", "name"))
+    )
+    totals = usage.gpu_totals(pr.tr, pr.gpu_ids)
+    by_node: dict[int, list[Gpu]] = {}
+    for gpu in gpus:
+        gpu.range = totals.get(gpu.pk, {})  # type: ignore[attr-defined]
+        by_node.setdefault(gpu.node_id, []).append(gpu)
+    node_list = []
+    for node in (
+        Node.objects.filter(pk__in=by_node) if pr.gpu_ids is not None else Node.objects.all()
+    ):
+        node.gpu_rows = by_node.get(node.pk, [])  # type: ignore[attr-defined]
+        node_list.append(node)
+    return render_ranged(request, "dashboard/nodes.html", pr, {"nodes": node_list})
+
+
+def gpu_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    gpu = get_object_or_404(Gpu.objects.select_related("node"), pk=pk)
+    pr = page_range(request)
+    tr = pr.tr
+    series = usage.gpu_series(tr, [gpu.pk]).get(gpu.pk)
+    charts = {}
+    chart = partial(line_chart, x_range=(tr.start, tr.end))
+    if series is not None:
+        times = usage.steps(tr)
+
+        def get(metric: str, scale: float = 1.0) -> list[float | None]:
+            return [None if v is None else v / scale for v in usage.aligned(series, times, metric)]
+
+        charts = {
+            "Utilization": chart(
+                "gpu-util",
+                times,
+                {"average %": get("util"), "peak %": get("util_max")},
+                "%",
+                (0, 100),
+                dashed=["peak %"],
+            ),
+            "Memory": chart(
+                "gpu-memory",
+                times,
+                {"used GiB": get("mem_used", GIB), "total GiB": get("mem_total", GIB)},
+                "GiB",
+                dashed=["total GiB"],
+            ),
+            "Power": chart(
+                "gpu-power",
+                times,
+                {"average W": get("power"), "peak W": get("power_max")},
+                "W",
+                dashed=["peak W"],
+            ),
+            "Temperature": chart(
+                "gpu-temp",
+                times,
+                {"average °C": get("temp"), "peak °C": get("temp_max")},
+                "°C",
+                dashed=["peak °C"],
+            ),
+            "SM clock": chart("gpu-clock", times, {"MHz": get("sm_clock")}, "MHz"),
+            "Throttled": chart(
+                "gpu-throttle", times, {"% of time": get("throttled_pct")}, "%", (0, 100)
+            ),
+        }
+    context = {
+        "gpu": gpu,
+        "deployments": gpu.deployments.select_related("node").order_by("name"),
+        "charts": charts,
+        "totals": usage.gpu_totals(tr, [gpu.pk]).get(gpu.pk, {}),
+    }
+    return render_ranged(request, "dashboard/gpu.html", pr, context)

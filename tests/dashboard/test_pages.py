@@ -1,0 +1,120 @@
+"""Every page: login required, renders empty and seeded, at every range, never a 500."""
+
+from datetime import datetime
+
+import pytest
+from django.test import Client
+
+from collectors.models import Deployment, Gpu, Node
+from tests.dashboard.conftest import LIST_PAGES, entity_urls
+
+pytestmark = pytest.mark.django_db
+RANGES = ["range=1h", "range=24h", "range=7d", "range=30d", "range=custom&start={day}&end={end}"]
+
+
+def all_pages() -> list[str]:
+    return [*LIST_PAGES, *entity_urls().values()]
+
+
+@pytest.mark.parametrize("path", [*LIST_PAGES, "/gpus/1/", "/deployments/1/", "/anomalies/1/"])
+def test_every_page_sends_a_visitor_to_the_login(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_every_page_renders_for_an_empty_database(client: Client, teammate) -> None:
+    client.force_login(teammate)
+    for path in LIST_PAGES:
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert "No agent has reported yet" in client.get("/").content.decode()
+    assert "inferscope-agent --server-url" in client.get("/nodes/").content.decode()
+    # A GPU and a deployment that never reported still have pages, saying so.
+    node = Node.objects.create(name="n")
+    gpu = Gpu.objects.create(node=node, uuid="g", index=0)
+    dep = Deployment.objects.create(node=node, name="d")
+    assert "No samples from this GPU" in client.get(f"/gpus/{gpu.pk}/").content.decode()
+    assert (
+        "No samples from this deployment" in client.get(f"/deployments/{dep.pk}/").content.decode()
+    )
+
+
+def test_every_page_renders_a_seeded_fleet_at_every_range(
+    client: Client, teammate, fleet: datetime
+) -> None:
+    client.force_login(teammate)
+    day, end = fleet.strftime("%Y-%m-%dT%H:%M"), fleet.strftime("%Y-%m-%dT23:59")
+    for path in all_pages():
+        for query in RANGES:
+            response = client.get(f"{path}?{query.format(day=day, end=end)}")
+            assert response.status_code == 200, (path, query)
+
+
+def test_chart_pages_draw_their_charts(client: Client, teammate, fleet: datetime) -> None:
+    client.force_login(teammate)
+    urls = entity_urls()
+    expectations = {
+        "/?range=24h": ["chart-gpu-heatmap", "chart-spend"],
+        f"{urls['gpu']}?range=24h": [
+            "chart-gpu-util",
+            "chart-gpu-memory",
+            "chart-gpu-power",
+            "chart-gpu-temp",
+            "chart-gpu-clock",
+            "chart-gpu-throttle",
+        ],
+        f"{urls['deployment']}?range=24h": [
+            "chart-dep-requests",
+            "chart-dep-tokens",
+            "chart-dep-ttft",
+            "chart-dep-queue",
+            "chart-dep-kv",
+            "chart-dep-cost",
+            "chart-dep-usd-per-1m",
+        ],
+        "/costs/?range=7d": ["chart-spend", "chart-usd-per-1m"],
+    }
+    for path, charts in expectations.items():
+        page = client.get(path).content.decode()
+        assert "plotly/plotly.min.js" in page, path
+        for chart in charts:
+            assert f'id="{chart}"' in page, (path, chart)
+    assert "cdn" not in client.get("/").content.decode().lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("range=2w", "range"),
+        ("range=custom&start=yesterday&end=2026-11-03", "start"),
+        ("range=custom&start=2026-11-03&end=2026-11-02", "end"),
+        ("range=custom&start=2020-01-01&end=2026-11-02", "start"),
+        ("label=nokey", "label"),
+        ("range=custom&start=2026-11-02T10:00&end=2026-11-02T10:01", "end"),
+    ],
+)
+def test_a_bad_range_answers_400_with_the_field(
+    client: Client, teammate, query: str, field: str
+) -> None:
+    client.force_login(teammate)
+    for path in ["/", "/nodes/", "/deployments/", "/costs/"]:
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400, (path, query)
+        assert f'<p class="error">{field}: ' in response.content.decode()
+
+
+def test_odd_input_never_fails_a_page(client: Client, teammate, fleet: datetime) -> None:
+    client.force_login(teammate)
+    odd = [
+        "range=\x00",
+        "range=custom&start=9999-12-31&end=9999-12-31T23:59",
+        "range=custom&start=0001-01-01&end=0001-01-02",
+        "label=%s" % ("k=" + "v" * 500),
+        "label==",
+        "by=label:",
+        "start=2026-11-02",
+    ]
+    for path in all_pages():
+        for query in odd:
+            assert client.get(f"{path}?{query}").status_code in (200, 400), (path, query)
