@@ -21,6 +21,12 @@ from inferscope.lib.sql import bucket_epoch, param
 from inferscope.lib.timerange import HOUR, TimeRange
 
 ZERO = Decimal(0)
+MICRO = Decimal("0.000001")
+
+
+def _usd(value: Any) -> Decimal:
+    # SQLite sums decimals as floats; cost records hold whole micro-dollars.
+    return Decimal(str(value or 0)).quantize(MICRO)
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def spend_steps(
     with connection.cursor() as cursor:
         cursor.execute(sql, [param(_hour_floor(start)), param(end), *args])
         return [
-            (datetime.fromtimestamp(int(t), UTC), dep, Decimal(usd or 0), Decimal(held or 0))
+            (datetime.fromtimestamp(int(t), UTC), dep, _usd(usd), _usd(held))
             for t, dep, usd, held in cursor.fetchall()
         ]
 

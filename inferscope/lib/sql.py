@@ -72,4 +72,6 @@ def bucket_epoch(column: str, step: int) -> str:
     step = int(step)
     if connection.vendor == "postgresql":
         return f"(FLOOR(EXTRACT(EPOCH FROM {column}) / {step}) * {step})::bigint"
-    return f"((CAST(strftime('%s', {column}) AS INTEGER) / {step}) * {step})"
+    # Not strftime('%s'): Django turns a %s in a query with parameters into a placeholder.
+    seconds = f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400.0) AS INTEGER)"
+    return f"(({seconds} / {step}) * {step})"
