@@ -18,6 +18,7 @@ from alerts.choices import AlertState, DeliveryStatus, EventKind
 from alerts.conditions import CONDITIONS, Breach, Reads
 from alerts.constants import STALE_DELIVERY_SECONDS, STALE_EVENT_SECONDS
 from alerts.locks import evaluation_lock
+from alerts.messages import entity_path
 from alerts.models import Alert, AlertEvent, Delivery, Rule, Silence
 from alerts.scope import Inventory
 
@@ -131,6 +132,7 @@ def _open(
                 rule=rule,
                 entity=entity,
                 entity_label=inventory.label(entity)[:300],
+                link=entity_path(entity),
                 labels=inventory.labels(entity),
                 state=AlertState.PENDING,
                 value=breach.value,

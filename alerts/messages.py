@@ -21,6 +21,20 @@ def absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+# Entity kinds with a dashboard page of their own (by URL name: alerts imports no views).
+_PAGES = {"gpu": "dashboard:gpu", "deployment": "dashboard:deployment"}
+
+
+def entity_path(entity: str) -> str:
+    """The dashboard page of an alert's entity ('gpu:12' -> /gpus/12/), or '' if it has none."""
+    kind, _, pk = entity.partition(":")
+    if kind == "node":
+        return reverse("dashboard:nodes")
+    if kind in _PAGES and pk.isdigit():
+        return reverse(_PAGES[kind], args=[int(pk)])
+    return ""
+
+
 def event_message(event: AlertEvent) -> Message:
     alert, rule = event.alert, event.alert.rule
     severity = "resolved" if event.kind == EventKind.RESOLVED else alert.severity

@@ -87,6 +87,8 @@ def test_firing_then_a_reminder_then_resolved(fleet, http_receiver: HttpReceiver
     assert firing.json["event"] == "firing"
     assert firing.json["summary"] == "GPU utilization 97%, above the threshold 90%"
     assert firing.json["entity"]["label"] == "GPU node-a #0 H100"
+    # The message links to the GPU's own dashboard page.
+    assert firing.json["link"].endswith(f"/gpus/{hot.pk}/")
     # Still breaking: nothing new until the repeat interval has passed.
     samples(hot, T0 + timedelta(minutes=10), 98)
     assert evaluate_rules(T0 + timedelta(minutes=10)) == 0
