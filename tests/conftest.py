@@ -183,3 +183,11 @@ def ingest_simulated(intervals: int = 1) -> None:
     end = now_utc().timestamp() // 10 * 10 + 10
     body = batch_body(end - 10 * intervals, end, 10.0)
     ingest_batch(agent, msgspec.json.encode(body))
+
+
+@pytest.fixture(autouse=True)
+def charts_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages skip plotly's validation for speed; the tests check every figure against it."""
+    from dashboard.charts import layout
+
+    monkeypatch.setattr(layout, "VALIDATE", True)

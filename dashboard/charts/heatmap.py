@@ -3,32 +3,32 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-import plotly.graph_objects as go
-
-from dashboard.charts.layout import layout, to_div
+from dashboard.charts.layout import layout, rounded, to_div
 
 
 def utilization_heatmap(
     gpus: Sequence[str], times: Sequence[datetime], cells: Sequence[Sequence[float | None]]
 ) -> str:
     """cells[i][j]: GPU i's average utilization (%) at times[j]; None where it did not report."""
-    figure = go.Figure(
-        go.Heatmap(
-            x=list(times),
-            y=list(gpus),
-            z=[list(row) for row in cells],
-            zmin=0,
-            zmax=100,
-            colorscale="Viridis",
-            colorbar={"title": {"text": "util %"}, "thickness": 12},
-            hovertemplate="%{y}<br>%{x}<br>%{z:.0f}%<extra></extra>",
-            hoverongaps=False,
-        )
-    )
-    height = max(220, min(900, 60 + 14 * len(gpus)))
-    figure.update_layout(
-        layout(
-            height=height, hovermode="closest", yaxis={"autorange": "reversed", "type": "category"}
-        )
-    )
+    figure = {
+        "data": [
+            {
+                "type": "heatmap",
+                "x": list(times),
+                "y": list(gpus),
+                "z": [rounded(row, 3) for row in cells],
+                "zmin": 0,
+                "zmax": 100,
+                "colorscale": "Viridis",
+                "colorbar": {"title": {"text": "util %"}, "thickness": 12},
+                "hovertemplate": "%{y}<br>%{x}<br>%{z:.0f}%<extra></extra>",
+                "hoverongaps": False,
+            }
+        ],
+        "layout": layout(
+            height=max(220, min(900, 60 + 14 * len(gpus))),
+            hovermode="closest",
+            yaxis={"autorange": "reversed", "type": "category"},
+        ),
+    }
     return to_div(figure, "gpu-heatmap")

@@ -4,9 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import plotly.graph_objects as go
-
-from dashboard.charts.layout import PALETTE, layout, to_div
+from dashboard.charts.layout import GRID, PALETTE, layout, rounded, to_div
 
 
 def line_chart(
@@ -24,27 +22,31 @@ def line_chart(
     """
     if not any(v is not None for values in traces.values() for v in values):
         return None
-    figure = go.Figure()
-    for i, (label, values) in enumerate(traces.items()):
-        figure.add_trace(
-            go.Scatter(
-                x=list(times),
-                y=list(values),
-                mode="lines",
-                name=label,
-                line={
-                    "color": PALETTE[i % len(PALETTE)],
-                    "width": 1.5,
-                    "dash": "dot" if label in dashed else "solid",
-                },
-                connectgaps=False,
-            )
-        )
-    yaxis: dict[str, Any] = {"title": y_title, "gridcolor": "#eef0f4", "rangemode": "tozero"}
+    x = list(times)
+    data = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": rounded(values),
+            "mode": "lines",
+            "name": label,
+            "line": {
+                "color": PALETTE[i % len(PALETTE)],
+                "width": 1.5,
+                "dash": "dot" if label in dashed else "solid",
+            },
+            "connectgaps": False,
+        }
+        for i, (label, values) in enumerate(traces.items())
+    ]
+    yaxis: dict[str, Any] = {"title": {"text": y_title}, "gridcolor": GRID, "rangemode": "tozero"}
     if y_range:
         yaxis["range"] = list(y_range)
-    xaxis: dict[str, Any] = {"gridcolor": "#eef0f4"}
+    xaxis: dict[str, Any] = {"gridcolor": GRID}
     if x_range:
         xaxis["range"] = list(x_range)
-    figure.update_layout(layout(height=260, xaxis=xaxis, yaxis=yaxis, showlegend=len(traces) > 1))
+    figure = {
+        "data": data,
+        "layout": layout(height=260, xaxis=xaxis, yaxis=yaxis, showlegend=len(traces) > 1),
+    }
     return to_div(figure, name)

@@ -3,9 +3,7 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-import plotly.graph_objects as go
-
-from dashboard.charts.layout import COLOURS, PALETTE, layout, to_div
+from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, rounded, to_div
 
 IDLE_KEY = "(idle)"
 
@@ -18,25 +16,29 @@ def spend_chart(
     x_range: tuple[datetime, datetime] | None = None,
 ) -> str:
     """Stacked bars of $ per step; the idle group is grey so waste stands out."""
-    figure = go.Figure()
-    for i, (group, values) in enumerate(groups.items()):
-        colour = COLOURS["idle"] if group == IDLE_KEY else PALETTE[i % len(PALETTE)]
-        figure.add_trace(
-            go.Bar(
-                x=list(times),
-                y=list(values),
-                name=group,
-                marker={"color": colour},
-                hovertemplate=f"{group}<br>%{{x}}<br>$%{{y:,.2f}}<extra></extra>",
-            )
-        )
-    figure.update_layout(
-        layout(
+    x = list(times)
+    data = [
+        {
+            "type": "bar",
+            "x": x,
+            "y": rounded(values, 6),
+            "name": group,
+            "marker": {
+                "color": COLOURS["idle"] if group == IDLE_KEY else PALETTE[i % len(PALETTE)]
+            },
+            "hovertemplate": f"{group}<br>%{{x}}<br>$%{{y:,.2f}}<extra></extra>",
+        }
+        for i, (group, values) in enumerate(groups.items())
+    ]
+    xaxis = {"gridcolor": GRID, **({"range": list(x_range)} if x_range else {})}
+    figure = {
+        "data": data,
+        "layout": layout(
             barmode="stack",
             bargap=0.05,
             hovermode="closest",
-            xaxis={"gridcolor": "#eef0f4", **({"range": list(x_range)} if x_range else {})},
-            yaxis={"title": f"$ per {step_label}", "gridcolor": "#eef0f4", "tickprefix": "$"},
-        )
-    )
+            xaxis=xaxis,
+            yaxis={"title": {"text": f"$ per {step_label}"}, "gridcolor": GRID, "tickprefix": "$"},
+        ),
+    }
     return to_div(figure, name)

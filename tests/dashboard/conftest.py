@@ -61,3 +61,4 @@ def entity_urls() -> dict[str, str]:
 
 
 LIST_PAGES = ["/", "/nodes/", "/deployments/", "/costs/", "/anomalies/", "/alerts/", "/settings/"]
+
