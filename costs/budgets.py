@@ -7,7 +7,7 @@ exceeded on DATE" names a real day. Months are UTC calendar months.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -97,8 +97,13 @@ class MonthSpend:
         return self.daily.get(self.today, ZERO)
 
 
-def month_spend(deployments: list[int] | None, now: datetime, reported: set[date]) -> MonthSpend:
-    """The month for these deployments (None: the whole bill, idle included)."""
+def month_spend(
+    deployments: list[int] | None, now: datetime, reported: set[date] | None
+) -> MonthSpend:
+    """The month for these deployments (None: the whole bill, idle included).
+
+    `reported`: the days the fleet reported at all; None takes the days of the rows read.
+    """
     month_start, month_end = month_bounds(now)
     today = _today(now)
     history_start = min(month_start, today - FORECAST_HISTORY)
@@ -107,6 +112,9 @@ def month_spend(deployments: list[int] | None, now: datetime, reported: set[date
     for hour, usd in hourly:
         daily[hour.date()] += usd
     spent = sum((usd for hour, usd in hourly if hour >= month_start), ZERO)
+    if reported is None:
+        history = today - FORECAST_HISTORY
+        reported = {d for d in daily if history <= datetime.combine(d, time(), UTC) < today}
     per_weekday = _weekday_means(reported, daily, spent, now - month_start)
     remaining_today = Decimal(1) - Decimal((now - today).total_seconds()) / Decimal(86400)
     forecast = spent
@@ -123,10 +131,9 @@ def month_spend(deployments: list[int] | None, now: datetime, reported: set[date
 def fleet_month_spend(now: datetime | None = None) -> MonthSpend:
     """The whole bill's month: today, month to date and the month-end forecast."""
     now = (now or timezone.now()).astimezone(UTC)
-    today = _today(now)
-    return month_spend(
-        None, now, {h.date() for h in hours_with_costs(today - FORECAST_HISTORY, today)}
-    )
+    # For the whole bill, the days it reported are the days with any cost row (an
+    # unpriced hour still writes $0 rows): no second read of the history.
+    return month_spend(None, now, None)
 
 
 def budget_status(

@@ -40,7 +40,9 @@ class Scope:
         if self.deployment_ids is None:
             return "", []
         deps = list(self.deployment_ids) or [-1]
-        gpus = list(self.gpu_ids or []) or [-1]
+        gpus = list(self.gpu_ids or [])
+        if not gpus:
+            return f" AND deployment_id IN ({', '.join(['%s'] * len(deps))})", deps
         sql = (
             f" AND (deployment_id IN ({', '.join(['%s'] * len(deps))})"
             f" OR (deployment_id IS NULL AND gpu_id IN ({', '.join(['%s'] * len(gpus))})))"
@@ -59,13 +61,14 @@ class SpendTotals:
         return float(self.idle_usd / self.usd) if self.usd else None
 
 
+Row = tuple[datetime, int | None, Decimal, Decimal]  # step, deployment (None: idle), $, $ idle-held
+
+
 def _hour_floor(ts: datetime) -> datetime:
     return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def spend_steps(
-    start: datetime, end: datetime, step: int, scope: Scope = Scope()
-) -> list[tuple[datetime, int | None, Decimal, Decimal]]:
+def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope()) -> list[Row]:
     """(step start, deployment id or None for idle, $, $ idle-held) per step and deployment."""
     step = max(step, HOUR)
     table = CostRecord._meta.db_table
@@ -84,16 +87,19 @@ def spend_steps(
         ]
 
 
-def spend_totals(start: datetime, end: datetime, scope: Scope = Scope()) -> SpendTotals:
+def totals_of(rows: Sequence[Row]) -> SpendTotals:
+    """The totals of rows spend_steps returned, without another query."""
     totals = SpendTotals()
-    for _, dep, usd, held in spend_steps(
-        start, end, int((end - start).total_seconds()) + HOUR, scope
-    ):
+    for _, dep, usd, held in rows:
         totals.usd += usd
         totals.idle_usd += usd if dep is None else held
         if dep is not None:
             totals.by_deployment[dep] = totals.by_deployment.get(dep, ZERO) + usd
     return totals
+
+
+def spend_totals(start: datetime, end: datetime, scope: Scope = Scope()) -> SpendTotals:
+    return totals_of(spend_steps(start, end, int((end - start).total_seconds()) + HOUR, scope))
 
 
 def group_of(by: str, deployment: Mapping[str, Any] | None) -> str:
@@ -123,8 +129,9 @@ def spend_by_group(
 
 def deployment_cost_steps(
     tr: TimeRange, deployment_id: int
-) -> tuple[list[datetime], list[float], list[float | None]]:
-    """One deployment's $ per step (an hour or more) and its $ per 1M tokens at each step."""
+) -> tuple[list[datetime], list[float], list[float | None], Decimal]:
+    """One deployment's $ per step (an hour or more), its $ per 1M tokens at each step,
+    and its total $ over the range."""
     step = max(tr.step, HOUR)
     rows = spend_steps(tr.start, tr.end, step, Scope([deployment_id], []))
     usd = {ts: float(value) for ts, _, value, _ in rows}
@@ -137,17 +144,26 @@ def deployment_cost_steps(
                 volumes.values["generation_tokens"][i] or 0
             )
     per_1m = [usd[ts] / tokens[ts] * 1e6 if tokens.get(ts) else None for ts in times]
-    return times, [usd[ts] for ts in times], per_1m
+    return times, [usd[ts] for ts in times], per_1m, totals_of(rows).usd
 
 
 def usd_per_1m_by_group(
-    tr: TimeRange, deployments: Mapping[int, Mapping[str, Any]], by: str, scope: Scope = Scope()
+    tr: TimeRange,
+    deployments: Mapping[int, Mapping[str, Any]],
+    by: str,
+    scope: Scope = Scope(),
+    rows: Sequence[Row] | None = None,
 ) -> tuple[list[datetime], dict[str, list[float | None]]]:
-    """$ per 1M tokens per step for each group (deployment or label value), idle cost left out."""
+    """$ per 1M tokens per step for each group (deployment or label value), idle cost left out.
+
+    `rows`: spend_steps at the range's step, when the caller has them already.
+    """
     step = max(tr.step, HOUR)
     usd: dict[tuple[str, datetime], float] = defaultdict(float)
     tokens: dict[tuple[str, datetime], float] = defaultdict(float)
-    for ts, dep, value, _ in spend_steps(tr.start, tr.end, step, scope):
+    for ts, dep, value, _ in (
+        rows if rows is not None else spend_steps(tr.start, tr.end, step, scope)
+    ):
         if dep is not None and dep in deployments:
             usd[(group_of(by, deployments[dep]), ts)] += float(value)
     volumes = deployment_volume_series(tr, step, scope.deployment_ids)

@@ -13,7 +13,7 @@ from costs.budgets import budget_statuses
 from costs.models import NodePrice, PriceBookEntry
 from costs.report import report_rows
 from costs.selectors import IDLE_KEY, unpriced_gpus
-from costs.spend import spend_by_group, spend_steps, spend_totals, usd_per_1m_by_group
+from costs.spend import spend_by_group, spend_steps, totals_of, usd_per_1m_by_group
 from dashboard.charts.budget import budget_chart
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
@@ -33,13 +33,13 @@ def costs(request: HttpRequest) -> HttpResponse:
     }
     rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
     times, groups = spend_by_group(rows, deployments, by)
-    per_1m_times, per_1m = usd_per_1m_by_group(tr, deployments, by, pr.cost_scope)
+    per_1m_times, per_1m = usd_per_1m_by_group(tr, deployments, by, pr.cost_scope, rows)
     budgets = budget_statuses()
     period = {"start": start.strftime("%Y-%m-%dT%H:00"), "end": tr.end.strftime("%Y-%m-%dT%H:%M")}
     context = {
         "form": form,
         "by": by,
-        "totals": spend_totals(tr.start, tr.end, pr.cost_scope),
+        "totals": totals_of(rows),
         "spend_chart": spend_chart(
             "spend", times, groups, step_label(max(tr.step, 3600)), (tr.start, tr.end)
         )

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 
 from collectors.models import Deployment
 from costs import usage
-from costs.spend import Scope, deployment_cost_steps, spend_totals
+from costs.spend import deployment_cost_steps, spend_totals
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
 from dashboard.views.common import page_range, render_ranged
@@ -103,7 +103,7 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "%",
             (0, 100),
         )
-    cost_times, cost, per_1m = deployment_cost_steps(tr, dep.pk)
+    cost_times, cost, per_1m, usd = deployment_cost_steps(tr, dep.pk)
     if cost_times:
         label = step_label(max(tr.step, 3600))
         charts["Cost"] = spend_chart(
@@ -112,7 +112,6 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         charts["$ per 1M tokens"] = chart(
             "dep-usd-per-1m", cost_times, {"$ / 1M tokens": per_1m}, "$"
         )
-    usd = spend_totals(tr.start, tr.end, Scope([dep.pk], [])).usd
     tokens_total = (totals.prompt_tokens + totals.generation_tokens) if totals else 0
     context = {
         "deployment": dep,

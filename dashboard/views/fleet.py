@@ -14,7 +14,7 @@ from collectors.models import Deployment, Gpu, Node
 from collectors.selectors import gpus_with_latest
 from costs import usage
 from costs.budgets import fleet_month_spend
-from costs.spend import spend_by_group, spend_steps, spend_totals
+from costs.spend import spend_by_group, spend_steps, totals_of
 from dashboard.charts.heatmap import utilization_heatmap
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
@@ -48,8 +48,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         util = [t["util"] for t in totals.values() if t["util"] is not None]
         volumes = usage.deployment_totals(tr, pr.deployment_ids, latency=False)
         tokens = sum(v.prompt_tokens + v.generation_tokens for v in volumes.values())
-        spend = spend_totals(tr.start, tr.end, pr.cost_scope)
         rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
+        spend = totals_of(rows)
         deployments = {d["id"]: d for d in Deployment.objects.values("id", "name", "node__name")}
         spend_times, groups = spend_by_group(rows, deployments, "deployment")
         context.update(

@@ -61,4 +61,3 @@ def entity_urls() -> dict[str, str]:
 
 
 LIST_PAGES = ["/", "/nodes/", "/deployments/", "/costs/", "/anomalies/", "/alerts/", "/settings/"]
-
