@@ -82,10 +82,10 @@ def child_env(url: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, root: Path = REPO_ROOT) -> str:
     proc = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT,
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
@@ -118,7 +118,8 @@ def gunicorn_path() -> str:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[int]:
+def gunicorn(env: dict[str, str], workers: int, log: Path, root: Path = REPO_ROOT) -> Iterator[int]:
+    """gunicorn serving the project found at root (gunicorn puts its cwd first on sys.path)."""
     port = free_port()
     cmd = [
         gunicorn_path(),
@@ -133,7 +134,7 @@ def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[int]:
         "10",
     ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_healthy(port, proc, log)
         yield port

@@ -299,6 +299,14 @@ class DeploymentFigures:
         return self.generation_tokens / self.present_s if self.present_s else None
 
     @property
+    def prompt_per_s(self) -> float | None:
+        return self.prompt_tokens / self.present_s if self.present_s else None
+
+    @property
+    def errors_per_s(self) -> float | None:
+        return self.errors / self.present_s if self.present_s else None
+
+    @property
     def error_rate(self) -> float | None:
         return self.errors / self.requests if self.requests else None
 

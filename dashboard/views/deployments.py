@@ -1,23 +1,14 @@
 """Deployments list and one deployment's page."""
 
-from functools import partial
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from collectors.models import Deployment
 from costs import usage
 from costs.spend import deployment_cost_steps, spend_totals
-from dashboard.charts.lines import line_chart
-from dashboard.charts.spend import spend_chart
+from dashboard.charts.deployment import LATENCIES, deployment_charts, deployment_cost_charts
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
-
-LATENCIES = (
-    ("ttft_hist", "Time to first token"),
-    ("itl_hist", "Inter-token latency"),
-    ("e2e_hist", "End-to-end latency"),
-)
 
 
 def deployments(request: HttpRequest) -> HttpResponse:
@@ -50,68 +41,11 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tr = pr.tr
     times, points = usage.deployment_series(tr, dep.pk)
     totals = usage.deployment_totals(tr, [dep.pk]).get(dep.pk)
-    charts: dict[str, str | None] = {}
-    chart = partial(line_chart, x_range=(tr.start, tr.end))
-    if points:
-
-        def col(get) -> list:  # type: ignore[no-untyped-def]
-            return [get(p) for p in points]
-
-        charts["Requests"] = chart(
-            "dep-requests",
-            times,
-            {
-                "requests/s": col(lambda p: p.requests_per_s),
-                "errors/s": col(lambda p: p.errors / p.present_s if p.present_s else None),
-            },
-            "per second",
-        )
-        charts["Tokens"] = chart(
-            "dep-tokens",
-            times,
-            {
-                "prompt tokens/s": col(
-                    lambda p: p.prompt_tokens / p.present_s if p.present_s else None
-                ),
-                "generated tokens/s": col(lambda p: p.generated_per_s),
-            },
-            "tokens per second",
-        )
-        for hist, title in LATENCIES:
-            charts[title] = chart(
-                f"dep-{hist.removesuffix('_hist')}",
-                times,
-                {
-                    f"p{round(q * 100)}": col(lambda p, q=q, h=hist: _ms(p.p(h, q)))
-                    for q in usage.QUANTILES
-                },
-                "ms",
-            )
-        charts["Queue"] = chart(
-            "dep-queue",
-            times,
-            {
-                "running (peak)": col(lambda p: p.running_max),
-                "waiting (peak)": col(lambda p: p.waiting_max),
-            },
-            "requests",
-        )
-        charts["KV cache"] = chart(
-            "dep-kv",
-            times,
-            {"KV cache used %": col(lambda p: None if p.kv_cache is None else p.kv_cache * 100)},
-            "%",
-            (0, 100),
-        )
+    x_range = (tr.start, tr.end)
+    charts = deployment_charts(times, points, x_range)
     cost_times, cost, per_1m, usd = deployment_cost_steps(tr, dep.pk)
-    if cost_times:
-        label = step_label(max(tr.step, 3600))
-        charts["Cost"] = spend_chart(
-            "dep-cost", cost_times, {dep.name: cost}, label, (tr.start, tr.end)
-        )
-        charts["$ per 1M tokens"] = chart(
-            "dep-usd-per-1m", cost_times, {"$ / 1M tokens": per_1m}, "$"
-        )
+    label = step_label(max(tr.step, 3600))
+    charts.update(deployment_cost_charts(dep.name, cost_times, cost, per_1m, label, x_range))
     tokens_total = (totals.prompt_tokens + totals.generation_tokens) if totals else 0
     context = {
         "deployment": dep,
@@ -123,7 +57,3 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "latencies": LATENCIES,
     }
     return render_ranged(request, "dashboard/deployment.html", pr, context)
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000

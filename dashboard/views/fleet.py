@@ -1,7 +1,6 @@
 """Overview, nodes and GPU pages."""
 
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -15,14 +14,13 @@ from collectors.selectors import gpus_with_latest
 from costs import usage
 from costs.budgets import fleet_month_spend
 from costs.spend import spend_by_group, spend_steps, totals_of
+from dashboard.charts.gpu import gpu_charts
 from dashboard.charts.heatmap import utilization_heatmap
-from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
 from dashboard.views.common import page_range, render_ranged
 
 ONLINE = timedelta(minutes=2)  # an agent that reports every 10 s has missed ~12 batches
 MAX_HEATMAP_GPUS = 256
-GIB = 2**30
 
 
 def step_label(step: int) -> str:
@@ -104,48 +102,10 @@ def gpu_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tr = pr.tr
     series = usage.gpu_series(tr, [gpu.pk]).get(gpu.pk)
     charts = {}
-    chart = partial(line_chart, x_range=(tr.start, tr.end))
     if series is not None:
         times = usage.steps(tr)
-
-        def get(metric: str, scale: float = 1.0) -> list[float | None]:
-            return [None if v is None else v / scale for v in usage.aligned(series, times, metric)]
-
-        charts = {
-            "Utilization": chart(
-                "gpu-util",
-                times,
-                {"average %": get("util"), "peak %": get("util_max")},
-                "%",
-                (0, 100),
-                dashed=["peak %"],
-            ),
-            "Memory": chart(
-                "gpu-memory",
-                times,
-                {"used GiB": get("mem_used", GIB), "total GiB": get("mem_total", GIB)},
-                "GiB",
-                dashed=["total GiB"],
-            ),
-            "Power": chart(
-                "gpu-power",
-                times,
-                {"average W": get("power"), "peak W": get("power_max")},
-                "W",
-                dashed=["peak W"],
-            ),
-            "Temperature": chart(
-                "gpu-temp",
-                times,
-                {"average °C": get("temp"), "peak °C": get("temp_max")},
-                "°C",
-                dashed=["peak °C"],
-            ),
-            "SM clock": chart("gpu-clock", times, {"MHz": get("sm_clock")}, "MHz"),
-            "Throttled": chart(
-                "gpu-throttle", times, {"% of time": get("throttled_pct")}, "%", (0, 100)
-            ),
-        }
+        values = {metric: usage.aligned(series, times, metric) for metric in series.values}
+        charts = gpu_charts(times, values, (tr.start, tr.end))
     context = {
         "gpu": gpu,
         "deployments": gpu.deployments.select_related("node").order_by("name"),

@@ -118,3 +118,14 @@ def test_odd_input_never_fails_a_page(client: Client, teammate, fleet: datetime)
     for path in all_pages():
         for query in odd:
             assert client.get(f"{path}?{query}").status_code in (200, 400), (path, query)
+
+
+def test_live_ranges_reload_themselves_and_fixed_ones_do_not(client: Client, teammate) -> None:
+    client.force_login(teammate)
+    assert 'data-refresh="30"' in client.get("/?range=1h").content.decode()
+    assert 'data-refresh="60"' in client.get("/nodes/?range=24h").content.decode()
+    fixed = client.get("/?range=custom&start=2026-11-02&end=2026-11-03").content.decode()
+    assert "data-refresh" not in fixed
+    # The picker keeps the label filter in its links, so a filtered view can be shared.
+    page = client.get("/deployments/?range=24h&label=team%3Dml").content.decode()
+    assert 'href="?range=7d&amp;label=team%3Dml"' in page
