@@ -17,7 +17,7 @@ from django.db import connection
 from costs.models import CostRecord
 from costs.selectors import IDLE_KEY
 from costs.usage import deployment_volume_series
-from inferscope.lib.sql import bucket_epoch, param
+from inferscope.lib.sql import bucket_start, param, step_time
 from inferscope.lib.timerange import HOUR, TimeRange
 
 ZERO = Decimal(0)
@@ -74,7 +74,7 @@ def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope(
     table = CostRecord._meta.db_table
     where, args = scope.sql()
     sql = (
-        f"SELECT {bucket_epoch('hour', step)} AS t, deployment_id, SUM(usd),"
+        f"SELECT {bucket_start('hour', step)} AS t, deployment_id, SUM(usd),"
         " SUM(CASE WHEN idle_held THEN usd ELSE 0 END)"
         f" FROM {table} WHERE hour >= %s AND hour < %s{where}"
         " GROUP BY t, deployment_id ORDER BY t"
@@ -82,8 +82,7 @@ def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope(
     with connection.cursor() as cursor:
         cursor.execute(sql, [param(_hour_floor(start)), param(end), *args])
         return [
-            (datetime.fromtimestamp(int(t), UTC), dep, _usd(usd), _usd(held))
-            for t, dep, usd, held in cursor.fetchall()
+            (step_time(t), dep, _usd(usd), _usd(held)) for t, dep, usd, held in cursor.fetchall()
         ]
 
 

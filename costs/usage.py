@@ -20,7 +20,7 @@ from django.db import connection
 from costs.constants import THROTTLE_MASK
 from costs.histograms import Histogram, merge, quantile
 from costs.models import GpuRollup, InferenceRollup
-from inferscope.lib.sql import bucket_epoch, param
+from inferscope.lib.sql import bucket_start, param, step_time
 from inferscope.lib.timerange import DAY, HOUR, MINUTE, RAW, TimeRange
 
 _FLOAT = "DOUBLE PRECISION"
@@ -155,7 +155,7 @@ def _series(
     where, args = _where(table, (source, tr.start, tr.end), ids)
     fk = table["fk"]
     sql = (
-        f"SELECT {fk}, {bucket_epoch(column, step)} AS t, {_select(metrics, raw)}"
+        f"SELECT {fk}, {bucket_start(column, step)} AS t, {_select(metrics, raw)}"
         f" FROM {table['raw' if raw else 'rollup']} WHERE {where} GROUP BY {fk}, t ORDER BY {fk}, t"
     )
     out: dict[int, Series] = {}
@@ -166,7 +166,7 @@ def _series(
             series = out.get(row[0])
             if series is None:
                 series = out[row[0]] = Series()
-            series.times.append(datetime.fromtimestamp(int(row[1]), UTC))
+            series.times.append(step_time(row[1]))
             for name, value in zip(names, row[2:], strict=True):
                 series.values[name].append(value)
     return out
@@ -341,7 +341,7 @@ def _histograms(
     for tile in tile_list:
         raw = tile[0] == RAW
         column = "ts" if raw else "bucket"
-        when = bucket_epoch(column, step) if step else "0"
+        when = bucket_start(column, step) if step else "0"
         where, args = _where(_DEPLOYMENT, tile, ids)
         text = "::text" if connection.vendor == "postgresql" else ""
         hists = ", ".join(f"{h}{text}" for h in HISTOGRAMS)
@@ -350,7 +350,7 @@ def _histograms(
         with connection.cursor() as cursor:
             cursor.execute(sql, args)
             for row in cursor.fetchall():
-                slot = out[(row[0], int(row[1]))]
+                slot = out[(row[0], int(step_time(row[1]).timestamp()))]
                 for name, value in zip(HISTOGRAMS, row[2:], strict=True):
                     if value is not None:
                         slot[name].append(decode(value) if isinstance(value, str) else value)

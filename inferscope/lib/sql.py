@@ -67,11 +67,22 @@ def as_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def bucket_epoch(column: str, step: int) -> str:
-    """A timestamp column floored to a multiple of `step` seconds, as unix seconds."""
+def bucket_start(column: str, step: int) -> str:
+    """A timestamp column floored to a multiple of `step` seconds since the epoch.
+
+    Read it back with step_time(). On PostgreSQL date_bin() (14+) is ~2x cheaper
+    per row than arithmetic on EXTRACT(EPOCH ...), which counts on 100k-row pages.
+    """
     step = int(step)
     if connection.vendor == "postgresql":
-        return f"(FLOOR(EXTRACT(EPOCH FROM {column}) / {step}) * {step})::bigint"
+        return f"date_bin('{step} seconds', {column}, TIMESTAMPTZ '1970-01-01')"
     # Not strftime('%s'): Django turns a %s in a query with parameters into a placeholder.
     seconds = f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400.0) AS INTEGER)"
     return f"(({seconds} / {step}) * {step})"
+
+
+def step_time(value: Any) -> datetime:
+    """A bucket_start() value as an aware datetime (PostgreSQL: a timestamp; SQLite: seconds)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromtimestamp(int(value), UTC)
