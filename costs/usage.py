@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -162,13 +164,14 @@ def _series(
     names = list(metrics)
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
-        for row in cursor.fetchall():
-            series = out.get(row[0])
-            if series is None:
-                series = out[row[0]] = Series()
-            series.times.append(step_time(row[1]))
-            for name, value in zip(names, row[2:], strict=True):
-                series.values[name].append(value)
+        rows = cursor.fetchall()
+    # Column-wise per entity: a 30-day heatmap is ~23,000 rows.
+    for pk, group in groupby(rows, key=itemgetter(0)):
+        columns = list(zip(*group, strict=True))
+        out[pk] = Series(
+            [step_time(t) for t in columns[1]],
+            {name: list(column) for name, column in zip(names, columns[2:], strict=True)},
+        )
     return out
 
 

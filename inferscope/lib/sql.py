@@ -84,5 +84,5 @@ def bucket_start(column: str, step: int) -> str:
 def step_time(value: Any) -> datetime:
     """A bucket_start() value as an aware datetime (PostgreSQL: a timestamp; SQLite: seconds)."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
     return datetime.fromtimestamp(int(value), UTC)
