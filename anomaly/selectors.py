@@ -1,10 +1,11 @@
 """What the anomaly pages read: filtered lists, and the series around one anomaly with
 the band the detector expected, recomputed the way the job scored it."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from anomaly import constants
@@ -23,9 +24,27 @@ HOURLY_HISTORY = timedelta(days=35)
 
 
 def anomalies_filtered(
-    status: str = "", severity: str = "", metric: str = "", kind: str = ""
+    status: str = "",
+    severity: str = "",
+    metric: str = "",
+    kind: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    deployment_ids: Sequence[int] | None = None,
+    gpu_ids: Sequence[int] | None = None,
 ) -> QuerySet[Anomaly]:
+    """Anomalies matching every filter given, newest first.
+
+    start/end keep those that overlap the range; deployment_ids/gpu_ids (a label
+    filter's scope) keep those of these deployments and GPUs.
+    """
     rows = Anomaly.objects.select_related("gpu__node", "deployment__node", "node")
+    if start is not None:
+        rows = rows.filter(end__gte=start)
+    if end is not None:
+        rows = rows.filter(start__lt=end)
+    if deployment_ids is not None:
+        rows = rows.filter(Q(deployment__in=deployment_ids) | Q(gpu__in=gpu_ids or []))
     for field, value in (
         ("status", status),
         ("severity", severity),

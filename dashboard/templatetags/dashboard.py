@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from inferscope.lib.timerange import TimeRange
+from inferscope.lib.timerange import RANGE_PARAMS, TimeRange
 
 register = template.Library()
 
@@ -56,6 +56,13 @@ def compact(value: float | None) -> str:
 def range_query(tr: TimeRange, **changes: str) -> str:
     """A link's query string: this page's range and label filter with `changes` applied."""
     return "?" + tr.query(**changes)
+
+
+@register.simple_tag(takes_context=True)
+def here_query(context: template.Context, tr: TimeRange, **changes: str) -> str:
+    """Like range_query, keeping this page's own filters too (status, grouping, ...)."""
+    own = {k: v for k, v in context["request"].GET.items() if k not in RANGE_PARAMS}
+    return "?" + tr.query(**{**own, **changes})
 
 
 @register.filter

@@ -14,19 +14,39 @@ from anomaly.models import Anomaly
 from anomaly.series import METRICS
 from anomaly.services import anomaly_set_status
 from dashboard.charts.anomaly import observed_vs_expected
+from dashboard.charts.timeline import anomaly_timeline
 from dashboard.forms import AnomalyFilterForm
+from dashboard.views.common import page_range, render_ranged
+from inferscope.lib.timerange import RANGE_PARAMS
 
 logger = logging.getLogger(__name__)
+MAX_SHOWN = 200
 
 
 def anomalies(request: HttpRequest) -> HttpResponse:
-    form = AnomalyFilterForm(request.GET or {"status": AnomalyStatus.OPEN})
-    rows = (
-        anomaly_selectors.anomalies_filtered(**form.cleaned_data)
-        if form.is_valid()
-        else Anomaly.objects.none()
-    )
-    return render(request, "dashboard/anomalies.html", {"form": form, "anomalies": rows[:200]})
+    pr = page_range(request, default="30d")
+    asked = {k: v for k, v in request.GET.items() if k not in RANGE_PARAMS}
+    form = AnomalyFilterForm(asked or {"status": AnomalyStatus.OPEN})
+    rows: list[Anomaly] = []
+    if form.is_valid():
+        query = anomaly_selectors.anomalies_filtered(
+            **form.cleaned_data,
+            start=pr.tr.start,
+            end=pr.tr.end,
+            deployment_ids=pr.deployment_ids,
+            gpu_ids=pr.gpu_ids,
+        )
+        rows = list(query[:MAX_SHOWN])
+    context = {
+        "form": form,
+        "anomalies": rows,
+        "max_shown": MAX_SHOWN,
+        "timeline": anomaly_timeline(rows, pr.tr.start, pr.tr.end),
+    }
+    response = render_ranged(request, "dashboard/anomalies.html", pr, context)
+    if not form.is_valid():
+        response.status_code = 400
+    return response
 
 
 def anomaly_detail(request: HttpRequest, pk: int) -> HttpResponse:

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from anomaly.choices import AnomalyStatus
-from anomaly.models import Anomaly
+from anomaly.selectors import anomalies_filtered
 from collectors.models import Deployment, Gpu, Node
 from collectors.selectors import gpus_with_latest
 from costs import usage
@@ -56,7 +56,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             month=fleet_month_spend(now) if pr.deployment_ids is None else None,
             range_spend=spend,
             usd_per_1m=float(spend.usd) / tokens * 1e6 if tokens else None,
-            open_anomalies=Anomaly.objects.filter(status=AnomalyStatus.OPEN).count(),
+            open_anomalies=anomalies_filtered(
+                status=AnomalyStatus.OPEN,
+                start=tr.start,
+                end=tr.end,
+                deployment_ids=pr.deployment_ids,
+                gpu_ids=pr.gpu_ids,
+            ).count(),
             heatmap=utilization_heatmap([_gpu_name(g) for g in shown], times, cells),
             heatmap_cut=len(gpus) - len(shown),
             spend_chart=spend_chart(

@@ -22,6 +22,7 @@ PRESETS = {
     "30d": timedelta(days=30),
 }
 DEFAULT = "24h"
+RANGE_PARAMS = ("range", "start", "end", "label")
 # How often a live page reloads itself: about one new point per reload.
 REFRESH_SECONDS = {"1h": 30, "24h": 60, "7d": 300, "30d": 600}
 MAX_SPAN = timedelta(days=400)

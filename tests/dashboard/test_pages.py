@@ -1,6 +1,6 @@
 """Every page: login required, renders empty and seeded, at every range, never a 500."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -129,3 +129,26 @@ def test_live_ranges_reload_themselves_and_fixed_ones_do_not(client: Client, tea
     # The picker keeps the label filter in its links, so a filtered view can be shared.
     page = client.get("/deployments/?range=24h&label=team%3Dml").content.decode()
     assert 'href="?range=7d&amp;label=team%3Dml"' in page
+
+
+def test_anomalies_follow_the_range_and_label_and_draw_a_timeline(
+    client: Client, teammate, fleet: datetime
+) -> None:
+    client.force_login(teammate)
+    page = client.get("/anomalies/?range=24h").content.decode()
+    assert "GPU utilization 99%" in page and 'id="chart-anomaly-timeline"' in page
+    before = (fleet - timedelta(days=3)).strftime("%Y-%m-%d")
+    after = (fleet - timedelta(days=2)).strftime("%Y-%m-%d")
+    earlier = client.get(f"/anomalies/?range=custom&start={before}&end={after}").content.decode()
+    assert "No anomalies match" in earlier
+    # The anomaly is on a0, chat's GPU: team=search has it, team=ml does not.
+    assert (
+        "GPU utilization 99%"
+        in client.get("/anomalies/?range=24h&label=team%3Dsearch").content.decode()
+    )
+    assert (
+        "No anomalies match" in client.get("/anomalies/?range=24h&label=team%3Dml").content.decode()
+    )
+    # The range links keep the page's own filters.
+    filtered = client.get("/anomalies/?range=24h&status=open&severity=critical").content.decode()
+    assert 'href="?range=7d&amp;status=open&amp;severity=critical"' in filtered

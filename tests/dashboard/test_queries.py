@@ -21,7 +21,7 @@ MOST = {
     "/nodes/": 10,
     "/deployments/": 12,
     "/costs/": 19,
-    "/anomalies/": 4,
+    "/anomalies/": 5,
     "/alerts/": 8,
     "/settings/": 6,
     "gpu": 10,
