@@ -118,6 +118,7 @@ TABLES = (
     "costs_gpurollup",
     "costs_inferencerollup",
     "costs_costrecord",
+    "costs_hourlyspend",
     "anomaly_anomaly",
 )
 

@@ -137,10 +137,31 @@ def seed_stretch(
             copy_text(conn, tally, "costs_inferencerollup", INF_ROLLUP_NAMES, lines)
         lines = cost_lines(fleet, hour_buckets, g_hour, requests)
         copy_text(conn, tally, "costs_costrecord", COST_NAMES, lines)
+        hourly_spend(conn, tally, datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(hi, UTC))
         started = time.perf_counter()
         conn.commit()
         tally.add("commit", 0, time.perf_counter() - started)
     return tally
+
+
+def hourly_spend(
+    conn: psycopg.Connection[Any], tally: Tally, start: datetime, end: datetime
+) -> None:
+    """The cost records' hourly sums per deployment, as attribution writes them beside the
+    records (the statement of the migration that created the table)."""
+    started = time.perf_counter()
+    cursor = conn.execute(
+        """
+        INSERT INTO costs_hourlyspend
+            (hour, deployment_id, usd, idle_held_usd, gpu_hours, energy_wh)
+        SELECT hour, deployment_id, SUM(usd), SUM(CASE WHEN idle_held THEN usd ELSE 0 END),
+            SUM(gpu_hours), SUM(energy_wh)
+        FROM costs_costrecord WHERE hour >= %s AND hour < %s
+        GROUP BY hour, deployment_id
+        """,
+        [start, end],
+    )
+    tally.add("costs_hourlyspend", cursor.rowcount, time.perf_counter() - started)
 
 
 def fast_seeding(conn: psycopg.Connection[Any]) -> None:
@@ -168,6 +189,7 @@ def catch_up(
             ("costs_gpurollup", "bucket"),
             ("costs_inferencerollup", "bucket"),
             ("costs_costrecord", "hour"),
+            ("costs_hourlyspend", "hour"),
         ):
             conn.execute(f"DELETE FROM {table} WHERE {column} >= %s", [start])
         return seed_stretch(conn, fleet, start, end, interval, 3, energy)

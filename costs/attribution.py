@@ -19,7 +19,7 @@ from collectors.models import Deployment, Gpu
 from costs.choices import Resolution
 from costs.constants import ROLLUP_HOURS_PER_TRANSACTION, USD_PLACES
 from costs.locks import cost_lock
-from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.models import CostRecord, GpuRollup, HourlySpend, InferenceRollup
 from costs.pricing import PriceList, Rate
 
 _QUANTUM = Decimal(1).scaleb(-USD_PLACES)
@@ -101,8 +101,32 @@ def attribute_hours(hours: Sequence[datetime]) -> int:
             records = _records_for_hour(hour, prices)
             CostRecord.objects.filter(hour=hour).delete()
             CostRecord.objects.bulk_create(records, batch_size=2000)
+            HourlySpend.objects.filter(hour=hour).delete()
+            HourlySpend.objects.bulk_create(hourly_spend(hour, records))
             written += len(records)
     return written
+
+
+def hourly_spend(hour: datetime, records: Sequence[CostRecord]) -> list[HourlySpend]:
+    """The hour's records summed per deployment (and idle), for the spend charts."""
+    sums: dict[int | None, HourlySpend] = {}
+    for record in records:
+        row = sums.get(record.deployment_id)
+        if row is None:
+            row = sums[record.deployment_id] = HourlySpend(
+                hour=hour,
+                deployment_id=record.deployment_id,
+                usd=Decimal(0),
+                idle_held_usd=Decimal(0),
+                gpu_hours=0.0,
+                energy_wh=0.0,
+            )
+        row.usd += record.usd
+        if record.idle_held:
+            row.idle_held_usd += record.usd
+        row.gpu_hours += record.gpu_hours
+        row.energy_wh += record.energy_wh
+    return list(sums.values())
 
 
 def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:

@@ -17,7 +17,7 @@ from django.db.models import Sum
 from collectors.models import Deployment, Gpu
 from costs.choices import Resolution
 from costs.constants import HOURS_PER_MONTH
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord, HourlySpend, InferenceRollup
 
 IDLE_KEY = "(idle)"
 UNCOSTED_KEY = "(no GPU reported)"
@@ -246,7 +246,7 @@ def spend_by_hour(
     start: datetime, end: datetime, deployment_ids: list[int] | None
 ) -> list[tuple[datetime, Decimal]]:
     """Total $ per hour over [start, end), for all deployments or the given ones (no idle)."""
-    records = CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+    records = HourlySpend.objects.filter(hour__gte=start, hour__lt=end)
     if deployment_ids is not None:
         records = records.filter(deployment_id__in=deployment_ids)
     rows = records.values("hour").annotate(usd=Sum("usd")).order_by("hour")
@@ -256,7 +256,7 @@ def spend_by_hour(
 def hours_with_costs(start: datetime, end: datetime) -> set[datetime]:
     """The hours in which the fleet was costed at all (anything reported)."""
     return set(
-        CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+        HourlySpend.objects.filter(hour__gte=start, hour__lt=end)
         .values_list("hour", flat=True)
         .distinct()
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from costs.models import CostRecord
+from costs.models import CostRecord, HourlySpend
 from costs.selectors import IDLE_KEY
 from costs.usage import deployment_volume_series
 from inferscope.lib.sql import bucket_start, param, step_time
@@ -71,11 +71,14 @@ def _hour_floor(ts: datetime) -> datetime:
 def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope()) -> list[Row]:
     """(step start, deployment id or None for idle, $, $ idle-held) per step and deployment."""
     step = max(step, HOUR)
-    table = CostRecord._meta.db_table
     where, args = scope.sql()
+    if scope.gpu_ids:
+        # The idle time of particular GPUs: only the per-GPU records have it.
+        table, held = CostRecord._meta.db_table, "CASE WHEN idle_held THEN usd ELSE 0 END"
+    else:
+        table, held = HourlySpend._meta.db_table, "idle_held_usd"
     sql = (
-        f"SELECT {bucket_start('hour', step)} AS t, deployment_id, SUM(usd),"
-        " SUM(CASE WHEN idle_held THEN usd ELSE 0 END)"
+        f"SELECT {bucket_start('hour', step)} AS t, deployment_id, SUM(usd), SUM({held})"
         f" FROM {table} WHERE hour >= %s AND hour < %s{where}"
         " GROUP BY t, deployment_id ORDER BY t"
     )

@@ -165,11 +165,12 @@ def _series(
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         rows = cursor.fetchall()
-    # Column-wise per entity: a 30-day heatmap is ~23,000 rows.
+    # Column-wise per entity: a 30-day heatmap is ~23,000 rows over only 360 steps.
+    stamps = {t: step_time(t) for t in {row[1] for row in rows}}
     for pk, group in groupby(rows, key=itemgetter(0)):
         columns = list(zip(*group, strict=True))
         out[pk] = Series(
-            [step_time(t) for t in columns[1]],
+            [stamps[t] for t in columns[1]],
             {name: list(column) for name, column in zip(names, columns[2:], strict=True)},
         )
     return out
@@ -237,9 +238,11 @@ def gpu_series(tr: TimeRange, gpu_ids: Sequence[int] | None = None) -> dict[int,
     return _series(_GPU, GPU_METRICS, tr, gpu_ids)
 
 
-def gpu_util_grid(tr: TimeRange, gpu_ids: Sequence[int] | None = None) -> dict[int, Series]:
+def gpu_util_grid(
+    tr: TimeRange, gpu_ids: Sequence[int] | None = None, step: int | None = None
+) -> dict[int, Series]:
     """Average utilization per step per GPU: the heatmap's cells."""
-    return _series(_GPU, {"util": GPU_METRICS["util"]}, tr, gpu_ids)
+    return _series(_GPU, {"util": GPU_METRICS["util"]}, tr, gpu_ids, step)
 
 
 def steps(tr: TimeRange, step: int | None = None) -> list[datetime]:

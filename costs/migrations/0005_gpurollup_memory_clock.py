@@ -12,21 +12,21 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="gpurollup",
             name="mem_used_n",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="gpurollup",
             name="mem_used_sum",
-            field=models.FloatField(default=0),
+            field=models.FloatField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="gpurollup",
             name="sm_clock_n",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name="gpurollup",
             name="sm_clock_sum",
-            field=models.FloatField(default=0),
+            field=models.FloatField(db_default=0, default=0),
         ),
     ]

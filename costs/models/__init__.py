@@ -1,5 +1,5 @@
 from costs.models.prices import NodePrice, PriceBookEntry
-from costs.models.records import Budget, CostRecord, HostedAlternative
+from costs.models.records import Budget, CostRecord, HostedAlternative, HourlySpend
 from costs.models.rollups import GpuRollup, InferenceRollup
 
 __all__ = [
@@ -7,6 +7,7 @@ __all__ = [
     "CostRecord",
     "GpuRollup",
     "HostedAlternative",
+    "HourlySpend",
     "InferenceRollup",
     "NodePrice",
     "PriceBookEntry",

@@ -7,7 +7,7 @@ from django.db.models import Q
 
 from collectors.models import Deployment, Gpu
 
-__all__ = ["Budget", "CostRecord", "HostedAlternative"]
+__all__ = ["Budget", "CostRecord", "HostedAlternative", "HourlySpend"]
 
 
 class CostRecord(models.Model):
@@ -103,3 +103,41 @@ class HostedAlternative(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} for {self.deployment}"
+
+
+class HourlySpend(models.Model):
+    """One hour's spend of one deployment, or of idle (no deployment), over all its GPUs.
+
+    The sums of that hour's CostRecords, written with them: pages that chart spend
+    over weeks read ~one row per deployment an hour instead of one per GPU and
+    deployment. A label filter's idle cost needs the GPU, so it reads CostRecords.
+    """
+
+    hour = models.DateTimeField()
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    usd = models.DecimalField(max_digits=16, decimal_places=6)
+    # Of usd, what the deployment held while it served nothing (see CostRecord.idle_held).
+    idle_held_usd = models.DecimalField(max_digits=16, decimal_places=6)
+    gpu_hours = models.FloatField()
+    energy_wh = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "deployment"],
+                condition=Q(deployment__isnull=False),
+                name="hourlyspend_unique_share",
+            ),
+            models.UniqueConstraint(
+                fields=["hour"],
+                condition=Q(deployment__isnull=True),
+                name="hourlyspend_unique_idle",
+            ),
+        ]
+        indexes = [models.Index(fields=["hour"], name="hourlyspend_hour")]
+
+    def __str__(self) -> str:
+        who = f"deployment {self.deployment_id}" if self.deployment_id else "idle"
+        return f"{self.hour:%Y-%m-%d %H:00} {who}: ${self.usd}"

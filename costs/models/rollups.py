@@ -33,10 +33,11 @@ class GpuRollup(models.Model):
     temp_n = models.PositiveIntegerField(default=0)
     temp_max = models.FloatField(null=True)
     # For the GPU page's memory and clock charts; averages kept as sum and count.
-    mem_used_sum = models.FloatField(default=0)
-    mem_used_n = models.PositiveIntegerField(default=0)
-    sm_clock_sum = models.FloatField(default=0)
-    sm_clock_n = models.PositiveIntegerField(default=0)
+    # Defaults in the database too: rows written by raw SQL before these existed still load.
+    mem_used_sum = models.FloatField(default=0, db_default=0)
+    mem_used_n = models.PositiveIntegerField(default=0, db_default=0)
+    sm_clock_sum = models.FloatField(default=0, db_default=0)
+    sm_clock_n = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -71,11 +71,16 @@ def bucket_start(column: str, step: int) -> str:
     """A timestamp column floored to a multiple of `step` seconds since the epoch.
 
     Read it back with step_time(). On PostgreSQL date_bin() (14+) is ~2x cheaper
-    per row than arithmetic on EXTRACT(EPOCH ...), which counts on 100k-row pages.
+    per row than arithmetic on EXTRACT(EPOCH ...), and the result goes out as
+    whole seconds: psycopg parses an integer ~20x faster than a timestamptz, and
+    a 30-day heatmap returns ~23,000 of them.
     """
     step = int(step)
     if connection.vendor == "postgresql":
-        return f"date_bin('{step} seconds', {column}, TIMESTAMPTZ '1970-01-01')"
+        return (
+            f"EXTRACT(EPOCH FROM date_bin('{step} seconds', {column},"
+            " TIMESTAMPTZ '1970-01-01'))::bigint"
+        )
     # Not strftime('%s'): Django turns a %s in a query with parameters into a placeholder.
     seconds = f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400.0) AS INTEGER)"
     return f"(({seconds} / {step}) * {step})"

@@ -68,7 +68,11 @@ class TimeRange:
     @property
     def step(self) -> int:
         """Seconds per chart point: at most MAX_POINTS points, never finer than the source."""
-        want = self.span.total_seconds() / MAX_POINTS
+        return self.step_for(MAX_POINTS)
+
+    def step_for(self, points: int) -> int:
+        """The smallest round step that gives at most `points` points."""
+        want = self.span.total_seconds() / points
         finest = max(self.source, STEPS[0])
         for step in STEPS:
             if step >= want and step >= finest:

@@ -13,6 +13,7 @@ from anomaly.choices import AnomalyKind, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
 from costs.models import Budget, CostRecord
+from tests.costs.fleet import save_cost_records
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -107,16 +108,20 @@ def test_a_budget_rule_on_spend_so_far(gpus: list[Gpu]) -> None:
     node = gpus[0].node
     dep = Deployment.objects.create(node=node, name="chat")
     budget = Budget.objects.create(name="chat", deployment=dep, monthly_usd=Decimal(1000))
-    for hour in range(24 * 19):  # Nov 1 to Nov 19, $2.5 an hour = $1,140
-        CostRecord.objects.create(
-            hour=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=hour),
-            gpu=gpus[0],
-            deployment=dep,
-            usd=Decimal("2.5"),
-            gpu_hours=1,
-            rate_usd_per_hour=Decimal("2.5"),
-            pricing="test",
-        )
+    save_cost_records(
+        [
+            CostRecord(
+                hour=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=hour),
+                gpu=gpus[0],
+                deployment=dep,
+                usd=Decimal("2.5"),
+                gpu_hours=1,
+                rate_usd_per_hour=Decimal("2.5"),
+                pricing="test",
+            )
+            for hour in range(24 * 19)  # Nov 1 to Nov 19, $2.5 an hour = $1,140
+        ]
+    )
     spent = breaches(kind=RuleKind.BUDGET, condition="spent", value=100)
     assert (
         spent[f"budget:{budget.pk}"].summary

@@ -16,7 +16,8 @@ import msgspec
 from collectors.ingest import ingest_batch
 from collectors.models import Agent, Node
 from collectors.services import agent_create
-from costs.models import NodePrice, PriceBookEntry
+from costs.attribution import hourly_spend
+from costs.models import CostRecord, HourlySpend, NodePrice, PriceBookEntry
 
 GIB = 2**30
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -123,4 +124,15 @@ def set_prices() -> None:
         amortize_years=Decimal("1"),
         usd_per_kwh=Decimal("0.10"),
         pue=Decimal("1.5"),
+    )
+
+
+def save_cost_records(records: list[CostRecord]) -> None:
+    """Hand-made cost records stored as attribution stores them: with their hourly sums."""
+    CostRecord.objects.bulk_create(records)
+    by_hour: dict[datetime, list[CostRecord]] = {}
+    for record in records:
+        by_hour.setdefault(record.hour, []).append(record)
+    HourlySpend.objects.bulk_create(
+        row for hour, rows in by_hour.items() for row in hourly_spend(hour, rows)
     )

@@ -12,6 +12,7 @@ import pytest
 from collectors.models import Deployment, Gpu, Node
 from costs.budgets import budget_status
 from costs.models import Budget, CostRecord
+from tests.costs.fleet import save_cost_records
 
 NOW = datetime(2026, 11, 16, 12, tzinfo=UTC)  # a Monday, noon
 
@@ -30,7 +31,7 @@ def chat(db: None) -> Deployment:
         weekday = hour.weekday() < 5
         records.append(CostRecord(gpu=gpu, deployment=chat if weekday else None, usd=2, **common))
         hour += timedelta(hours=1)
-    CostRecord.objects.bulk_create(records)
+    save_cost_records(records)
     return chat
 
 
@@ -73,17 +74,19 @@ def test_with_no_history_the_forecast_extends_the_month_so_far(db: None) -> None
     gpu = Gpu.objects.create(node=node, uuid="n0")
     dep = Deployment.objects.create(node=node, name="fresh")
     start = datetime(2026, 11, 16, tzinfo=UTC)
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=dep,
-            usd=1,
-            gpu_hours=1,
-            rate_usd_per_hour=1,
-            pricing="test",
-        )
-        for h in range(12)
+    save_cost_records(
+        [
+            CostRecord(
+                hour=start + timedelta(hours=h),
+                gpu=gpu,
+                deployment=dep,
+                usd=1,
+                gpu_hours=1,
+                rate_usd_per_hour=1,
+                pricing="test",
+            )
+            for h in range(12)
+        ]
     )
     budget = Budget.objects.create(name="fresh", deployment=dep, monthly_usd=Decimal(1000))
     status = budget_status(budget, NOW)

@@ -122,3 +122,49 @@ def test_spend_groups_by_label_and_a_label_scope_keeps_its_gpus_idle(day: None) 
     # rerank's $24 plus the idle remainder of a1, the GPU it runs on ($12); not embed's share.
     assert scoped.usd == Decimal("36.00")
     assert scoped.by_deployment == {ml.pk: Decimal("24.00")}
+
+
+def test_hourly_spend_is_the_sum_of_the_hours_records_and_follows_a_repricing(day: None) -> None:
+    from django.db.models import Sum
+
+    from costs.attribution import recompute_since
+    from costs.models import CostRecord, HourlySpend, PriceBookEntry
+
+    def compare() -> None:
+        records = {
+            (r["hour"], r["deployment_id"]): r["usd"]
+            for r in CostRecord.objects.values("hour", "deployment_id").annotate(usd=Sum("usd"))
+        }
+        sums = {(s.hour, s.deployment_id): s.usd for s in HourlySpend.objects.all()}
+        assert sums.keys() == records.keys() and len(sums) > 24
+        for key, usd in records.items():
+            assert sums[key] == pytest.approx(usd, abs=Decimal("0.000001")), key
+
+    compare()
+    embed = Deployment.objects.get(name="embed").pk
+    held = HourlySpend.objects.filter(deployment_id=embed).aggregate(Sum("idle_held_usd"))
+    assert held["idle_held_usd__sum"] == pytest.approx(Decimal(12))
+    PriceBookEntry.objects.filter(gpu_model="H100 SXM").update(usd_per_gpu_hour=Decimal(4))
+    recompute_since(DAY)
+    compare()
+    # Two H100s for 24 hours at $2 more an hour: $96 more.
+    assert spend_totals(DAY, DAY + timedelta(days=1)).usd == Decimal("216.36")
+
+
+def test_the_migration_fills_hourly_spend_from_records_already_there(day: None) -> None:
+    import importlib
+
+    from django.db import connection
+
+    from costs.models import HourlySpend
+
+    migration = importlib.import_module("costs.migrations.0006_hourlyspend")
+    fields = ("hour", "deployment_id", "usd", "idle_held_usd", "gpu_hours")
+    written = sorted(HourlySpend.objects.values_list(*fields), key=str)
+    HourlySpend.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+    filled = sorted(HourlySpend.objects.values_list(*fields), key=str)
+    assert len(filled) == len(written)
+    for got, want in zip(filled, written, strict=True):
+        assert got[:2] == want[:2] and got[2:] == pytest.approx(want[2:], abs=1e-6)
