@@ -167,4 +167,6 @@ def test_the_migration_fills_hourly_spend_from_records_already_there(day: None) 
     filled = sorted(HourlySpend.objects.values_list(*fields), key=str)
     assert len(filled) == len(written)
     for got, want in zip(filled, written, strict=True):
-        assert got[:2] == want[:2] and got[2:] == pytest.approx(want[2:], abs=1e-6)
+        assert got[:2] == want[:2]
+        assert got[2:4] == pytest.approx(want[2:4], abs=Decimal("0.000001"))
+        assert got[4] == pytest.approx(want[4])
