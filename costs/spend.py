@@ -7,7 +7,7 @@ the GPUs they run on; without a filter the figures add up to the whole bill.
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connection
 
 from costs.models import CostRecord, HourlySpend
-from costs.selectors import IDLE_KEY
-from costs.usage import deployment_volume_series
+from costs.selectors import IDLE_KEY, parse_grouping
+from costs.usage import deployment_totals, deployment_volume_series
 from inferscope.lib.sql import bucket_start, param, step_time
 from inferscope.lib.timerange import HOUR, TimeRange
 
@@ -68,6 +68,41 @@ def _hour_floor(ts: datetime) -> datetime:
     return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def cost_window(tr: TimeRange) -> TimeRange:
+    """The range from the start of its first hour: what spend_steps covers.
+
+    Cost is attributed per whole hour, so tokens set against it must be counted
+    over the same hours, or a range starting at 09:55 divides the 09:00 hour's
+    dollars by five minutes of tokens.
+    """
+    return replace(tr, start=_hour_floor(tr.start))
+
+
+def tokens_of(figures: Any) -> float:
+    return (figures.prompt_tokens + figures.generation_tokens) if figures else 0.0
+
+
+def per_1m(usd: Decimal | float | None, tokens: float) -> float | None:
+    return float(usd) / tokens * 1e6 if usd is not None and tokens else None
+
+
+def deployment_spend(
+    tr: TimeRange, scope: Scope = Scope()
+) -> dict[int, tuple[Decimal, float | None]]:
+    """Each deployment's $ over the range's hours and its $ per 1M tokens over the same hours."""
+    usd = spend_totals(tr.start, tr.end, scope).by_deployment
+    volumes = deployment_totals(cost_window(tr), list(usd), latency=False)
+    return {dep: (value, per_1m(value, tokens_of(volumes.get(dep)))) for dep, value in usd.items()}
+
+
+def blended_usd_per_1m(
+    tr: TimeRange, usd: Decimal, deployment_ids: Sequence[int] | None
+) -> float | None:
+    """All the spend (idle included) over all the tokens of the same hours."""
+    volumes = deployment_totals(cost_window(tr), deployment_ids, latency=False)
+    return per_1m(usd, sum(tokens_of(v) for v in volumes.values()))
+
+
 def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope()) -> list[Row]:
     """(step start, deployment id or None for idle, $, $ idle-held) per step and deployment."""
     step = max(step, HOUR)
@@ -105,12 +140,13 @@ def spend_totals(start: datetime, end: datetime, scope: Scope = Scope()) -> Spen
 
 
 def group_of(by: str, deployment: Mapping[str, Any] | None) -> str:
-    """The chart group of a deployment: its name, or its value of label `by[6:]`."""
+    """The chart group of a deployment: its value of the label `by` names, else its name."""
     if deployment is None:
         return IDLE_KEY
-    if by.startswith("label:"):
-        value = (deployment.get("labels") or {}).get(by[6:])
-        return str(value) if value is not None else f"(no {by[6:]})"
+    kind, key = parse_grouping(by)
+    if kind == "label":
+        value = (deployment.get("labels") or {}).get(key)
+        return str(value) if value is not None else f"(no {key})"
     return f"{deployment['name']} on {deployment['node__name']}"
 
 
@@ -138,7 +174,7 @@ def deployment_cost_steps(
     rows = spend_steps(tr.start, tr.end, step, Scope([deployment_id], []))
     usd = {ts: float(value) for ts, _, value, _ in rows}
     times = sorted(usd)
-    volumes = deployment_volume_series(tr, step, [deployment_id]).get(deployment_id)
+    volumes = deployment_volume_series(cost_window(tr), step, [deployment_id]).get(deployment_id)
     tokens: dict[datetime, float] = {}
     if volumes is not None:
         for i, ts in enumerate(volumes.times):
@@ -168,7 +204,7 @@ def usd_per_1m_by_group(
     ):
         if dep is not None and dep in deployments:
             usd[(group_of(by, deployments[dep]), ts)] += float(value)
-    volumes = deployment_volume_series(tr, step, scope.deployment_ids)
+    volumes = deployment_volume_series(cost_window(tr), step, scope.deployment_ids)
     for dep, series in volumes.items():
         if dep not in deployments:
             continue

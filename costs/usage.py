@@ -263,6 +263,13 @@ def aligned(series: Series | None, times: Sequence[datetime], metric: str) -> li
     return [values.get(ts) for ts in times]
 
 
+def fleet_mean(totals: dict[int, dict[str, float | None]], metric: str = "util") -> float | None:
+    """A metric's mean over GPUs, each weighted by the time it reported."""
+    rows = [t for t in totals.values() if t.get(metric) is not None and t.get("present_s")]
+    weight = sum(t["present_s"] or 0 for t in rows)
+    return sum((t[metric] or 0) * (t["present_s"] or 0) for t in rows) / weight if weight else None
+
+
 def gpu_totals(
     tr: TimeRange, gpu_ids: Sequence[int] | None = None
 ) -> dict[int, dict[str, float | None]]:

@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 
 from costs.budgets import BudgetStatus
-from dashboard.charts.layout import GRID, PALETTE, layout, to_div
+from dashboard.charts.layout import GRID, PALETTE, layout, plain, to_div
 
 
 def budget_chart(statuses: Sequence[BudgetStatus]) -> str:
-    names = [s.budget.name for s in statuses]
+    names = [plain(s.budget.name) for s in statuses]
     bars = [
         ("spent", [float(s.spent) for s in statuses], PALETTE[0]),
         ("month-end forecast", [float(s.forecast) for s in statuses], PALETTE[1]),

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from dashboard.charts.layout import layout, rounded, to_div
+from dashboard.charts.layout import layout, plain, rounded, to_div
 
 
 def utilization_heatmap(
@@ -15,7 +15,7 @@ def utilization_heatmap(
             {
                 "type": "heatmap",
                 "x": list(times),
-                "y": list(gpus),
+                "y": [plain(gpu) for gpu in gpus],
                 "z": [rounded(row, 3) for row in cells],
                 "zmin": 0,
                 "zmax": 100,

@@ -6,6 +6,7 @@ costs ~10 ms, rendering it ~0.3 ms. The test suite turns validation on
 (VALIDATE), so every builder's output is still checked against Plotly's schema.
 """
 
+import html
 from typing import Any
 
 import plotly.graph_objects as go
@@ -39,6 +40,12 @@ def layout(**overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def plain(text: str) -> str:
+    """A name from the fleet (deployment, node, label) as text Plotly will not read as markup:
+    Plotly renders a subset of HTML in names and labels, links included."""
+    return html.escape(text, quote=False)
 
 
 def rounded(values: Any, digits: int = 4) -> list[float | None]:

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dashboard.charts.layout import GRID, PALETTE, layout, rounded, to_div
+from dashboard.charts.layout import GRID, PALETTE, layout, plain, rounded, to_div
 
 
 def line_chart(
@@ -29,7 +29,7 @@ def line_chart(
             "x": x,
             "y": rounded(values),
             "mode": "lines",
-            "name": label,
+            "name": plain(label),
             "line": {
                 "color": PALETTE[i % len(PALETTE)],
                 "width": 1.5,

@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, rounded, to_div
+from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, plain, rounded, to_div
 
 IDLE_KEY = "(idle)"
 
@@ -22,11 +22,12 @@ def spend_chart(
             "type": "bar",
             "x": x,
             "y": rounded(values, 6),
-            "name": group,
+            "name": plain(group),
             "marker": {
                 "color": COLOURS["idle"] if group == IDLE_KEY else PALETTE[i % len(PALETTE)]
             },
-            "hovertemplate": f"{group}<br>%{{x}}<br>$%{{y:,.2f}}<extra></extra>",
+            # The name by reference: a deployment name is data, never part of the template.
+            "hovertemplate": "%{fullData.name}<br>%{x}<br>$%{y:,.2f}<extra></extra>",
         }
         for i, (group, values) in enumerate(groups.items())
     ]

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from anomaly.models import Anomaly
-from dashboard.charts.layout import GRID, layout, to_div
+from dashboard.charts.layout import GRID, layout, plain, to_div
 
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#d97706", "info": "#0072b2"}
 # A one-point anomaly still shows as a visible bar.
@@ -24,17 +24,17 @@ def anomaly_timeline(anomalies: Sequence[Anomaly], start: object, end: object) -
                 "type": "bar",
                 "orientation": "h",
                 "name": severity,
-                "y": [a.entity_label for a in rows],
+                "y": [plain(a.entity_label) for a in rows],
                 "base": [a.start for a in rows],
                 # A date axis takes a bar's length in milliseconds.
                 "x": [max(a.end - a.start, MIN_WIDTH).total_seconds() * 1000 for a in rows],
                 "marker": {"color": colour},
-                "customdata": [[a.metric, a.explanation[:160]] for a in rows],
+                "customdata": [[a.metric, plain(a.explanation[:160])] for a in rows],
                 "hovertemplate": "%{y}<br>%{base}<br>%{customdata[0]}: %{customdata[1]}"
                 "<extra></extra>",
             }
         )
-    entities = {a.entity_label for a in anomalies}
+    entities = {a.entity_label for a in anomalies}  # rows of the chart
     figure = {
         "data": data,
         "layout": layout(

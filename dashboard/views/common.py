@@ -30,10 +30,11 @@ def page_range(request: HttpRequest, default: str = "24h") -> PageRange:
     """The URL's range and label filter; a bad one falls back to the default, with its errors."""
     now = timezone.now()
     raw_since = now - timedelta(days=settings.RAW_SAMPLE_RETENTION_DAYS)
+    minute_since = now - timedelta(days=settings.MINUTE_ROLLUP_RETENTION_DAYS)
     try:
-        tr, errors = parse_range(request.GET, now, raw_since, default), {}
+        tr, errors = parse_range(request.GET, now, raw_since, default, minute_since), {}
     except RangeError as exc:
-        tr, errors = parse_range({}, now, raw_since, default), exc.errors
+        tr, errors = parse_range({}, now, raw_since, default, minute_since), exc.errors
     scope = label_scope(tr.label)
     if scope is None:
         return PageRange(tr, errors, None, None)

@@ -1,5 +1,6 @@
 """The costs page: spend over time, idle, $ per 1M tokens, budgets, chargeback, prices."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -27,7 +28,12 @@ def costs(request: HttpRequest) -> HttpResponse:
     tr = pr.tr
     form = CostGroupingForm(request.GET, label_keys=deployment_label_keys())
     by = form.cleaned_data["by"] if form.is_valid() else "deployment"
+    # Whole hours, the end one included when the range ends inside it: the
+    # table and its download cover exactly the same cost records.
     start = tr.start.replace(minute=0, second=0, microsecond=0)
+    end = tr.end.replace(minute=0, second=0, microsecond=0)
+    if end < tr.end:
+        end += timedelta(hours=1)
     deployments = {
         d["id"]: d for d in Deployment.objects.values("id", "name", "node__name", "labels")
     }
@@ -35,7 +41,7 @@ def costs(request: HttpRequest) -> HttpResponse:
     times, groups = spend_by_group(rows, deployments, by)
     per_1m_times, per_1m = usd_per_1m_by_group(tr, deployments, by, pr.cost_scope, rows)
     budgets = budget_statuses()
-    period = {"start": start.strftime("%Y-%m-%dT%H:00"), "end": tr.end.strftime("%Y-%m-%dT%H:%M")}
+    period = {"start": start.strftime("%Y-%m-%dT%H:00"), "end": end.strftime("%Y-%m-%dT%H:00")}
     context = {
         "form": form,
         "by": by,
@@ -49,13 +55,14 @@ def costs(request: HttpRequest) -> HttpResponse:
             "usd-per-1m", per_1m_times, per_1m, "$ per 1M tokens", x_range=(tr.start, tr.end)
         ),
         "budget_chart": budget_chart(budgets) if budgets else None,
-        "rows": report_rows(start, tr.end, by),
+        "rows": report_rows(start, end, by),
+        "chart_by": "label" if by.startswith("label:") else "deployment",
         "idle_key": IDLE_KEY,
         "show_carbon": settings.COST_GRID_GCO2_PER_KWH is not None,
         "report_url": f"{reverse('costs:report')}?{urlencode({**period, 'by': by})}",
         "budgets": budgets,
-        "unpriced": unpriced_gpus(start, tr.end),
-        "break_evens": break_evens(start, tr.end),
+        "unpriced": unpriced_gpus(start, end),
+        "break_evens": break_evens(start, end),
         "prices": PriceBookEntry.objects.all(),
         "node_prices": NodePrice.objects.select_related("node"),
     }

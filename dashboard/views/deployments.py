@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404
 
 from collectors.models import Deployment
 from costs import usage
-from costs.spend import deployment_cost_steps, spend_totals
+from costs.spend import Scope, cost_window, deployment_cost_steps, deployment_spend
 from dashboard.charts.deployment import LATENCIES, deployment_charts, deployment_cost_charts
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
@@ -18,20 +18,16 @@ def deployments(request: HttpRequest) -> HttpResponse:
     if pr.deployment_ids is not None:
         rows = rows.filter(pk__in=pr.deployment_ids)
     figures = usage.deployment_totals(tr, pr.deployment_ids)
-    spend = spend_totals(tr.start, tr.end, pr.cost_scope).by_deployment
-    table = []
-    for dep in rows:
-        fig = figures.get(dep.pk)
-        usd = spend.get(dep.pk)
-        tokens = (fig.prompt_tokens + fig.generation_tokens) if fig else 0
-        table.append(
-            {
-                "deployment": dep,
-                "figures": fig,
-                "usd": usd,
-                "usd_per_1m": float(usd) / tokens * 1e6 if usd is not None and tokens else None,
-            }
-        )
+    spend = deployment_spend(tr, pr.cost_scope)
+    table = [
+        {
+            "deployment": dep,
+            "figures": figures.get(dep.pk),
+            "usd": spend.get(dep.pk, (None, None))[0],
+            "usd_per_1m": spend.get(dep.pk, (None, None))[1],
+        }
+        for dep in rows
+    ]
     return render_ranged(request, "dashboard/deployments.html", pr, {"rows": table})
 
 
@@ -46,13 +42,13 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cost_times, cost, per_1m, usd = deployment_cost_steps(tr, dep.pk)
     label = step_label(max(tr.step, 3600))
     charts.update(deployment_cost_charts(dep.name, cost_times, cost, per_1m, label, x_range))
-    tokens_total = (totals.prompt_tokens + totals.generation_tokens) if totals else 0
     context = {
         "deployment": dep,
         "gpus": dep.gpus.select_related("node").order_by("node__name", "index"),
         "totals": totals,
         "usd": usd,
-        "usd_per_1m": float(usd) / tokens_total * 1e6 if tokens_total else None,
+        "usd_per_1m": deployment_spend(tr, Scope([dep.pk])).get(dep.pk, (None, None))[1],
+        "spend_since": cost_window(tr).start,
         "charts": charts,
         "latencies": LATENCIES,
     }

@@ -13,7 +13,7 @@ from collectors.models import Deployment, Gpu, Node
 from collectors.selectors import gpus_with_latest
 from costs import usage
 from costs.budgets import fleet_month_spend
-from costs.spend import spend_by_group, spend_steps, totals_of
+from costs.spend import blended_usd_per_1m, cost_window, spend_by_group, spend_steps, totals_of
 from dashboard.charts.gpu import gpu_charts
 from dashboard.charts.heatmap import utilization_heatmap
 from dashboard.charts.spend import spend_chart
@@ -38,7 +38,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     pr = page_range(request)
     tr = pr.tr
     gpus = list(gpus_with_latest(pr.gpu_ids))
-    context: dict = {"gpu_count": len(gpus), "node_count": Node.objects.count()}
+    context: dict = {"gpu_count": len(gpus), "node_count": len({g.node_id for g in gpus})}
     if gpus:
         now = timezone.now()
         shown = gpus[:MAX_HEATMAP_GPUS]
@@ -47,19 +47,17 @@ def overview(request: HttpRequest) -> HttpResponse:
         times = usage.steps(tr, step)
         cells = [usage.aligned(grid.get(g.pk), times, "util") for g in shown]
         totals = usage.gpu_totals(tr, pr.gpu_ids)
-        util = [t["util"] for t in totals.values() if t["util"] is not None]
-        volumes = usage.deployment_totals(tr, pr.deployment_ids, latency=False)
-        tokens = sum(v.prompt_tokens + v.generation_tokens for v in volumes.values())
         rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
         spend = totals_of(rows)
         deployments = {d["id"]: d for d in Deployment.objects.values("id", "name", "node__name")}
         spend_times, groups = spend_by_group(rows, deployments, "deployment")
         context.update(
             online=sum(1 for g in gpus if _seen_since(g, now - ONLINE)),
-            avg_util=sum(util) / len(util) if util else None,
+            avg_util=usage.fleet_mean(totals),
             month=fleet_month_spend(now) if pr.deployment_ids is None else None,
             range_spend=spend,
-            usd_per_1m=float(spend.usd) / tokens * 1e6 if tokens else None,
+            usd_per_1m=blended_usd_per_1m(tr, spend.usd, pr.deployment_ids),
+            spend_since=cost_window(tr).start,
             open_anomalies=anomalies_filtered(
                 status=AnomalyStatus.OPEN,
                 start=tr.start,

@@ -93,7 +93,7 @@ class TimeRange:
             out["label"] = self.label_text
         return out
 
-    def query(self, **changes: str) -> str:
+    def query(self, /, **changes: str) -> str:
         params = {**self.params(), **changes}
         if params.get("range") in PRESETS:
             params.pop("start", None)
@@ -109,10 +109,13 @@ class TimeRange:
         return self.end.strftime("%Y-%m-%dT%H:%M")
 
 
-def source_for(span: timedelta, start: datetime, raw_since: datetime) -> int:
+def source_for(
+    span: timedelta, start: datetime, raw_since: datetime, minute_since: datetime | None = None
+) -> int:
+    """The finest data that covers the range and is still kept (the rest has expired)."""
     if span <= timedelta(hours=1) and start >= raw_since:
         return RAW
-    if span <= timedelta(days=2):
+    if span <= timedelta(days=2) and (minute_since is None or start >= minute_since):
         return MINUTE
     if span <= timedelta(days=120):
         return HOUR
@@ -120,7 +123,11 @@ def source_for(span: timedelta, start: datetime, raw_since: datetime) -> int:
 
 
 def parse_range(
-    params: Mapping[str, str], now: datetime, raw_since: datetime, default: str = DEFAULT
+    params: Mapping[str, str],
+    now: datetime,
+    raw_since: datetime,
+    default: str = DEFAULT,
+    minute_since: datetime | None = None,
 ) -> TimeRange:
     """The range and label filter in `params`; RangeError names each field that is wrong."""
     errors: dict[str, str] = {}
@@ -149,7 +156,8 @@ def parse_range(
     label = _parse_label(params.get("label", ""), errors)
     if errors:
         raise RangeError(errors)
-    return TimeRange(name, start, end, source_for(end - start, start, raw_since), label)
+    source = source_for(end - start, start, raw_since, minute_since)
+    return TimeRange(name, start, end, source, label)
 
 
 def _parse_time(value: str, field: str, errors: dict[str, str]) -> datetime | None:
@@ -169,11 +177,12 @@ def _parse_time(value: str, field: str, errors: dict[str, str]) -> datetime | No
 
 
 def _parse_label(value: str, errors: dict[str, str]) -> tuple[str, str] | None:
-    value = value.strip()
-    if not value:
+    """key=value, split at the first '='; the value may be empty, as a label's may."""
+    if not value.strip():
         return None
     key, sep, wanted = value.partition("=")
-    if not sep or not key.strip() or not wanted.strip() or len(value) > 200:
+    # Ingest takes keys up to 200 characters and values up to 500.
+    if not sep or not key.strip() or len(value) > 701:
         errors["label"] = "Write a label filter as key=value, for example team=search."
         return None
-    return key.strip(), wanted.strip()
+    return key, wanted

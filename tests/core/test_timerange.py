@@ -72,3 +72,14 @@ def test_bad_input_names_the_field(params: dict[str, str], field: str) -> None:
     with pytest.raises(RangeError) as caught:
         parse(**params)
     assert field in caught.value.errors
+
+
+def test_a_short_range_older_than_the_minute_rollups_reads_hours() -> None:
+    old = {"range": "custom", "start": "2026-06-01", "end": "2026-06-02"}
+    assert parse_range(old, NOW, RAW_SINCE).source == MINUTE
+    assert parse_range(old, NOW, RAW_SINCE, minute_since=NOW - timedelta(days=90)).source == HOUR
+
+
+def test_a_label_value_may_be_empty_and_contain_equals_signs() -> None:
+    assert parse(label="team=").label == ("team", "")
+    assert parse(label="expr=a=b").label == ("expr", "a=b")

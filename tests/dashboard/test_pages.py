@@ -152,3 +152,39 @@ def test_anomalies_follow_the_range_and_label_and_draw_a_timeline(
     # The range links keep the page's own filters.
     filtered = client.get("/anomalies/?range=24h&status=open&severity=critical").content.decode()
     assert 'href="?range=7d&amp;status=open&amp;severity=critical"' in filtered
+
+
+def test_a_parameter_named_like_python_internals_is_just_ignored(client: Client, teammate) -> None:
+    client.force_login(teammate)
+    for path in ["/", "/costs/", "/anomalies/"]:
+        assert client.get(f"{path}?self=1&changes=2&tr=3").status_code == 200, path
+
+
+def test_the_chargeback_download_covers_the_hours_the_table_shows(
+    client: Client, teammate, fleet: datetime
+) -> None:
+    client.force_login(teammate)
+    # Ending half way through an hour with costs: the table counts that hour whole.
+    start = fleet.strftime("%Y-%m-%dT%H:%M")
+    end = (fleet + timedelta(hours=5, minutes=30)).strftime("%Y-%m-%dT%H:%M")
+    page = client.get(f"/costs/?range=custom&start={start}&end={end}")
+    url = page.context["report_url"]
+    assert url.endswith("by=deployment") and "T" in url
+    body = client.get(url + "&format=json").json()
+    table = {row["group"]: row["cost_usd"] for row in page.context["rows"]}
+    download = {row["group"]: row["cost_usd"] for row in body["rows"]}
+    assert download == table
+    assert float(table["total"]) == pytest.approx(120.36 / 4)  # hours 0 to 5 of the day
+
+
+def test_dollars_per_token_set_whole_hours_of_cost_against_the_same_hours_of_tokens(
+    client: Client, teammate, fleet: datetime
+) -> None:
+    client.force_login(teammate)
+    # The fleet costs $120.36 a day for 5.04M tokens, the same every hour: any range
+    # that starts inside an hour must still give the day's rate, not more.
+    overview = client.get("/?range=1h").context
+    assert overview["usd_per_1m"] == pytest.approx(120.36 / 5.04, rel=1e-3)
+    chat = Deployment.objects.get(name="chat").pk
+    page = client.get(f"/deployments/{chat}/?range=1h").context
+    assert page["usd_per_1m"] == pytest.approx(48 / 2.16, rel=1e-3)
