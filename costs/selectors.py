@@ -146,7 +146,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     rows: dict[tuple[bool, str], CostRow] = {}
     for (gpu_id, dep_id, idle_held), (usd, gpu_hours, energy) in shares.items():
         dep = deployments[dep_id] if dep_id else None
-        key = _group(kind, label_key, gpus[gpu_id], dep)
+        key = group_key(kind, label_key, gpus[gpu_id], dep)
         idle_row = dep_id is None and kind in ("deployment", "label")
         row = rows.setdefault((idle_row, key), CostRow(key, period_hours))
         row.gpu_hours += gpu_hours
@@ -164,7 +164,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
             row.generation_tokens += generated * weight
     # Traffic on GPUs nobody reported (or priced) still counts in the volumes.
     for dep_id in set(volumes) - costed:
-        key = _group(kind, label_key, None, deployments[dep_id])
+        key = group_key(kind, label_key, None, deployments[dep_id])
         row = rows.setdefault((False, key), CostRow(key, period_hours))
         requests, prompt, generated = volumes[dep_id]
         row.requests += requests
@@ -177,7 +177,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     return [*ordered, total]
 
 
-def _group(
+def group_key(
     kind: str, label_key: str, gpu: Mapping[str, Any] | None, dep: Mapping[str, Any] | None
 ) -> str:
     """The row a share belongs to; `gpu` is None for traffic on GPUs nobody reported."""

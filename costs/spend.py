@@ -15,8 +15,8 @@ from typing import Any
 from django.db import connection
 
 from costs.models import CostRecord, HourlySpend
-from costs.selectors import IDLE_KEY, parse_grouping
-from costs.usage import deployment_totals, deployment_volume_series
+from costs.selectors import IDLE_KEY, group_key, parse_grouping
+from costs.usage import DeploymentFigures, Series, deployment_totals, deployment_volume_series
 from inferscope.lib.sql import bucket_start, param, step_time
 from inferscope.lib.timerange import HOUR, TimeRange
 
@@ -78,7 +78,7 @@ def cost_window(tr: TimeRange) -> TimeRange:
     return replace(tr, start=_hour_floor(tr.start))
 
 
-def tokens_of(figures: Any) -> float:
+def tokens_of(figures: DeploymentFigures | None) -> float:
     return (figures.prompt_tokens + figures.generation_tokens) if figures else 0.0
 
 
@@ -140,14 +140,10 @@ def spend_totals(start: datetime, end: datetime, scope: Scope = Scope()) -> Spen
 
 
 def group_of(by: str, deployment: Mapping[str, Any] | None) -> str:
-    """The chart group of a deployment: its value of the label `by` names, else its name."""
-    if deployment is None:
-        return IDLE_KEY
+    """The chart group of a deployment, named as the chargeback table names it: its value
+    of the label `by` names, else (node and GPU groupings too) the deployment."""
     kind, key = parse_grouping(by)
-    if kind == "label":
-        value = (deployment.get("labels") or {}).get(key)
-        return str(value) if value is not None else f"(no {key})"
-    return f"{deployment['name']} on {deployment['node__name']}"
+    return group_key(kind if kind == "label" else "deployment", key, None, deployment)
 
 
 def spend_by_group(
@@ -175,14 +171,20 @@ def deployment_cost_steps(
     usd = {ts: float(value) for ts, _, value, _ in rows}
     times = sorted(usd)
     volumes = deployment_volume_series(cost_window(tr), step, [deployment_id]).get(deployment_id)
-    tokens: dict[datetime, float] = {}
-    if volumes is not None:
-        for i, ts in enumerate(volumes.times):
-            tokens[ts] = (volumes.values["prompt_tokens"][i] or 0) + (
-                volumes.values["generation_tokens"][i] or 0
-            )
-    per_1m = [usd[ts] / tokens[ts] * 1e6 if tokens.get(ts) else None for ts in times]
-    return times, [usd[ts] for ts in times], per_1m, totals_of(rows).usd
+    tokens = _step_tokens(volumes) if volumes is not None else {}
+    rates = [per_1m(usd[ts], tokens.get(ts, 0.0)) for ts in times]
+    return times, [usd[ts] for ts in times], rates, totals_of(rows).usd
+
+
+def _step_tokens(series: Series) -> dict[datetime, float]:
+    """Prompt plus generated tokens at each step of a deployment_volume_series."""
+    values = series.values
+    return {
+        ts: (prompt or 0) + (generated or 0)
+        for ts, prompt, generated in zip(
+            series.times, values["prompt_tokens"], values["generation_tokens"], strict=True
+        )
+    }
 
 
 def usd_per_1m_by_group(
@@ -209,13 +211,8 @@ def usd_per_1m_by_group(
         if dep not in deployments:
             continue
         group = group_of(by, deployments[dep])
-        for i, ts in enumerate(series.times):
-            tokens[(group, ts)] += (series.values["prompt_tokens"][i] or 0) + (
-                series.values["generation_tokens"][i] or 0
-            )
+        for ts, count in _step_tokens(series).items():
+            tokens[(group, ts)] += count
     times = sorted({ts for _, ts in usd})
     groups = sorted({g for g, _ in usd})
-    return times, {
-        g: [usd[(g, t)] / tokens[(g, t)] * 1e6 if tokens.get((g, t)) else None for t in times]
-        for g in groups
-    }
+    return times, {g: [per_1m(usd[(g, t)], tokens.get((g, t), 0.0)) for t in times] for g in groups}

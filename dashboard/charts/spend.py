@@ -3,9 +3,8 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from costs.selectors import IDLE_KEY
 from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, plain, rounded, to_div
-
-IDLE_KEY = "(idle)"
 
 
 def spend_chart(
