@@ -26,6 +26,7 @@ JOBS: tuple[Job, ...] = (
     # rollups, so a breach is seen within one period of its sample arriving.
     Job("evaluate_alerts", "alerts.evaluate", 15),
     Job("expire_old_alerts", "alerts.expire_old_alerts", 3600),
+    Job("expire_stale_profiling_jobs", "profiling.expire_stale_jobs", 300),
 )
 
 

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "costs",
     "anomaly",
     "alerts",
+    "profiling",
     "dashboard",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/costs/", include("costs.urls")),
     path("api/v1/alerts/", include("alerts.urls")),
+    path("api/v1/profiling/", include("profiling.urls")),
     path("api/v1/", include("collectors.urls")),
     path("", include("dashboard.urls")),
 ]
