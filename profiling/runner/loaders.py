@@ -86,7 +86,12 @@ class Loaded:
 
     @property
     def vocab(self) -> int:
-        return self.config.vocab if self.config else int(self.info.get("vocab", 32000))
+        """Token ids are drawn below this. A TorchScript file does not say its vocabulary:
+        its first matrix, the embedding table in the usual layout, is taken for it."""
+        if self.config is not None:
+            return self.config.vocab
+        first = next((t for t in self.module.parameters() if t.dim() == 2), None)
+        return int(first.shape[0]) if first is not None else 2
 
 
 def load(

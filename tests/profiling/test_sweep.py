@@ -1,0 +1,104 @@
+"""A whole sweep of the tiny preset on the CPU, in seconds."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from profiling.runner.cost import usd_per_1m
+from profiling.runner.presets import PRESETS
+from profiling.runner.spec import SweepSpec
+from profiling.runner.sweep import run
+
+SMALL = {
+    "preset": "tiny",
+    "device": "cpu",
+    "batch_sizes": [1, 4],
+    "prompt_lens": [16],
+    "gen_lens": [8],
+    "dtypes": ["fp32", "bf16"],
+    "quants": ["none", "int8"],
+    "attentions": ["math", "efficient"],
+    "warmup": 1,
+    "repeats": 3,
+}
+
+
+def test_a_small_sweep_measures_every_point_and_goes_on_past_unsupported_ones():
+    events: list[dict] = []
+    started = time.perf_counter()
+    result = run(SweepSpec.from_dict(SMALL), events.append, usd_per_hour=2.0)
+    assert time.perf_counter() - started < 30
+    points = result["points"]
+    assert len(points) == 2 * 2 * 2 * 2 == result["total"]
+    assert [e["event"] for e in events] == ["start", *["point"] * 16, "done"]
+    assert [p["index"] for p in points] == list(range(16))
+    # No memory-efficient SDPA kernel on the CPU: recorded, the others still run.
+    for p in points:
+        if p["attention"] == "efficient":
+            assert p["status"] == "unsupported", p
+            assert "efficient attention does not run on cpu" in p["error"]
+        else:
+            assert p["status"] == "ok", p
+    ok = [p for p in points if p["status"] == "ok"]
+    assert len(ok) == 8
+    for p in ok:
+        assert p["ttft_ms_min"] <= p["ttft_ms"] <= p["ttft_ms_max"]
+        assert p["itl_ms_min"] <= p["itl_ms"] <= p["itl_ms_max"]
+        steps = p["gen_len"] - 1
+        assert p["decode_tokens_per_s"] == pytest.approx(
+            p["batch_size"] * steps / (p["itl_ms"] * steps / 1000)
+        )
+        assert p["prefill_tokens_per_s"] == pytest.approx(
+            p["batch_size"] * p["prompt_len"] / (p["ttft_ms"] / 1000)
+        )
+        assert p["peak_memory_bytes"] > 10 * 2**20  # this process's peak RSS on the CPU
+        assert p["prefill_tflops"] > 0 and p["decode_gb_per_s"] > 0
+        assert p["mfu"] is None and p["mbu"] is None  # no peak figures for a CPU
+        assert p["avg_power_w"] is None  # NVML measures GPUs only
+        assert p["repeats"] == 3
+        assert (p["usd_per_1m_tokens"], p["usd_per_1m_output_tokens"]) == usd_per_1m(p, 2.0)
+    assert result["model"]["params"] == PRESETS["tiny"].params()
+    assert result["device"]["type"] == "cpu"
+
+
+def test_cost_per_million_tokens_is_the_requests_gpu_time_over_its_tokens():
+    point = {"status": "ok", "batch_size": 4, "prompt_len": 100, "gen_len": 50, "request_ms": 900}
+    # 0.9 s of a $3.60/h GPU = $0.0009 for 4 x 150 = 600 tokens (200 generated).
+    total, output = usd_per_1m(point, 3.6)
+    assert total == pytest.approx(0.0009 / 600 * 1e6)
+    assert output == pytest.approx(0.0009 / 200 * 1e6)
+    # On-premises: plus 0.5 J/token x 600 tokens = 300 J = 1/12,000 kWh at $0.12 x PUE 1.5.
+    total, _ = usd_per_1m({**point, "energy_j_per_token": 0.5}, 3.6, 0.12, 1.5)
+    assert total == pytest.approx((0.0009 + 300 / 3.6e6 * 0.12 * 1.5) / 600 * 1e6)
+    assert usd_per_1m({**point, "status": "oom"}, 3.6) is None
+
+
+def test_an_out_of_memory_point_is_recorded_and_the_sweep_goes_on(tmp_path):
+    # Under a 256 MiB cap, batch 2048 x 1024 tokens needs 1 GiB of KV cache alone.
+    spec = {
+        "preset": "tiny",
+        "device": "cpu",
+        "batch_sizes": [1, 2048],
+        "prompt_lens": [1000],
+        "gen_lens": [24],
+        "warmup": 0,
+        "repeats": 1,
+        "memory_limit_bytes": 256 * 2**20,
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    # A subprocess: the cap is the runner process's own, as when the agent runs it.
+    done = subprocess.run(
+        [sys.executable, "-m", "profiling.runner", "--spec-file", str(path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    points = json.loads(done.stdout)["points"]
+    assert [p["status"] for p in points] == ["ok", "oom"]
+    assert "allocate" in points[1]["error"]
+    assert "ttft_ms" not in points[1]
