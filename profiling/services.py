@@ -2,7 +2,6 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +15,7 @@ from profiling.constants import DEFAULT_TIME_LIMIT_S, QUEUE_TTL_S, REPORT_GRACE_
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
 from profiling.runner.cost import usd_per_1m
 from profiling.runner.gpus import canonical_model
-from profiling.runner.spec import SpecError, SweepSpec
+from profiling.runner.spec import SpecError, SweepSpec, path_inside
 
 RESULT_FIELDS = tuple(
     f.name for f in ProfilingResult._meta.concrete_fields if f.name not in ("id", "job")
@@ -57,16 +56,6 @@ def capability_report(agent: Agent, node_name: str, data: dict[str, Any]) -> Pro
     return capability
 
 
-def path_allowed(path: str, allowed: list[str]) -> bool:
-    """`path` is one of the allowed paths or inside an allowed folder, with no `..`."""
-    candidate = PurePosixPath(path)
-    if ".." in candidate.parts:
-        return False
-    return any(
-        candidate == PurePosixPath(a) or PurePosixPath(a) in candidate.parents for a in allowed
-    )
-
-
 def job_create(
     *,
     node: Node | None,
@@ -101,7 +90,7 @@ def job_create(
             errors.append(
                 {"field": "spec.preset", "message": f"{node.name} allows presets: {allowed}."}
             )
-        if sweep.model_path and not path_allowed(sweep.model_path, capability.model_paths):
+        if sweep.model_path and not path_inside(sweep.model_path, capability.model_paths):
             errors.append(
                 {"field": "spec.model_path", "message": f"{node.name} does not allow this path."}
             )

@@ -12,11 +12,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.agent.servers import SERVERS
+from profiling.runner.presets import PRESETS
 
 SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS)
 MAX_BATCH_SAMPLES = 10_000  # the ingest API's default INGEST_MAX_SAMPLES
 _SOURCE = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
+# The server's bounds for a node's profiling time limit (profiling.constants).
+PROFILING_MIN_TIME_S = 60.0
+PROFILING_MAX_TIME_S = 6 * 3600.0
 
 
 class ConfigError(Exception):
@@ -69,6 +73,15 @@ class Config:
     backfill_s: float = 0.0
     once: bool = False
     dry_run: bool = False
+    # Profiling jobs: nothing is run unless a preset or a model path is allowed.
+    profiling_presets: list[str] = field(default_factory=list)
+    profiling_model_paths: list[str] = field(default_factory=list)
+    profiling_max_time_s: float = 1800.0
+    profiling_poll_s: float = 15.0
+
+    @property
+    def profiling_enabled(self) -> bool:
+        return bool(self.profiling_presets or self.profiling_model_paths)
 
 
 def default_spool_dir() -> Path:
@@ -100,6 +113,10 @@ def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
         "batch_max_age": lambda v: ("batch_max_age_s", duration(v)),
         "backfill": lambda v: ("backfill_s", duration(v)),
         "sources": lambda v: ("sources", [SourceSpec.parse(s) for s in _as_list(v)]),
+        "profiling_presets": lambda v: ("profiling_presets", _as_words(v)),
+        "profiling_model_paths": lambda v: ("profiling_model_paths", _as_paths(v)),
+        "profiling_max_time": lambda v: ("profiling_max_time_s", duration(v)),
+        "profiling_poll": lambda v: ("profiling_poll_s", duration(v)),
     }
     for key, raw in values.items():
         if raw in (None, ""):
@@ -130,6 +147,18 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+def _as_words(value: Any) -> list[str]:
+    """A list from TOML or repeated flags; one string (env, `--profiling-preset a,b`)
+    splits on commas and whitespace."""
+    items = [value] if isinstance(value, str) else [str(v) for v in value]
+    return [word for item in items for word in re.split(r"[\s,]+", item) if word]
+
+
+def _as_paths(value: Any) -> list[str]:
+    # Only one string (the environment) is split: a path in a list may hold a space.
+    return _as_words(value) if isinstance(value, str) else [str(v) for v in value]
+
+
 ENVIRONMENT = {
     "server_url": "INFERSCOPE_URL",
     "token": "INFERSCOPE_TOKEN",
@@ -138,6 +167,10 @@ ENVIRONMENT = {
     "sources": "INFERSCOPE_SOURCES",
     "spool_dir": "INFERSCOPE_SPOOL_DIR",
     "spool_max_bytes": "INFERSCOPE_SPOOL_MAX_BYTES",
+    "profiling_presets": "INFERSCOPE_PROFILING_PRESETS",
+    "profiling_model_paths": "INFERSCOPE_PROFILING_MODEL_PATHS",
+    "profiling_max_time": "INFERSCOPE_PROFILING_MAX_TIME",
+    "profiling_poll": "INFERSCOPE_PROFILING_POLL",
 }
 
 
@@ -163,6 +196,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--spool-dir", help="where unsent batches wait")
     p.add_argument("--spool-max-bytes", help="the spool's budget; the oldest batches go beyond it")
     p.add_argument("--backfill", help="with the simulated source: first generate this much history")
+    p.add_argument(
+        "--profiling-preset",
+        action="append",
+        dest="profiling_presets",
+        help=f"run queued profiling jobs of this preset ({', '.join(PRESETS)}); repeat or a,b",
+    )
+    p.add_argument(
+        "--profiling-model-path",
+        action="append",
+        dest="profiling_model_paths",
+        help="run queued profiling jobs of models in this absolute file or folder; repeatable",
+    )
+    p.add_argument("--profiling-max-time", help="longest profiling job allowed (default 30m)")
+    p.add_argument("--profiling-poll", help="how often to ask for a profiling job (default 15s)")
     p.add_argument("--once", action="store_true", help="collect one interval, then exit")
     p.add_argument("--dry-run", action="store_true", help="print the batch instead of sending it")
     return p
@@ -196,6 +243,10 @@ def load(argv: Sequence[str] | None = None) -> Config:
         "batch_max_samples": args.batch_max_samples,
         "batch_max_age": args.batch_max_age,
         "backfill": args.backfill,
+        "profiling_presets": args.profiling_presets,
+        "profiling_model_paths": args.profiling_model_paths,
+        "profiling_max_time": args.profiling_max_time,
+        "profiling_poll": args.profiling_poll,
     }
     _from_mapping(config, flags, "command line")
     config.once, config.dry_run = args.once, args.dry_run
@@ -216,3 +267,17 @@ def _check(config: Config) -> None:
         raise ConfigError(f"a batch holds 1 to {MAX_BATCH_SAMPLES} samples (the server's limit)")
     if config.backfill_s and not any(s.kind == "simulated" for s in config.sources):
         raise ConfigError("--backfill only makes sense with the simulated source")
+    _check_profiling(config)
+
+
+def _check_profiling(config: Config) -> None:
+    for name in config.profiling_presets:
+        if name not in PRESETS:
+            raise ConfigError(f"profiling preset {name!r} is unknown; one of {', '.join(PRESETS)}")
+    for path in config.profiling_model_paths:
+        if not path.startswith("/"):
+            raise ConfigError(f"profiling model path {path!r} is not absolute")
+    if not PROFILING_MIN_TIME_S <= config.profiling_max_time_s <= PROFILING_MAX_TIME_S:
+        raise ConfigError("the profiling time limit must be 1m to 6h")
+    if config.profiling_poll_s <= 0:
+        raise ConfigError("the profiling poll interval must be more than 0 s")

@@ -9,6 +9,7 @@ from types import FrameType
 from collectors.agent.client import IngestClient, Shipper
 from collectors.agent.config import Config, ConfigError, load
 from collectors.agent.nvml import NvmlUnavailable
+from collectors.agent.profiling import JobClient, ProfilingWorker
 from collectors.agent.runner import Runner
 from collectors.agent.sources import NvmlCollector, ServerCollector, SimulatedCollector, Source
 from collectors.agent.spool import Spool, SpoolBusy
@@ -59,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"inferscope-agent: {exc}", file=sys.stderr)  # noqa: T201
             return 1
         shipper = Shipper(IngestClient(config.server_url, config.token), spool)
-    runner = Runner(config, sources, shipper, out=sys.stdout)
+    profiling = None
+    if config.profiling_enabled and not (config.dry_run or config.once):
+        profiling = ProfilingWorker(config, JobClient(config.server_url, config.token))
+    runner = Runner(config, sources, shipper, out=sys.stdout, profiling=profiling)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         runner.stop.set()

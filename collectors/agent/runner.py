@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from collectors.agent.client import Shipper
 from collectors.agent.config import Config
+from collectors.agent.profiling import ProfilingWorker
 from collectors.agent.sources import Collection, SimulatedCollector, Source
 
 logger = logging.getLogger(__name__)
@@ -26,12 +27,14 @@ class Runner:
         shipper: Shipper | None,
         out: TextIO | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        profiling: ProfilingWorker | None = None,
     ) -> None:
         self.config = config
         self.sources = list(sources)
         self.shipper = shipper
         self.out = out
         self.clock = clock
+        self.profiling = profiling
         self.pending = Collection()
         self.pending_since: datetime | None = None
         self.collected = 0
@@ -107,6 +110,8 @@ class Runner:
         if self.shipper is not None:
             self.shipper.start()  # also retries what an earlier run left in the spool
             self.shipping_in_background = True
+        if self.profiling is not None:
+            self.profiling.start(self.stop)  # a thread: a sweep never delays collection
         if self.config.backfill_s:
             self.backfill(self.clock())
         interval = self.config.interval_s
@@ -120,6 +125,8 @@ class Runner:
         self.flush(spool_only=True)
         if self.shipper is not None:
             self.shipper.stop()
+        if self.profiling is not None:
+            self.profiling.join()  # it kills a running sweep and reports "agent stopped"
         logger.info("stopped after collecting %d samples", self.collected)
 
     def once(self) -> bool:

@@ -6,108 +6,207 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('collectors', '0004_sample_span_gpu_memory'),
+        ("collectors", "0004_sample_span_gpu_memory"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProfilingCapability',
+            name="ProfilingCapability",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('presets', models.JSONField(default=list)),
-                ('model_paths', models.JSONField(default=list)),
-                ('devices', models.JSONField(default=list)),
-                ('torch_version', models.CharField(blank=True, max_length=50)),
-                ('max_time_limit_s', models.PositiveIntegerField(default=1800)),
-                ('reported_at', models.DateTimeField()),
-                ('node', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profiling', to='collectors.node')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("presets", models.JSONField(default=list)),
+                ("model_paths", models.JSONField(default=list)),
+                ("devices", models.JSONField(default=list)),
+                ("torch_version", models.CharField(blank=True, max_length=50)),
+                ("max_time_limit_s", models.PositiveIntegerField(default=1800)),
+                ("reported_at", models.DateTimeField()),
+                (
+                    "node",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profiling",
+                        to="collectors.node",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'profiling capabilities',
+                "verbose_name_plural": "profiling capabilities",
             },
         ),
         migrations.CreateModel(
-            name='ProfilingJob',
+            name="ProfilingJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('spec', models.JSONField(help_text='the validated sweep (profiling.runner.spec.SweepSpec)')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
-                ('source', models.CharField(choices=[('dashboard', 'Dashboard'), ('api', 'API'), ('cli', 'Command line')], default='api', max_length=12)),
-                ('time_limit_s', models.PositiveIntegerField(default=1800)),
-                ('points_total', models.PositiveIntegerField(default=0)),
-                ('points_done', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('device', models.JSONField(blank=True, default=dict)),
-                ('model_info', models.JSONField(blank=True, default=dict)),
-                ('gpu_model', models.CharField(blank=True, max_length=50)),
-                ('usd_per_gpu_hour', models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True)),
-                ('price_description', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='collectors.agent')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('node', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='profiling_jobs', to='collectors.node')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "spec",
+                    models.JSONField(
+                        help_text="the validated sweep (profiling.runner.spec.SweepSpec)"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("dashboard", "Dashboard"),
+                            ("api", "API"),
+                            ("cli", "Command line"),
+                        ],
+                        default="api",
+                        max_length=12,
+                    ),
+                ),
+                ("time_limit_s", models.PositiveIntegerField(default=1800)),
+                ("points_total", models.PositiveIntegerField(default=0)),
+                ("points_done", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("device", models.JSONField(blank=True, default=dict)),
+                ("model_info", models.JSONField(blank=True, default=dict)),
+                ("gpu_model", models.CharField(blank=True, max_length=50)),
+                (
+                    "usd_per_gpu_hour",
+                    models.DecimalField(blank=True, decimal_places=4, max_digits=10, null=True),
+                ),
+                ("price_description", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="collectors.agent",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "node",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="profiling_jobs",
+                        to="collectors.node",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ProfilingResult',
+            name="ProfilingResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('batch_size', models.PositiveIntegerField()),
-                ('prompt_len', models.PositiveIntegerField()),
-                ('gen_len', models.PositiveIntegerField()),
-                ('dtype', models.CharField(max_length=8)),
-                ('quant', models.CharField(max_length=8)),
-                ('attention', models.CharField(max_length=12)),
-                ('compiled', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('ok', 'OK'), ('oom', 'Out of memory'), ('unsupported', 'Not supported here'), ('error', 'Error')], max_length=12)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('ttft_ms', models.FloatField(blank=True, null=True)),
-                ('ttft_ms_min', models.FloatField(blank=True, null=True)),
-                ('ttft_ms_max', models.FloatField(blank=True, null=True)),
-                ('itl_ms', models.FloatField(blank=True, null=True)),
-                ('itl_ms_min', models.FloatField(blank=True, null=True)),
-                ('itl_ms_max', models.FloatField(blank=True, null=True)),
-                ('request_ms', models.FloatField(blank=True, null=True)),
-                ('prefill_tokens_per_s', models.FloatField(blank=True, null=True)),
-                ('decode_tokens_per_s', models.FloatField(blank=True, null=True)),
-                ('tokens_per_s', models.FloatField(blank=True, null=True)),
-                ('peak_memory_bytes', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('prefill_tflops', models.FloatField(blank=True, null=True)),
-                ('decode_tflops', models.FloatField(blank=True, null=True)),
-                ('mfu', models.FloatField(blank=True, null=True)),
-                ('decode_gb_per_s', models.FloatField(blank=True, null=True)),
-                ('mbu', models.FloatField(blank=True, null=True)),
-                ('avg_power_w', models.FloatField(blank=True, null=True)),
-                ('energy_j_per_token', models.FloatField(blank=True, null=True)),
-                ('gpu_util_pct', models.FloatField(blank=True, null=True)),
-                ('repeats', models.PositiveSmallIntegerField(default=0)),
-                ('usd_per_1m_tokens', models.FloatField(blank=True, null=True)),
-                ('usd_per_1m_output_tokens', models.FloatField(blank=True, null=True)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='profiling.profilingjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("batch_size", models.PositiveIntegerField()),
+                ("prompt_len", models.PositiveIntegerField()),
+                ("gen_len", models.PositiveIntegerField()),
+                ("dtype", models.CharField(max_length=8)),
+                ("quant", models.CharField(max_length=8)),
+                ("attention", models.CharField(max_length=12)),
+                ("compiled", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("ok", "OK"),
+                            ("oom", "Out of memory"),
+                            ("unsupported", "Not supported here"),
+                            ("error", "Error"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("ttft_ms", models.FloatField(blank=True, null=True)),
+                ("ttft_ms_min", models.FloatField(blank=True, null=True)),
+                ("ttft_ms_max", models.FloatField(blank=True, null=True)),
+                ("itl_ms", models.FloatField(blank=True, null=True)),
+                ("itl_ms_min", models.FloatField(blank=True, null=True)),
+                ("itl_ms_max", models.FloatField(blank=True, null=True)),
+                ("request_ms", models.FloatField(blank=True, null=True)),
+                ("prefill_tokens_per_s", models.FloatField(blank=True, null=True)),
+                ("decode_tokens_per_s", models.FloatField(blank=True, null=True)),
+                ("tokens_per_s", models.FloatField(blank=True, null=True)),
+                ("peak_memory_bytes", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("prefill_tflops", models.FloatField(blank=True, null=True)),
+                ("decode_tflops", models.FloatField(blank=True, null=True)),
+                ("mfu", models.FloatField(blank=True, null=True)),
+                ("decode_gb_per_s", models.FloatField(blank=True, null=True)),
+                ("mbu", models.FloatField(blank=True, null=True)),
+                ("avg_power_w", models.FloatField(blank=True, null=True)),
+                ("energy_j_per_token", models.FloatField(blank=True, null=True)),
+                ("gpu_util_pct", models.FloatField(blank=True, null=True)),
+                ("repeats", models.PositiveSmallIntegerField(default=0)),
+                ("usd_per_1m_tokens", models.FloatField(blank=True, null=True)),
+                ("usd_per_1m_output_tokens", models.FloatField(blank=True, null=True)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="profiling.profilingjob",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'index'],
+                "ordering": ["job", "index"],
             },
         ),
         migrations.AddIndex(
-            model_name='profilingjob',
-            index=models.Index(fields=['node', 'status'], name='profiling_job_queue'),
+            model_name="profilingjob",
+            index=models.Index(fields=["node", "status"], name="profiling_job_queue"),
         ),
         migrations.AddConstraint(
-            model_name='profilingresult',
-            constraint=models.UniqueConstraint(fields=('job', 'index'), name='profiling_result_unique_index'),
+            model_name="profilingresult",
+            constraint=models.UniqueConstraint(
+                fields=("job", "index"), name="profiling_result_unique_index"
+            ),
         ),
     ]

@@ -116,14 +116,18 @@ def _load_path(path: Path, dtype: torch.dtype, device: torch.device) -> Loaded:
         if not (path / "config.json").exists():
             raise LoadError(f"{path} is a folder without config.json: not a Hugging Face model")
         try:
-            from transformers import AutoModelForCausalLM
+            import transformers
         except ImportError:
             raise LoadError(
                 "loading a Hugging Face folder needs `transformers` installed"
             ) from None
-        module = AutoModelForCausalLM.from_pretrained(
-            str(path), local_files_only=True, torch_dtype=dtype
-        ).to(device)
+        # 4.56 renamed torch_dtype to dtype; older releases would ignore `dtype`.
+        major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+        key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+        module = transformers.AutoModelForCausalLM.from_pretrained(
+            str(path), local_files_only=True, **{key: dtype}
+        )
+        module = module.to(device)  # type: ignore[arg-type]  # a wrong stub in transformers
         module.eval()
         config = _config_from_hf(json.loads((path / "config.json").read_text()), path.name)
         return Loaded(path.name, module, config, "huggingface", {"source": str(path)})

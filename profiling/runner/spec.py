@@ -7,6 +7,7 @@ field-level errors before queueing it, and the runner refuses it again on the no
 
 import itertools
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from profiling.runner.presets import PRESETS
@@ -22,6 +23,15 @@ LIMITS = {
     # Two at least: the first generated token comes from prefill, the rest from decode steps.
     "gen_lens": (2, 8192),
 }
+
+
+def path_inside(path: str, allowed: list[str]) -> bool:
+    """`path` is one of the `allowed` paths or inside one of them, with no `..` part."""
+    candidate = PurePosixPath(path)
+    if ".." in candidate.parts:
+        return False
+    roots = [PurePosixPath(a) for a in allowed]
+    return any(candidate == root or root in candidate.parents for root in roots)
 
 
 class SpecError(ValueError):

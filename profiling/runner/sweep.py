@@ -3,6 +3,7 @@ repeats, and turn the times into throughput, MFU, bandwidth use, energy and cost
 
 import contextlib
 import gc
+import math
 import platform
 import resource
 from collections.abc import Callable, Iterator
@@ -331,7 +332,8 @@ def run(
                 assert loaded is not None
                 try:
                     timings = time_point(loaded, setting, spec, device, call, monitor)
-                    point.update(figures(loaded, setting, timings, device_info, spec.repeats))
+                    measured = figures(loaded, setting, timings, device_info, spec.repeats)
+                    point.update({k: _finite(v) for k, v in measured.items()})
                 except Exception as exc:  # noqa: BLE001
                     status = OOM if is_oom(exc) else _kind(exc)
                     point.update(status=status, error=_first_line(exc))
@@ -366,6 +368,12 @@ def _caller(loaded: Loaded, compiled: bool) -> Callable[[torch.Tensor, Any, int]
         return module(tokens, cache, pos)[:, -1], cache
 
     return call
+
+
+def _finite(value: Any) -> Any:
+    # A zero-length interval or an overflow must reach the server as "not measured":
+    # JSON has no NaN, and the server refuses a point that carries one.
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _kind(exc: BaseException) -> str:

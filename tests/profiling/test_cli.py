@@ -79,8 +79,18 @@ def test_post_sends_the_run_to_the_server_as_a_finished_job(live_server):
     agent, token = agent_create("gpu-7-agent")
     Node.objects.create(name="gpu-7", agent=agent)
     done = subprocess.run(
-        [sys.executable, "-m", "profiling.runner", *FAST, "--post", live_server.url,
-         "--token", token, "--node", "gpu-7"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "profiling.runner",
+            *FAST,
+            "--post",
+            live_server.url,
+            "--token",
+            token,
+            "--node",
+            "gpu-7",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=120,
@@ -100,8 +110,18 @@ def test_post_to_a_node_of_another_agent_is_refused_in_one_line(live_server):
     Node.objects.create(name="gpu-8", agent=owner)
     _, token = agent_create("other-agent")
     done = subprocess.run(
-        [sys.executable, "-m", "profiling.runner", *FAST, "--post", live_server.url,
-         "--token", token, "--node", "gpu-8"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "profiling.runner",
+            *FAST,
+            "--post",
+            live_server.url,
+            "--token",
+            token,
+            "--node",
+            "gpu-8",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=120,

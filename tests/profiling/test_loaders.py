@@ -31,7 +31,9 @@ def test_a_torchscript_file_runs_without_a_cache_and_counts_two_flops_per_parame
     assert result["model"] == {"name": "lm.pt", "kind": "torchscript", "params": params,
                                "source": str(path)}  # fmt: skip
     point = result["points"][1]
-    assert point["prefill_tflops"] == pytest.approx(2 * params * 2 * 8 / point["ttft_ms"] * 1e3 / 1e12)
+    assert point["prefill_tflops"] == pytest.approx(
+        2 * params * 2 * 8 / point["ttft_ms"] * 1e3 / 1e12
+    )
 
 
 def test_attention_backends_are_offered_for_presets_only(tmp_path):

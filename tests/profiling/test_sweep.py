@@ -102,3 +102,31 @@ def test_an_out_of_memory_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert [p["status"] for p in points] == ["ok", "oom"]
     assert "allocate" in points[1]["error"]
     assert "ttft_ms" not in points[1]
+
+
+@pytest.mark.slow
+def test_compiled_model_decodes_what_the_eager_model_decodes():
+    # The runner's own compiled path (dynamic shapes, one graph for every step);
+    # about 45 s of Inductor compilation on a CPU, once per test run.
+    import torch
+
+    from profiling.runner.loaders import load
+    from profiling.runner.sweep import _caller
+
+    cpu = torch.device("cpu")
+    loaded = load("tiny", "", "fp32", "none", cpu, seed=3)
+    loaded.prepare(16, cpu)
+    eager, compiled = _caller(loaded, False), _caller(loaded, True)
+    prompt = torch.randint(0, 512, (2, 8), generator=torch.Generator().manual_seed(1))
+    outputs = []
+    with torch.inference_mode():
+        for call in (eager, compiled):
+            cache = loaded.new_cache(2, 16, torch.float32, cpu)
+            logits, cache = call(prompt, cache, -1)
+            steps = [logits]
+            for pos in (8, 9, 10):
+                token = steps[-1].argmax(-1, keepdim=True)
+                logits, cache = call(token, cache, pos)
+                steps.append(logits)
+            outputs.append(torch.stack(steps))
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-4, atol=1e-4)

@@ -1,0 +1,310 @@
+"""Profiling jobs: take a queued sweep from the server, run `profiling.runner` in a
+subprocess under a time limit, and report its progress and points as they come.
+
+The node's configuration has the last word: the server checks a job against the
+capabilities we report, and the spec is checked here again before anything runs.
+"""
+
+import json
+import logging
+import os
+import queue
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+from collectors.agent.client import Answer, _NoRedirects
+from collectors.agent.config import Config
+from profiling.runner.spec import SpecError, SweepSpec, path_inside
+
+logger = logging.getLogger(__name__)
+KILL_GRACE_S = 5.0
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one poll did: off, error (no answer or refused), idle, or how its job
+    ended (done, failed, cancelled) and why it failed."""
+
+    status: str
+    job_id: int | None = None
+    error: str = ""
+
+
+class JobClient:
+    """The agent's two profiling endpoints: JSON over urllib, with the agent's token."""
+
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        self.base = url.rstrip("/") + "/api/v1/profiling/agent/"
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.timeout = timeout
+
+    def post(self, path: str, body: dict[str, Any]) -> Answer:
+        data = json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data, self.headers, method="POST")
+        try:
+            with _opener.open(request, timeout=self.timeout) as response:
+                return Answer(response.status, response.read().decode(errors="replace"))
+        except urllib.error.HTTPError as exc:
+            return Answer(exc.code, exc.read().decode(errors="replace"))
+        except (OSError, ValueError) as exc:  # refused, reset, timed out: no answer at all
+            return Answer(0, f"{type(exc).__name__}: {exc}")
+
+
+def torch_version() -> str | None:
+    # From the package's metadata: importing torch would cost the agent seconds and GBs.
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def gpu_devices() -> list[dict[str, Any]]:
+    """This node's GPUs through NVML; none without a driver (or without pynvml)."""
+    try:
+        from collectors.agent.nvml import NvmlSource, NvmlUnavailable
+
+        nvml = NvmlSource()
+    except (ImportError, NvmlUnavailable):
+        return []
+    gpus = nvml.inventory("")
+    nvml.close()
+    return [
+        {"index": g["index"], "name": g["model"], "memory_bytes": g["memory_total_bytes"]}
+        for g in gpus
+    ]
+
+
+def path_allowed(path: str, allowed: list[str]) -> bool:
+    """Inside an allowed file or folder, with no `..`, both as written and resolved (a
+    symlink in an allowed folder must not lead out of it)."""
+    if not path_inside(path, allowed):
+        return False
+    return path_inside(os.path.realpath(path), [os.path.realpath(a) for a in allowed])
+
+
+def refusal(spec: Any, config: Config) -> str:
+    """Why this node will not run the spec; "" when it will."""
+    try:
+        sweep = SweepSpec.from_dict(spec)
+    except SpecError as exc:
+        return f"invalid spec: {exc}"
+    if sweep.preset and sweep.preset not in config.profiling_presets:
+        allowed = ", ".join(config.profiling_presets) or "none"
+        return f"preset {sweep.preset!r} is not allowed on this node (allowed: {allowed})"
+    if sweep.model_path and not path_allowed(sweep.model_path, config.profiling_model_paths):
+        return f"model path {sweep.model_path!r} is not inside a path this node allows"
+    return ""
+
+
+class ProfilingWorker:
+    """One job at a time: in a thread beside collection (start/join), or one poll
+    synchronously through poll_once()."""
+
+    report_every_s = 2.0  # points go in batches, at most this often
+    heartbeat_s = 10.0  # a report without new points, to hear of a cancel in a long point
+    attempts = 4  # tries of a final report, backing off exponentially from backoff_s
+    backoff_s = 1.0
+
+    def __init__(self, config: Config, client: JobClient) -> None:
+        self.config = config
+        self.client = client
+        self.stop = threading.Event()
+        self.process: subprocess.Popen[str] | None = None  # the latest runner
+        self.torch = torch_version() if config.profiling_enabled else None
+        self.enabled = config.profiling_enabled and self.torch is not None
+        if config.profiling_enabled and self.torch is None:
+            logger.warning("profiling jobs are off: torch is not installed here")
+        self._devices: list[dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def capabilities(self) -> dict[str, Any]:
+        if self._devices is None:
+            self._devices = gpu_devices()
+        return {
+            "presets": self.config.profiling_presets,
+            "model_paths": self.config.profiling_model_paths,
+            "devices": self._devices,
+            "torch_version": self.torch or "",
+            "max_time_limit_s": int(self.config.profiling_max_time_s),
+        }
+
+    def poll_once(self) -> Outcome:
+        if not self.enabled:
+            return Outcome("off")
+        answer = self.client.post(
+            "poll", {"node": self.config.node, "capabilities": self.capabilities()}
+        )
+        if not answer.ok:
+            # Logged once per outage; the first polls may come before the first batch
+            # made this agent the node's owner.
+            if not self._failing:
+                logger.warning("profiling poll failed (%s): %s", answer.status, answer.text[:300])
+            self._failing = True
+            return Outcome("error", error=answer.text[:300])
+        self._failing = False
+        job = _object(answer.text).get("job")
+        return self.run_job(job) if isinstance(job, dict) else Outcome("idle")
+
+    def run_job(self, job: dict[str, Any]) -> Outcome:
+        job_id = int(job["id"])
+        why = refusal(job.get("spec"), self.config)
+        if why:
+            return self._finish(job_id, {"status": "failed", "error": why}, self.attempts)
+        limit = min(float(job.get("time_limit_s") or 1e9), self.config.profiling_max_time_s)
+        logger.info("profiling job %d: starting, time limit %g s", job_id, limit)
+        with tempfile.TemporaryDirectory(prefix="inferscope-profile-") as folder:
+            spec_file = Path(folder, "spec.json")
+            spec_file.write_text(json.dumps(job["spec"]))
+            with open(Path(folder, "stderr"), "w+") as stderr:
+                return self._supervise(job_id, spec_file, stderr, limit)
+
+    def _supervise(self, job_id: int, spec_file: Path, stderr: IO[str], limit: float) -> Outcome:
+        total = len(SweepSpec.from_dict(json.loads(spec_file.read_text())).settings())
+        command = [sys.executable, "-m", "profiling.runner", "--spec-file", str(spec_file)]
+        env = {k: v for k, v in os.environ.items() if k != "INFERSCOPE_TOKEN"}  # not its to use
+        # Its own process group: a kill takes what it started too, and a Ctrl-C in the
+        # agent's terminal reaches only the agent.
+        process = self.process = subprocess.Popen(
+            [*command, "--format", "jsonl"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=stderr, text=True, env=env, start_new_session=True,
+        )  # fmt: skip
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+        deadline = time.monotonic() + limit
+        report: dict[str, Any] = {"status": "running", "points": []}
+        done, finished, last_report = 0, False, time.monotonic()
+
+        def late() -> str:
+            return f"time limit of {limit:g} s reached after {done} of {total} points"
+
+        while (line := _next(lines, deadline - time.monotonic())) is not None:
+            now = time.monotonic()
+            why = "agent stopped" if self.stop.is_set() else late() if now >= deadline else ""
+            if why:
+                _kill(process)
+                attempts = 1 if self.stop.is_set() else self.attempts  # be quick on the way out
+                return self._finish(job_id, {**report, "status": "failed", "error": why}, attempts)
+            event = _object(line)
+            if event.get("event") == "start":
+                total = int(event.get("total") or total)
+                report.update(total=total, device=event.get("device") or {})
+                report["model"] = event.get("model") or {}
+            elif event.get("event") == "point":
+                report["points"].append(event["point"])
+                done += 1
+            elif event.get("event") == "done":
+                report["model"], finished = event.get("model") or report.get("model"), True
+            since = time.monotonic() - last_report
+            due = report["points"] and since >= self.report_every_s
+            if event.get("event") == "start" or due or since >= self.heartbeat_s:
+                status = self._report(job_id, report, attempts=1)  # the next one resends
+                last_report = time.monotonic()
+                if status is not None:
+                    report["points"] = []  # stored (or refused for good): not sent again
+                if status in ("cancelled", "failed"):
+                    _kill(process)
+                    logger.info("profiling job %d: %s on the server; runner killed", job_id, status)
+                    return Outcome(str(status), job_id)
+        error = ""
+        try:
+            process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:  # its output closed, but it lives on
+            _kill(process)
+            error = late()
+        if not error and process.returncode == 0 and finished:
+            return self._finish(job_id, {**report, "status": "done"}, self.attempts)
+        stderr.seek(0)
+        last = [text for text in stderr.read().splitlines() if text.strip()][-1:]
+        error = error or (last[0] if last else f"the runner exited with {process.returncode}")
+        return self._finish(job_id, {**report, "status": "failed", "error": error}, self.attempts)
+
+    def _finish(self, job_id: int, report: dict[str, Any], attempts: int) -> Outcome:
+        answer = self._report(job_id, report, attempts)
+        # When the server did not take the report, the outcome is how it ended here.
+        status = str(report["status"] if answer in (None, "refused") else answer)
+        logger.info("profiling job %d: %s %s", job_id, status, report.get("error", ""))
+        return Outcome(status, job_id, report.get("error", ""))
+
+    def _report(self, job_id: int, body: dict[str, Any], attempts: int) -> str | None:
+        """The job's status on the server after this report; "refused" when the server
+        will never take it; None when it did not get there."""
+        for attempt in range(attempts):
+            if attempt:  # exponential backoff with jitter, cut short by a stop
+                self.stop.wait(random.uniform(0.5, 1.0) * self.backoff_s * 2**attempt)
+            answer = self.client.post(f"jobs/{job_id}/report", body)
+            if answer.ok:
+                return str(_object(answer.text).get("status") or body["status"])
+            if not answer.retryable:
+                logger.error("profiling job %d: report refused: %s", job_id, answer.text[:500])
+                return "refused"
+        logger.warning("profiling job %d: cannot report (%s)", job_id, answer.status or answer.text)
+        return None
+
+    def start(self, stop: threading.Event) -> None:
+        if self.enabled:
+            self.stop = stop
+            self._thread = threading.Thread(target=self._loop, name="profiling", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                outcome = self.poll_once()
+            except Exception:  # the agent outlives any one job
+                logger.exception("profiling poll failed")
+                outcome = Outcome("error")
+            if outcome.job_id is None:  # after a job, ask again at once: more may wait
+                self.stop.wait(self.config.profiling_poll_s * random.uniform(0.8, 1.2))
+
+    def join(self, timeout: float = 15.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _pump(stream: IO[str], into: "queue.Queue[str | None]") -> None:
+    for line in stream:
+        into.put(line)
+    into.put(None)  # end of output
+
+
+def _next(lines: "queue.Queue[str | None]", wait_s: float) -> str | None:
+    """The runner's next line, "" when none came within a moment, None at its end."""
+    try:
+        return lines.get(timeout=min(0.2, max(wait_s, 0.001)))
+    except queue.Empty:
+        return ""
+
+
+def _object(text: str) -> dict[str, Any]:
+    # A line that is not an object: a stray print from a library, not a runner event.
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _kill(process: "subprocess.Popen[str]") -> None:
+    """SIGTERM to the runner's whole group, then SIGKILL to whatever is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            continue
