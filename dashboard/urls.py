@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard.views import alerts, anomalies, costs, deployments, fleet, settings
+from dashboard.views import alerts, anomalies, costs, deployments, fleet, profiling, settings
 
 app_name = "dashboard"
 
@@ -16,6 +16,11 @@ urlpatterns = [
     path("anomalies/", anomalies.anomalies, name="anomalies"),
     path("anomalies/<int:pk>/", anomalies.anomaly_detail, name="anomaly"),
     path("anomalies/<int:pk>/status", anomalies.anomaly_status, name="anomaly-status"),
+    path("profiling/", profiling.profiling, name="profiling"),
+    path("profiling/new", profiling.profiling_new, name="profiling-new"),
+    path("profiling/compare", profiling.profiling_compare, name="profiling-compare"),
+    path("profiling/<int:pk>/", profiling.profiling_job, name="profiling-job"),
+    path("profiling/<int:pk>/cancel", profiling.profiling_cancel, name="profiling-cancel"),
     path("settings/", settings.settings_page, name="settings"),
     path("settings/agents/new", settings.agent_new, name="agent-new"),
     path("settings/agents/<int:pk>/revoke", settings.agent_revoke_view, name="agent-revoke"),

@@ -9,7 +9,7 @@ from profiling.models import ProfilingJob, ProfilingResult
 
 
 def jobs_list(status: str = "", node_id: int | None = None) -> QuerySet[ProfilingJob]:
-    jobs = ProfilingJob.objects.select_related("node", "created_by")
+    jobs = ProfilingJob.objects.select_related("node")
     if status:
         jobs = jobs.filter(status=status)
     if node_id:
@@ -27,7 +27,8 @@ def results_ok(results: Iterable[ProfilingResult]) -> list[ProfilingResult]:
 
 def pareto_front(results: Iterable[ProfilingResult]) -> list[ProfilingResult]:
     """The settings no other setting beats on both decode throughput and inter-token
-    latency, fastest first: every other point is dominated by one of these."""
+    latency, from the lowest latency to the highest throughput (the last one is the
+    fastest): every other point is dominated by one of these."""
     front: list[ProfilingResult] = []
     best = -1.0
     for r in sorted(results_ok(results), key=lambda r: (r.itl_ms, -(r.decode_tokens_per_s or 0))):
@@ -45,13 +46,15 @@ def cheapest_meeting(
     """The cheapest setting whose median latencies meet the targets.
 
     Cheapest by $ per 1M tokens where the GPU is priced; unpriced (CPU, unknown
-    GPU), the highest throughput, which is the same order at any fixed price.
+    GPU), the highest tokens/s over the whole request, which is the same order at
+    any fixed price ($ per 1M tokens = price / tokens per second). A point without a
+    TTFT never meets a TTFT target.
     """
     meeting = [
         r
         for r in results_ok(results)
-        if (itl_ms is None or (r.itl_ms or 0) <= itl_ms)
-        and (ttft_ms is None or (r.ttft_ms or 0) <= ttft_ms)
+        if (itl_ms is None or (r.itl_ms is not None and r.itl_ms <= itl_ms))
+        and (ttft_ms is None or (r.ttft_ms is not None and r.ttft_ms <= ttft_ms))
     ]
     if not meeting:
         return None

@@ -142,7 +142,8 @@ def job_claim(agent: Agent, node_name: str) -> ProfilingJob | None:
 
 
 def _price(job: ProfilingJob) -> tuple[float | None, float, float]:
-    """$ per GPU-hour (None when unpriced), $ per kWh and PUE for the job's GPU."""
+    """$ per GPU-hour (None when unpriced), $ per kWh and PUE for the job's GPU; sets
+    the job's gpu_model and price fields to say which price that was."""
     name = str(job.device.get("name") or "")
     if job.device.get("type") != "cuda" or not name:
         return None, 0.0, 1.0
@@ -189,7 +190,7 @@ def job_report(agent: Agent, job_id: int, data: dict[str, Any]) -> ProfilingJob:
         job.device = data["device"]
     if data.get("model"):
         job.model_info = data["model"]
-    if data.get("total"):
+    if data.get("total") is not None:
         job.points_total = data["total"]
     points = data.get("points") or []
     if any(p["index"] >= job.points_total for p in points):

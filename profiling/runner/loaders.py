@@ -64,7 +64,10 @@ class Loaded:
         if self.kind == "preset":
             return self.module(tokens, cache, 0, last_only=True)[:, -1], cache
         if self.kind == "huggingface":
-            out = self.module(input_ids=tokens, use_cache=True)
+            # Logits for the last position only, as a server computes them: all
+            # positions of a long batch would cost GBs of memory the server never spends.
+            keep = {"logits_to_keep": 1} if self.info.get("logits_to_keep") else {}
+            out = self.module(input_ids=tokens, use_cache=True, **keep)
             return out.logits[:, -1], out.past_key_values
         return self.module(tokens)[:, -1], tokens  # TorchScript: no cache, keeps the ids
 
@@ -130,7 +133,8 @@ def _load_path(path: Path, dtype: torch.dtype, device: torch.device) -> Loaded:
         module = module.to(device)  # type: ignore[arg-type]  # a wrong stub in transformers
         module.eval()
         config = _config_from_hf(json.loads((path / "config.json").read_text()), path.name)
-        return Loaded(path.name, module, config, "huggingface", {"source": str(path)})
+        info = {"source": str(path), "logits_to_keep": (major, minor) >= (4, 50)}
+        return Loaded(path.name, module, config, "huggingface", info)
     try:
         module = torch.jit.load(str(path), map_location=device)
     except (RuntimeError, ValueError) as exc:

@@ -271,7 +271,7 @@ def _model_info(loaded: Loaded) -> dict[str, Any]:
             d_ff=c.d_ff,
             vocab=c.vocab,
         )
-    info.update({k: v for k, v in loaded.info.items() if k != "int8_layers"})
+    info["source"] = loaded.info.get("source", "")
     return info
 
 
