@@ -9,7 +9,7 @@ What it measures
     and one decode step at the middle of the generated range (the runner's ITL is
     the mean over all steps; the cache grows linearly, so the middle step is the
     mean's equal to first order). Timer synchronizes CUDA itself and picks its own
-    repetition count (blocked_autorange, at least 1 s per measurement).
+    repetition count (blocked_autorange over at least 1 s and 10 calls).
 
     It prints both medians and their ratio per dtype; the target is within 5%.
     Then decode throughput of each dtype against the first (fp32 by default):
@@ -60,7 +60,9 @@ def independent(args: argparse.Namespace, dtype: str, device: torch.device) -> t
             timer = benchmark.Timer(
                 stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()
             )
-            times.append(timer.blocked_autorange(min_run_time=1.0).median)
+            # At least 10 blocks: a 1.5 s CPU prefill would otherwise get one or two.
+            once = timer.timeit(1).median
+            times.append(timer.blocked_autorange(min_run_time=max(1.0, 10 * once)).median)
     return times[0], times[1]
 
 
