@@ -28,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 from torch.utils import benchmark  # noqa: E402
 
+from profiling.runner.device import resolve_device  # noqa: E402
 from profiling.runner.loaders import DTYPES, load  # noqa: E402
 from profiling.runner.spec import SweepSpec  # noqa: E402
-from profiling.runner.sweep import attention_backend, probe_attention, resolve_device, run  # noqa: E402
+from profiling.runner.sweep import attention_backend, probe_attention, run  # noqa: E402
 
 
 def independent(args: argparse.Namespace, dtype: str, device: torch.device) -> tuple[float, float]:

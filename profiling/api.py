@@ -5,6 +5,7 @@ queueing and cancelling need the model's add/change permission. Agents: their
 ingest token, and only for the nodes they own.
 """
 
+import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -63,7 +64,7 @@ class JobListView(generics.ListCreateAPIView):
         node = params.get("node", "")
         if params.get("status", "") not in ("", *JobStatus.values):
             raise FieldErrors([{"field": "status", "message": "Not a job status."}])
-        if node and not node.isdigit():
+        if node and not re.fullmatch(r"[0-9]{1,12}", node):
             raise FieldErrors([{"field": "node", "message": "Expected a node id."}])
         return jobs_list(params.get("status", ""), int(node) if node else None)[:200]
 

@@ -55,17 +55,77 @@ class PointSerializer(serializers.Serializer):
         return fields
 
 
+def _count(**kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=2**62, required=False, allow_null=True, **kwargs
+    )
+
+
+def _text(length: int = 200) -> serializers.CharField:
+    return serializers.CharField(max_length=length, allow_blank=True, required=False)
+
+
+class PeakTflopsSerializer(serializers.Serializer):
+    fp32 = Measure()
+    fp16 = Measure()
+    bf16 = Measure()
+
+
+class PeakSerializer(serializers.Serializer):
+    tflops = PeakTflopsSerializer(required=False)
+    gb_per_s = Measure()
+    source = _text(500)  # type: ignore[assignment]  # a field, not Field.source
+
+
+class DeviceSerializer(serializers.Serializer):
+    """The device a run used, as the runner describes it. Typed field by field: pages
+    show these values, so an agent must not be able to store anything else."""
+
+    type = serializers.ChoiceField(["cuda", "cpu"])
+    name = _text()
+    gpu_model = _text(50)
+    memory_bytes = _count()
+    torch = _text(50)
+    cuda = serializers.CharField(max_length=50, allow_blank=True, allow_null=True, required=False)
+    threads = _count()
+    peak = PeakSerializer(required=False, allow_null=True)
+
+
+class ModelInfoSerializer(serializers.Serializer):
+    name = _text(300)
+    kind = serializers.ChoiceField(["preset", "torchscript", "huggingface"], required=False)
+    params = _count()
+    layers = _count()
+    d_model = _count()
+    heads = _count()
+    kv_heads = _count()
+    d_ff = _count()
+    vocab = _count()
+    source = _text(1000)  # type: ignore[assignment]
+
+
+class CapabilityDeviceSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0, max_value=1024, required=False, allow_null=True)
+    name = _text()
+    memory_bytes = _count()
+    uuid = _text(100)
+
+
 class CapabilitySerializer(serializers.Serializer):
     presets = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50)
     model_paths = serializers.ListField(
         child=serializers.CharField(max_length=1000), max_length=100, required=False, default=list
     )
     devices = serializers.ListField(
-        child=serializers.DictField(), max_length=64, required=False, default=list
+        child=CapabilityDeviceSerializer(), max_length=64, required=False, default=list
     )
     torch_version = serializers.CharField(max_length=50, allow_blank=True, required=False)
     max_time_limit_s = serializers.IntegerField(
         min_value=60, max_value=MAX_TIME_LIMIT_S, required=False
+    )
+    # The node's own cap on what a run may allocate; the agent applies it to every job.
+    memory_limit_bytes = serializers.IntegerField(
+        min_value=2**20, max_value=2**50, required=False, allow_null=True
     )
 
 
@@ -82,8 +142,8 @@ class ReportSerializer(serializers.Serializer):
     points = serializers.ListField(
         child=PointSerializer(), required=False, max_length=MAX_POINTS_PER_REPORT
     )
-    device = serializers.DictField(required=False)
-    model = serializers.DictField(required=False)
+    device = DeviceSerializer(required=False)
+    model = ModelInfoSerializer(required=False)
     error = serializers.CharField(allow_blank=True, required=False, max_length=10000)
 
 
@@ -91,8 +151,8 @@ class RunSerializer(serializers.Serializer):
     """A whole run as `inferscope-profile --format json` prints it."""
 
     spec = serializers.DictField()
-    device = serializers.DictField(required=False, default=dict)
-    model = serializers.DictField(required=False, default=dict)
+    device = DeviceSerializer()
+    model = ModelInfoSerializer(required=False, default=dict)
     points = serializers.ListField(child=PointSerializer(), max_length=MAX_POINTS_PER_REPORT)
 
 

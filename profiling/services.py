@@ -50,6 +50,7 @@ def capability_report(agent: Agent, node_name: str, data: dict[str, Any]) -> Pro
             "devices": data.get("devices", []),
             "torch_version": data.get("torch_version", ""),
             "max_time_limit_s": data.get("max_time_limit_s", DEFAULT_TIME_LIMIT_S),
+            "memory_limit_bytes": data.get("memory_limit_bytes"),
             "reported_at": timezone.now(),
         },
     )

@@ -23,6 +23,9 @@ class ProfilingCapability(models.Model):
     devices = models.JSONField(default=list)
     torch_version = models.CharField(max_length=50, blank=True)
     max_time_limit_s = models.PositiveIntegerField(default=DEFAULT_TIME_LIMIT_S)
+    memory_limit_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the node's cap on what one run may allocate"
+    )
     reported_at = models.DateTimeField()
 
     class Meta:

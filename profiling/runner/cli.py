@@ -8,6 +8,7 @@ the runner that way in a subprocess and forwards the progress.
 
 import argparse
 import json
+import math
 import os
 import re
 import socket
@@ -35,6 +36,17 @@ def size(text: str) -> int:
     return int(float(match.group(1)) * 1024**power)
 
 
+def price(text: str) -> float:
+    """argparse type: a finite amount, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of $ per hour")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="inferscope-profile",
@@ -55,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, help="untimed runs per point (default 2)")
     p.add_argument("--repeats", type=int, help="timed runs per point (default 5)")
     p.add_argument("--memory-limit", help="cap memory for the run, e.g. 20GiB")
-    p.add_argument("--usd-per-hour", type=float, help="GPU price, for $ per 1M tokens here")
+    p.add_argument("--usd-per-hour", type=price, help="GPU price, for $ per 1M tokens here")
     p.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
     p.add_argument("--post", metavar="SERVER_URL", help="send the results to this Inferscope")
     p.add_argument("--token", help="agent token for --post (or INFERSCOPE_TOKEN)")
@@ -178,12 +190,17 @@ def post(url: str, token: str, node: str, run: dict[str, Any]) -> str:
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read() or b"{}")
+            body = response.read()
+        answer = json.loads(body or b"{}")
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:300]
         raise UsageError(f"--post: the server answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise UsageError(f"--post: cannot reach {url}: {exc}") from None
+    except ValueError:  # a proxy's HTML page, not Inferscope
+        raise UsageError(f"--post: {url} did not answer as Inferscope does") from None
+    if not isinstance(answer, dict):
+        raise UsageError(f"--post: {url} did not answer as Inferscope does")
     return str(answer.get("url") or answer.get("id") or "")
 
 

@@ -101,5 +101,9 @@ make its MFU look precise when it is not."""
 
 
 def peak_for(device_name: str) -> tuple[str | None, Peak | None]:
+    """The canonical model and its peaks. A MIG slice has a fraction of the card's
+    SMs and bandwidth, so it gets no peak rather than a wrong one."""
     model = canonical_model(device_name)
-    return model, PEAKS.get(model) if model else None
+    if model is None or "MIG" in device_name.upper():
+        return model, None
+    return model, PEAKS.get(model)

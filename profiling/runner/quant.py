@@ -18,8 +18,8 @@ class Int8Linear(nn.Module):
         self.register_buffer("scale", scale.to(weight.dtype))
         self.in_features = linear.in_features
         self.out_features = linear.out_features
-        # Set by probe(): torch's fused int8 matmul where this build has one for the
-        # device and dtype, else dequantize in the forward (fused by torch.compile).
+        # Set by probe(): torch's fused int8 matmul on the CPU where this build has one
+        # for the dtype, else dequantize in the forward (fused by torch.compile).
         self.fused = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -30,6 +30,12 @@ class Int8Linear(nn.Module):
         return F.linear(x, self.weight.to(x.dtype)) * self.scale
 
     def probe(self) -> None:
+        # CUDA has the op too, but as a one-thread-per-output reference kernel, far
+        # slower than dequantizing into a tensor-core matmul; on a GPU, int8 pays off
+        # when torch.compile fuses the dequantization instead.
+        if self.weight.device.type != "cpu":
+            self.fused = False
+            return
         x = torch.zeros(2, self.in_features, dtype=self.scale.dtype, device=self.weight.device)
         try:
             self.fused = True

@@ -6,6 +6,8 @@ field-level errors before queueing it, and the runner refuses it again on the no
 """
 
 import itertools
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,6 +19,8 @@ QUANTS = ("none", "int8")
 ATTENTIONS = ("auto", "flash", "efficient", "math")
 DEVICES = ("auto", "cuda", "cpu")
 MAX_POINTS = 256
+MAX_LIST = 64  # values in one list
+_DIGITS = re.compile(r"[0-9]{1,9}")
 LIMITS = {
     "batch_sizes": (1, 4096),
     "prompt_lens": (1, 32768),
@@ -146,6 +150,9 @@ class SweepSpec:
             values[name] = _choice_list(data.get(name, getattr(cls, name)), name, allowed, err)
         values["compile"] = _bool_list(data.get("compile", [False]), err)
         warmup = _int(data.get("warmup", 2), "warmup", 0, 20, err)
+        if warmup == 0 and True in values["compile"]:
+            # Compilation would land in the first timed repeat.
+            err("warmup", "torch.compile needs at least one warm-up run.")
         repeats = _int(data.get("repeats", 5), "repeats", 1, 50, err)
         limit = data.get("memory_limit_bytes")
         if limit is not None:
@@ -163,7 +170,20 @@ class SweepSpec:
             seed=seed,
             **values,
         )
-        count = len(spec.settings())
+        # Counted from the list lengths: building the product of a hostile spec
+        # first could take the server's memory.
+        count = math.prod(
+            len(v)
+            for v in (
+                spec.batch_sizes,
+                spec.prompt_lens,
+                spec.gen_lens,
+                spec.dtypes,
+                spec.quants,
+                spec.attentions,
+                spec.compile,
+            )  # fmt: skip
+        )
         if count > MAX_POINTS:
             raise SpecError([{"field": "", "message": f"{count} points; at most {MAX_POINTS}."}])
         return spec
@@ -192,8 +212,12 @@ def _as_list(value: Any) -> list[Any]:
 def _int_list(value: Any, name: str, low: int, high: int, err: Err) -> tuple[int, ...]:
     items = _as_list(value)
     out: list[int] = []
+    if len(items) > MAX_LIST:
+        err(name, f"At most {MAX_LIST} values.")
+        return ()
     for item in items:
-        if isinstance(item, str) and item.isdigit():
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+        if isinstance(item, str) and _DIGITS.fullmatch(item):
             item = int(item)
         if isinstance(item, bool) or not isinstance(item, int):
             err(name, f"{item!r} is not a whole number.")

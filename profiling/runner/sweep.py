@@ -4,11 +4,9 @@ repeats, and turn the times into throughput, MFU, bandwidth use, energy and cost
 import contextlib
 import gc
 import math
-import platform
-import resource
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,7 +15,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from profiling.runner import RUNNER_VERSION, flops
 from profiling.runner.cost import usd_per_1m
-from profiling.runner.gpus import Peak, peak_for
+from profiling.runner.device import describe_device, limit_memory, resolve_device
 from profiling.runner.loaders import DTYPES, Loaded, LoadError, load
 from profiling.runner.spec import Setting, SweepSpec
 from profiling.runner.telemetry import GpuMonitor, MemoryPeak, Reading
@@ -29,6 +27,9 @@ BACKENDS = {
     "math": SDPBackend.MATH,
 }
 OK, OOM, UNSUPPORTED, ERROR = "ok", "oom", "unsupported", "error"
+MIN_MONITORED_S = 1.0
+MAX_REPEATS = 1000
+TINY_S = 1e-9  # a floor for divisions: a timer that reads zero means "too fast to see"
 
 
 class Unsupported(Exception):
@@ -43,66 +44,6 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and (
         "can't allocate memory" in text or "out of memory" in text.lower()
     )
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise LoadError("--device cuda: torch sees no CUDA device on this machine")
-    return torch.device(name)
-
-
-def describe_device(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {"type": device.type, "torch": torch.__version__}
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        model, peak = peak_for(props.name)
-        info.update(
-            name=props.name,
-            gpu_model=model or "",
-            memory_bytes=int(props.total_memory),
-            cuda=torch.version.cuda,
-            peak=_peak_dict(peak),
-        )
-    else:
-        info.update(name=_cpu_name(), gpu_model="", threads=torch.get_num_threads(), peak=None)
-    return info
-
-
-def _peak_dict(peak: Peak | None) -> dict[str, Any] | None:
-    if peak is None:
-        return None
-    return {
-        "tflops": {"fp32": peak.fp32, "fp16": peak.fp16, "bf16": peak.bf16},
-        "gb_per_s": peak.gb_per_s,
-        "source": peak.source,
-    }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "CPU"
-
-
-def limit_memory(device: torch.device, limit: int | None) -> None:
-    """Cap what this process may allocate: a fraction of the GPU, or address space."""
-    if not limit:
-        return
-    if device.type == "cuda":
-        total = torch.cuda.get_device_properties(device).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), device)
-        return
-    vm_size = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
-            vm_size = int(line.split()[1]) * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (vm_size + limit, resource.RLIM_INFINITY))
 
 
 @contextlib.contextmanager
@@ -146,6 +87,7 @@ def probe_attention(loaded: Loaded, name: str, dtype: torch.dtype, device: torch
 
 @dataclass
 class Timings:
+    runs: int
     prefill: Stats
     decode: Stats  # all gen - 1 decode steps of one repeat
     total: Stats
@@ -191,13 +133,27 @@ def time_point(
     with torch.inference_mode(), attention_backend(setting.attention):
         for _ in range(spec.warmup):
             once()
+        runs: list[tuple[float, float]] = []
+        reading = None
         if monitor is not None:
             monitor.start()
-        runs = [once() for _ in range(spec.repeats)]
-        reading = monitor.stop() if monitor is not None else None
+        try:
+            started = time.perf_counter()
+            # NVML's power reading is a ~1 s average and its energy counter is coarse:
+            # with a monitor, keep repeating until a second has passed.
+            while len(runs) < spec.repeats or (
+                monitor is not None
+                and time.perf_counter() - started < MIN_MONITORED_S
+                and len(runs) < MAX_REPEATS
+            ):
+                runs.append(once())
+        finally:
+            if monitor is not None:
+                reading = monitor.stop()
     prefill = [r[0] for r in runs]
     decode = [r[1] for r in runs]
     return Timings(
+        len(runs),
         Stats.of(prefill),
         Stats.of(decode),
         Stats.of([a + b for a, b in runs]),
@@ -207,7 +163,7 @@ def time_point(
 
 
 def figures(
-    loaded: Loaded, setting: Setting, t: Timings, device_info: dict[str, Any], repeats: int
+    loaded: Loaded, setting: Setting, t: Timings, device_info: dict[str, Any]
 ) -> dict[str, Any]:
     """Per-point figures from the median times. MFU is prefill's (compute-bound);
     bandwidth use is decode's (memory-bound), the two numbers that say how close
@@ -230,7 +186,8 @@ def figures(
     peak = device_info.get("peak") or {}
     peak_tflops = (peak.get("tflops") or {}).get(setting.dtype)
     peak_bw = peak.get("gb_per_s")
-    prefill_s, decode_s = t.prefill.median, t.decode.median
+    prefill_s, decode_s = max(t.prefill.median, TINY_S), max(t.decode.median, TINY_S)
+    total_s = max(t.total.median, TINY_S)
     prefill_tflops = prefill_flops / prefill_s / 1e12
     decode_gb_per_s = moved / decode_s / 1e9
     out: dict[str, Any] = {
@@ -243,14 +200,14 @@ def figures(
         "request_ms": t.total.median * 1e3,
         "prefill_tokens_per_s": b * p / prefill_s,
         "decode_tokens_per_s": b * steps / decode_s,
-        "tokens_per_s": b * (p + g) / t.total.median,
+        "tokens_per_s": b * (p + g) / total_s,
         "peak_memory_bytes": t.peak_memory,
         "prefill_tflops": prefill_tflops,
         "decode_tflops": decode_flops / decode_s / 1e12,
         "mfu": prefill_tflops / peak_tflops if peak_tflops else None,
         "decode_gb_per_s": decode_gb_per_s,
         "mbu": decode_gb_per_s / peak_bw if peak_bw else None,
-        "repeats": repeats,
+        "repeats": t.runs,
         "avg_power_w": None,
         "energy_j_per_token": None,
         "gpu_util_pct": None,
@@ -259,7 +216,7 @@ def figures(
         out["avg_power_w"] = t.reading.avg_power_w
         out["gpu_util_pct"] = t.reading.gpu_util_pct
         if t.reading.energy_j is not None:
-            out["energy_j_per_token"] = t.reading.energy_j / (repeats * b * (p + g))
+            out["energy_j_per_token"] = t.reading.energy_j / (t.runs * b * (p + g))
     return out
 
 
@@ -336,11 +293,14 @@ def run(
                 assert loaded is not None
                 try:
                     timings = time_point(loaded, setting, spec, device, call, monitor)
-                    measured = figures(loaded, setting, timings, device_info, spec.repeats)
+                    measured = figures(loaded, setting, timings, device_info)
                     point.update({k: _finite(v) for k, v in measured.items()})
                 except Exception as exc:  # noqa: BLE001
                     status = OOM if is_oom(exc) else _kind(exc)
                     point.update(status=status, error=_first_line(exc))
+                if point["status"] != OK:
+                    # Out here, not in the except block: the traceback's frames (and the
+                    # tensors they hold) are gone, so the memory really goes back.
                     _release(device)
             if usd_per_hour is not None:
                 cost = usd_per_1m(point, usd_per_hour)
@@ -349,6 +309,8 @@ def run(
             points.append(point)
             emit({"event": "point", "point": point})
         del loaded, call
+        if compiled:
+            torch._dynamo.reset()  # its graphs hold the group's weights
         _release(device)
     emit({"event": "done", "model": header["model"]})
     return {**header, "points": points}
@@ -362,6 +324,13 @@ def _caller(loaded: Loaded, compiled: bool) -> Callable[[torch.Tensor, Any, int]
         )
     if loaded.kind != "preset":
         raise Unsupported("torch.compile is offered for the built-in presets only")
+    # Dynamo caches graphs on Transformer.forward's code object, shared by every
+    # group: a graph traced for another dtype or attention backend must not be
+    # reused, nor its weights kept alive, nor the recompile limit silently send
+    # later groups back to eager while they are labelled compiled.
+    torch._dynamo.reset()
+    if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"):
+        torch._dynamo.config.fail_on_recompile_limit_hit = True
     # dynamic=True: one graph for every batch size and cache position, instead of a
     # recompilation per decode step.
     module = torch.compile(loaded.module, dynamic=True)

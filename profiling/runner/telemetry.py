@@ -45,8 +45,12 @@ class GpuMonitor:
             import pynvml
 
             pynvml.nvmlInit()
+            # By UUID: CUDA's device numbers follow CUDA_VISIBLE_DEVICES, NVML's do not.
+            # torch prints the UUID bare; NVML wants it with its "GPU-" (or "MIG-") prefix.
             uuid = str(torch.cuda.get_device_properties(device).uuid)
-            handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+            if not uuid.startswith(("GPU-", "MIG-")):
+                uuid = f"GPU-{uuid}"
+            handle = pynvml.nvmlDeviceGetHandleByUUID(uuid)
         except Exception:  # no NVML (a ROCm build, a container without the library)
             return None
         return cls(pynvml, handle)
@@ -94,8 +98,9 @@ class GpuMonitor:
 
 
 class MemoryPeak:
-    """Peak memory over a point: the CUDA allocator's peak, or the process's peak RSS
-    on the CPU (Linux lets a process reset its high-water mark through clear_refs)."""
+    """Peak memory over a point: the CUDA caching allocator's peak reservation (the
+    CUDA context's few hundred MiB come on top), or the process's peak RSS on the
+    CPU (Linux lets a process reset its high-water mark through clear_refs)."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -109,7 +114,9 @@ class MemoryPeak:
 
     def read(self) -> int | None:
         if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
+            # Reserved, not allocated: what the caching allocator took from the GPU,
+            # fragmentation included, is what decides whether the next size fits.
+            return int(torch.cuda.max_memory_reserved(self.device))
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):

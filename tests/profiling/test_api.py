@@ -224,6 +224,10 @@ def test_agents_see_only_their_own_nodes_and_jobs(client, owner, agent):
         {"points": "lots"},
         {"status": "cancelled"},
         {"total": -1},
+        {"device": {"type": "tpu"}},
+        {"device": {"type": "cuda", "memory_bytes": "80GB"}},
+        {"device": {"type": "cuda", "peak": {"gb_per_s": "fast"}}},
+        {"model": {"params": "many"}},
     ],
 )
 def test_junk_reports_are_refused_with_field_errors_and_nothing_is_stored(
@@ -253,6 +257,20 @@ def test_silent_agents_and_unclaimed_jobs_fail_with_a_reason(client, owner, agen
     assert "No agent picked this job up within a day" in jobs[waiting["id"]].error
     assert {j.status for j in jobs.values()} == {"failed"}
     assert not job_cancel(jobs[stuck["id"]])
+
+
+def test_job_list_filters_say_what_is_wrong(client, teammate):
+    client.force_login(teammate)
+    for query, field in (("node=²", "node"), ("node=x", "node"), ("status=lost", "status")):
+        response = client.get(f"{JOBS}?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["errors"][0]["field"] == field
+
+
+def test_junk_capabilities_are_refused(agent):
+    junk = {**CAPABILITIES, "devices": [{"index": 0, "memory_bytes": "lots"}]}
+    assert poll(Client(), agent, capabilities=junk).status_code == 400
+    assert not ProfilingCapability.objects.exists()
 
 
 def test_capabilities_follow_the_agents_configuration(agent):

@@ -130,3 +130,19 @@ def test_post_to_a_node_of_another_agent_is_refused_in_one_line(live_server):
     assert "the server answered 400" in done.stderr
     assert "does not own node 'gpu-8'" in done.stderr
     assert not ProfilingJob.objects.exists()
+
+
+@pytest.mark.parametrize("amount", ["nan", "-1", "inf", "two"])
+def test_a_price_must_be_an_amount(amount, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--preset", "tiny", "--usd-per-hour", amount], io.StringIO())
+    assert exit_.value.code == 2
+    assert "--usd-per-hour" in capsys.readouterr().err
+
+
+def test_mig_slices_get_no_peak_rather_than_the_whole_cards():
+    from profiling.runner.gpus import peak_for
+
+    assert peak_for("NVIDIA H100 80GB HBM3")[1].bf16 == 989.4
+    model, peak = peak_for("NVIDIA A100-SXM4-80GB MIG 3g.40gb")
+    assert (model, peak) == ("A100 80GB", None)

@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 import torch
 
 from profiling.runner.telemetry import GpuMonitor, MemoryPeak
@@ -58,3 +59,36 @@ def test_cpu_peak_memory_is_reset_between_points():
     low = peak.read()
     assert high is not None and low is not None
     assert high - low >= 48 * 2**20
+
+
+def test_a_monitored_point_repeats_until_a_second_has_passed():
+    from profiling.runner.loaders import load
+    from profiling.runner.spec import SweepSpec
+    from profiling.runner.sweep import figures, time_point
+
+    spec = SweepSpec.from_dict(
+        {
+            "preset": "tiny",
+            "batch_sizes": [1],
+            "prompt_lens": [4],
+            "gen_lens": [2],
+            "warmup": 0,
+            "repeats": 2,
+        }  # fmt: skip
+    )
+    setting = spec.settings()[0]
+    cpu = torch.device("cpu")
+    loaded = load("tiny", "", setting.dtype, "none", cpu)
+    call = lambda tokens, cache, pos: (  # noqa: E731
+        loaded.prefill(tokens, cache) if pos < 0 else loaded.decode(tokens, cache, pos)
+    )
+    timings = time_point(loaded, setting, spec, cpu, call, GpuMonitor(FakeNvml(), object()))
+    # A tiny request takes milliseconds: more than the 2 repeats asked fill a second.
+    assert timings.runs > 2
+    assert timings.runs * timings.total.high >= 0.9
+    point = figures(loaded, setting, timings, {"peak": None})
+    assert point["repeats"] == timings.runs
+    # 350 W for the measured time, over the tokens of every repeat.
+    energy = timings.reading.energy_j
+    assert point["energy_j_per_token"] == pytest.approx(energy / (timings.runs * 1 * (4 + 2)))
+    assert energy >= 350 * 0.9
