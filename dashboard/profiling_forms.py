@@ -5,15 +5,18 @@ The sweep form only collects and shapes input: `SweepSpec.from_dict` (through
 this form's fields.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 
 from collectors.models import Node
+from dashboard.charts.points import devices_of, strings
 from profiling.models import ProfilingCapability
 from profiling.runner.presets import PRESETS
 from profiling.runner.spec import ATTENTIONS, DEVICES, DTYPES, QUANTS, SweepSpec
+from profiling.selectors import Shape
 
 COMPILE_CHOICES = [("off", "eager"), ("on", "torch.compile")]
 DEFAULTS = SweepSpec()
@@ -39,7 +42,7 @@ def _ints(values: Sequence[int]) -> str:
 
 def node_label(capability: ProfilingCapability) -> str:
     """The node and its devices; the table above the form lists the rest it allows."""
-    gpus = [str(d.get("name", "GPU")) for d in capability.devices if isinstance(d, dict)]
+    gpus = [name for name, _ in devices_of(capability.devices)]
     return f"{capability.node.name} ({f'{len(gpus)} × {gpus[0]}' if gpus else 'CPU only'})"
 
 
@@ -93,7 +96,7 @@ class ProfilingJobForm(forms.Form):
         node_field = self.fields["node"]
         assert isinstance(node_field, forms.ChoiceField)
         node_field.choices = [(str(c.node_id), node_label(c)) for c in capabilities]
-        allowed = {p for c in capabilities for p in c.presets}
+        allowed = {p for c in capabilities for p in strings(c.presets)}
         preset_field = self.fields["preset"]
         assert isinstance(preset_field, forms.ChoiceField)
         preset_field.choices = [("", "— (use a model path)")] + [
@@ -132,8 +135,18 @@ class ProfilingJobForm(forms.Form):
             self.add_error(target, error["message"])
 
 
+def shape_value(shape: Shape) -> str:
+    """A request shape in the URL: (128, 32) -> "128x32"."""
+    return f"{shape[0]}x{shape[1]}"
+
+
+def shape_text(shape: Shape) -> str:
+    return f"prompt {shape[0]} · gen {shape[1]}"
+
+
 class LatencyTargetForm(forms.Form):
-    """The latency a setting must meet, from the URL; blank means no target."""
+    """The latency a setting must meet, and the request shape to judge settings at,
+    from the URL. A blank target means none; a blank shape, the sweep's usual one."""
 
     itl_ms = forms.FloatField(
         required=False, min_value=0.001, max_value=1e7, label="Inter-token latency at most (ms)"
@@ -141,8 +154,39 @@ class LatencyTargetForm(forms.Form):
     ttft_ms = forms.FloatField(
         required=False, min_value=0.001, max_value=1e7, label="Time to first token at most (ms)"
     )
+    shape = forms.ChoiceField(required=False, label="Request shape")
+
+    def __init__(self, data: Mapping[str, Any] | None, shapes: Mapping[Shape, int]) -> None:
+        """shapes: the shapes measured, in the sweep's order, each with its number of
+        measured points (`request_shapes`). The usual shape is the one with the most,
+        the first of those that tie: settings are only compared at one shape."""
+        self.usual: Shape | None = max(shapes, key=lambda s: shapes[s]) if shapes else None
+        self._shapes = {shape_value(s): s for s in shapes}
+        if data is not None and not data.get("shape") and self.usual:
+            # The select shows the shape in use, not the browser's first option.
+            filled: MutableMapping[str, Any] = (
+                data.copy() if isinstance(data, QueryDict) else dict(data)
+            )
+            filled["shape"] = shape_value(self.usual)
+            data = filled
+        super().__init__(data)
+        field = self.fields["shape"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(value, shape_text(s)) for value, s in self._shapes.items()]
+        if self.usual:
+            self.initial["shape"] = shape_value(self.usual)
+
+    @property
+    def several_shapes(self) -> bool:
+        return len(self._shapes) > 1
 
     def targets(self) -> dict[str, float | None]:
         if not self.is_valid():
             return {"itl_ms": None, "ttft_ms": None}
         return {"itl_ms": self.cleaned_data["itl_ms"], "ttft_ms": self.cleaned_data["ttft_ms"]}
+
+    def chosen_shape(self) -> Shape | None:
+        """The shape asked for; the usual one when none is, or the form is invalid."""
+        if self.is_valid() and self.cleaned_data["shape"]:
+            return self._shapes[self.cleaned_data["shape"]]
+        return self.usual

@@ -38,12 +38,34 @@ def pareto_front(results: Iterable[ProfilingResult]) -> list[ProfilingResult]:
     return front
 
 
+Shape = tuple[int, int]  # (prompt_len, gen_len): the workload a setting is measured on
+
+
+def request_shapes(results: Iterable[ProfilingResult]) -> dict[Shape, int]:
+    """Each request shape of a sweep in the sweep's order, with how many of its points
+    measured a latency (a shape whose every point ran out of memory counts 0)."""
+    rows = sorted(results, key=lambda r: r.index)
+    measured = {id(r) for r in results_ok(rows)}
+    shapes: dict[Shape, int] = {}
+    for r in rows:
+        key = (r.prompt_len, r.gen_len)
+        shapes[key] = shapes.get(key, 0) + (id(r) in measured)
+    return shapes
+
+
 def cheapest_meeting(
     results: Sequence[ProfilingResult],
     itl_ms: float | None = None,
     ttft_ms: float | None = None,
+    shape: Shape | None = None,
 ) -> ProfilingResult | None:
-    """The cheapest setting whose median latencies meet the targets.
+    """The cheapest setting whose median latencies meet the targets, at one request
+    shape when `shape` (prompt_len, gen_len) is given.
+
+    Only points of one shape compare: $ per 1M tokens counts prompt and generated
+    tokens alike, and a prefilled token costs far less than a generated one, so across
+    shapes the longest prompt with the shortest generation wins whatever the setting.
+    Give `shape` for a sweep of several; None takes every point.
 
     Cheapest by $ per 1M tokens where the GPU is priced; unpriced (CPU, unknown
     GPU), the highest tokens/s over the whole request, which is the same order at
@@ -53,7 +75,8 @@ def cheapest_meeting(
     meeting = [
         r
         for r in results_ok(results)
-        if (itl_ms is None or (r.itl_ms is not None and r.itl_ms <= itl_ms))
+        if (shape is None or (r.prompt_len, r.gen_len) == shape)
+        and (itl_ms is None or (r.itl_ms is not None and r.itl_ms <= itl_ms))
         and (ttft_ms is None or (r.ttft_ms is not None and r.ttft_ms <= ttft_ms))
     ]
     if not meeting:

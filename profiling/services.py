@@ -86,12 +86,16 @@ def job_create(
             }
         )
     else:
-        if sweep.preset and sweep.preset not in capability.presets:
-            allowed = ", ".join(capability.presets) or "none"
+        # Stored as the agent reported them (validated since), but read defensively:
+        # an older row must refuse a job, not crash on it.
+        presets = _strings(capability.presets)
+        paths = _strings(capability.model_paths)
+        if sweep.preset and sweep.preset not in presets:
+            allowed = ", ".join(presets) or "none"
             errors.append(
                 {"field": "spec.preset", "message": f"{node.name} allows presets: {allowed}."}
             )
-        if sweep.model_path and not path_inside(sweep.model_path, capability.model_paths):
+        if sweep.model_path and not path_inside(sweep.model_path, paths):
             errors.append(
                 {"field": "spec.model_path", "message": f"{node.name} does not allow this path."}
             )
@@ -117,6 +121,10 @@ def job_create(
         time_limit_s=time_limit_s or min(DEFAULT_TIME_LIMIT_S, capability.max_time_limit_s),
         points_total=len(sweep.settings()),
     )
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def job_claim(agent: Agent, node_name: str) -> ProfilingJob | None:

@@ -18,9 +18,15 @@ SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS)
 MAX_BATCH_SAMPLES = 10_000  # the ingest API's default INGEST_MAX_SAMPLES
 _SOURCE = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
+# A GPU as nvidia-smi names it: its index, or its UUID.
+_GPU = re.compile(r"^(\d+|GPU-[0-9A-Za-z-]+)$")
 # The server's bounds for a node's profiling time limit (profiling.constants).
 PROFILING_MIN_TIME_S = 60.0
 PROFILING_MAX_TIME_S = 6 * 3600.0
+# The runner's bounds for a sweep's memory limit (profiling.runner.spec).
+PROFILING_MIN_MEMORY = 2**20
+PROFILING_MAX_MEMORY = 2**50
 
 
 class ConfigError(Exception):
@@ -78,6 +84,10 @@ class Config:
     profiling_model_paths: list[str] = field(default_factory=list)
     profiling_max_time_s: float = 1800.0
     profiling_poll_s: float = 15.0
+    # The node's cap on what a sweep may allocate, whatever the job asks; None: the job's.
+    profiling_memory_limit_bytes: int | None = None
+    # The GPUs a sweep may use (indices or UUIDs); empty: all the agent sees.
+    profiling_gpus: list[str] = field(default_factory=list)
 
     @property
     def profiling_enabled(self) -> bool:
@@ -100,6 +110,27 @@ def duration(text: str) -> float:
     return float(match.group(1)) * unit
 
 
+def size(value: Any) -> int:
+    """Bytes from a number of bytes or "20GiB", "512M", "1.5T" (binary units either way)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.match(str(value).strip())
+    if not match:
+        raise ConfigError(f"{value!r} is not a size such as 512MiB or 20GiB")
+    power = " KMGT".index(match.group(2).upper() or " ")
+    return int(float(match.group(1)) * 1024**power)
+
+
+def gpus(value: Any) -> list[str]:
+    """GPU indices or UUIDs: a list (TOML), one number, or one string split on commas."""
+    items = value if isinstance(value, list) else [value]
+    chosen = _as_words([str(v) for v in items])
+    for gpu in chosen:
+        if not _GPU.match(gpu):
+            raise ConfigError(f"profiling GPU {gpu!r} is not a GPU index or UUID (GPU-...)")
+    return list(dict.fromkeys(chosen))
+
+
 def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
     readers: dict[str, Any] = {
         "server_url": str,
@@ -117,6 +148,8 @@ def _from_mapping(config: Config, values: dict[str, Any], origin: str) -> None:
         "profiling_model_paths": lambda v: ("profiling_model_paths", _as_paths(v)),
         "profiling_max_time": lambda v: ("profiling_max_time_s", duration(v)),
         "profiling_poll": lambda v: ("profiling_poll_s", duration(v)),
+        "profiling_memory_limit": lambda v: ("profiling_memory_limit_bytes", size(v)),
+        "profiling_gpu": lambda v: ("profiling_gpus", gpus(v)),
     }
     for key, raw in values.items():
         if raw in (None, ""):
@@ -171,6 +204,8 @@ ENVIRONMENT = {
     "profiling_model_paths": "INFERSCOPE_PROFILING_MODEL_PATHS",
     "profiling_max_time": "INFERSCOPE_PROFILING_MAX_TIME",
     "profiling_poll": "INFERSCOPE_PROFILING_POLL",
+    "profiling_memory_limit": "INFERSCOPE_PROFILING_MEMORY_LIMIT",
+    "profiling_gpu": "INFERSCOPE_PROFILING_GPU",
 }
 
 
@@ -210,6 +245,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profiling-max-time", help="longest profiling job allowed (default 30m)")
     p.add_argument("--profiling-poll", help="how often to ask for a profiling job (default 15s)")
+    p.add_argument(
+        "--profiling-memory-limit",
+        help="most a profiling job may allocate, e.g. 20GiB, whatever the job asks (default: "
+        "the job's own limit, if any)",
+    )
+    p.add_argument(
+        "--profiling-gpu",
+        action="append",
+        dest="profiling_gpus",
+        help="the GPU(s) profiling jobs may use: index or UUID; repeat or 0,1 (default: all)",
+    )
     p.add_argument("--once", action="store_true", help="collect one interval, then exit")
     p.add_argument("--dry-run", action="store_true", help="print the batch instead of sending it")
     return p
@@ -247,6 +293,8 @@ def load(argv: Sequence[str] | None = None) -> Config:
         "profiling_model_paths": args.profiling_model_paths,
         "profiling_max_time": args.profiling_max_time,
         "profiling_poll": args.profiling_poll,
+        "profiling_memory_limit": args.profiling_memory_limit,
+        "profiling_gpu": args.profiling_gpus,
     }
     _from_mapping(config, flags, "command line")
     config.once, config.dry_run = args.once, args.dry_run
@@ -281,3 +329,6 @@ def _check_profiling(config: Config) -> None:
         raise ConfigError("the profiling time limit must be 1m to 6h")
     if config.profiling_poll_s <= 0:
         raise ConfigError("the profiling poll interval must be more than 0 s")
+    limit = config.profiling_memory_limit_bytes
+    if limit is not None and not PROFILING_MIN_MEMORY <= limit <= PROFILING_MAX_MEMORY:
+        raise ConfigError("the profiling memory limit must be 1MiB to 1PiB")

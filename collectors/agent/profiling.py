@@ -3,8 +3,12 @@ subprocess under a time limit, and report its progress and points as they come.
 
 The node's configuration has the last word: the server checks a job against the
 capabilities we report, and the spec is checked here again before anything runs.
+What protects a node that also serves is enforced here too, whatever the job asks:
+the node's memory cap goes into the spec the runner reads, the runner sees only the
+GPUs the node allows, and the kernel's OOM killer picks the runner first.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +33,7 @@ from profiling.runner.spec import SpecError, SweepSpec, path_inside
 
 logger = logging.getLogger(__name__)
 KILL_GRACE_S = 5.0
+MAX_ERROR_CHARS = 2000  # the server keeps this much of a job's error
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
@@ -71,7 +76,8 @@ def torch_version() -> str | None:
 
 
 def gpu_devices() -> list[dict[str, Any]]:
-    """This node's GPUs through NVML; none without a driver (or without pynvml)."""
+    """This node's GPUs through NVML, numbered as nvidia-smi numbers them; none without
+    a driver (or without pynvml)."""
     try:
         from collectors.agent.nvml import NvmlSource, NvmlUnavailable
 
@@ -81,9 +87,38 @@ def gpu_devices() -> list[dict[str, Any]]:
     gpus = nvml.inventory("")
     nvml.close()
     return [
-        {"index": g["index"], "name": g["model"], "memory_bytes": g["memory_total_bytes"]}
+        {
+            "index": g["index"],
+            "uuid": g["uuid"],
+            "name": g["model"],
+            "memory_bytes": g["memory_total_bytes"],
+        }
         for g in gpus
     ]
+
+
+def choose_gpus(devices: list[dict[str, Any]], wanted: list[str]) -> list[dict[str, Any]]:
+    """The devices named by index or UUID, in the order given (the runner uses the
+    first); all of them when none is named. ValueError names one this node lacks."""
+    if not wanted:
+        return devices
+    chosen = []
+    for name in wanted:
+        found = [d for d in devices if name in (str(d["index"]), d["uuid"])]
+        if not found:
+            seen = ", ".join(f"{d['index']} ({d['uuid']})" for d in devices) or "none"
+            raise ValueError(f"GPU {name!r} is not on this node (GPUs: {seen})")
+        chosen.append(found[0])
+    return chosen
+
+
+def capped(spec: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """The spec with its memory limit lowered to the node's cap (set to it if the job
+    gave none)."""
+    if cap is None:
+        return spec
+    asked = spec.get("memory_limit_bytes")
+    return {**spec, "memory_limit_bytes": cap if asked is None else min(int(asked), cap)}
 
 
 def path_allowed(path: str, allowed: list[str]) -> bool:
@@ -116,6 +151,9 @@ class ProfilingWorker:
     heartbeat_s = 10.0  # a report without new points, to hear of a cancel in a long point
     attempts = 4  # tries of a final report, backing off exponentially from backoff_s
     backoff_s = 1.0
+    # What runs a job, before `--spec-file SPEC --format jsonl`. Tests swap in a stand-in
+    # to write what the real runner never does.
+    runner = [sys.executable, "-m", "profiling.runner"]
 
     def __init__(self, config: Config, client: JobClient) -> None:
         self.config = config
@@ -126,22 +164,43 @@ class ProfilingWorker:
         self.enabled = config.profiling_enabled and self.torch is not None
         if config.profiling_enabled and self.torch is None:
             logger.warning("profiling jobs are off: torch is not installed here")
-        self._devices: list[dict[str, Any]] | None = None
+        self._devices: list[dict[str, Any]] | None = None  # the GPUs jobs may use
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._refusal = ""  # the server's answer to the latest report it refused
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The GPUs jobs may use, read once. A GPU of `profiling_gpu` that this node
+        lacks turns profiling off: a sweep must never land on a GPU no one chose."""
+        if self._devices is None:
+            try:
+                self._devices = choose_gpus(gpu_devices(), self.config.profiling_gpus)
+            except ValueError as exc:
+                logger.warning("profiling jobs are off: %s", exc)
+                self._devices, self.enabled = [], False
+        return self._devices
 
     def capabilities(self) -> dict[str, Any]:
-        if self._devices is None:
-            self._devices = gpu_devices()
         return {
             "presets": self.config.profiling_presets,
             "model_paths": self.config.profiling_model_paths,
-            "devices": self._devices,
+            "devices": self.devices(),
             "torch_version": self.torch or "",
             "max_time_limit_s": int(self.config.profiling_max_time_s),
+            "memory_limit_bytes": self.config.profiling_memory_limit_bytes,
         }
 
+    def runner_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "INFERSCOPE_TOKEN"}  # not its to use
+        if self.config.profiling_gpus:
+            # By UUID: CUDA numbers devices fastest first unless told otherwise, NVML
+            # (and nvidia-smi, and the index a person writes) by PCI bus.
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(d["uuid"] for d in self.devices())
+        return env
+
     def poll_once(self) -> Outcome:
+        if self.enabled:
+            self.devices()  # a profiling GPU this node lacks turns profiling off
         if not self.enabled:
             return Outcome("off")
         answer = self.client.post(
@@ -160,31 +219,75 @@ class ProfilingWorker:
 
     def run_job(self, job: dict[str, Any]) -> Outcome:
         job_id = int(job["id"])
+        try:
+            return self._run(job_id, job)
+        except Exception as exc:  # e.g. no runner to start: still, the job must end
+            logger.exception("profiling job %d: the agent failed to run it", job_id)
+            return self._fail(job_id, {}, exc)
+
+    def _fail(self, job_id: int, report: dict[str, Any], exc: Exception) -> Outcome:
+        error = f"the agent failed while running the job: {type(exc).__name__}: {exc}"
+        failed = {**report, "status": "failed", "error": error[:MAX_ERROR_CHARS]}
+        return self._finish(job_id, failed, self.attempts)
+
+    def _run(self, job_id: int, job: dict[str, Any]) -> Outcome:
         why = refusal(job.get("spec"), self.config)
         if why:
             return self._finish(job_id, {"status": "failed", "error": why}, self.attempts)
+        self.devices()
+        if not self.enabled:
+            error = "profiling is off on this node: see the agent's log"
+            return self._finish(job_id, {"status": "failed", "error": error}, self.attempts)
+        spec = capped(job["spec"], self.config.profiling_memory_limit_bytes)
+        total = len(SweepSpec.from_dict(spec).settings())
         limit = min(float(job.get("time_limit_s") or 1e9), self.config.profiling_max_time_s)
-        logger.info("profiling job %d: starting, time limit %g s", job_id, limit)
+        memory = spec.get("memory_limit_bytes")
+        logger.info(
+            "profiling job %d: starting, time limit %g s, memory limit %s",
+            job_id, limit, f"{memory} bytes" if memory else "none",
+        )  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="inferscope-profile-") as folder:
             spec_file = Path(folder, "spec.json")
-            spec_file.write_text(json.dumps(job["spec"]))
-            with open(Path(folder, "stderr"), "w+") as stderr:
-                return self._supervise(job_id, spec_file, stderr, limit)
+            spec_file.write_text(json.dumps(spec))
+            with open(Path(folder, "stderr"), "w+", errors="replace") as stderr:
+                return self._supervise(job_id, spec_file, stderr, limit, total)
 
-    def _supervise(self, job_id: int, spec_file: Path, stderr: IO[str], limit: float) -> Outcome:
-        total = len(SweepSpec.from_dict(json.loads(spec_file.read_text())).settings())
-        command = [sys.executable, "-m", "profiling.runner", "--spec-file", str(spec_file)]
-        env = {k: v for k, v in os.environ.items() if k != "INFERSCOPE_TOKEN"}  # not its to use
+    def _supervise(
+        self, job_id: int, spec_file: Path, stderr: IO[str], limit: float, total: int
+    ) -> Outcome:
+        command = [*self.runner, "--spec-file", str(spec_file), "--format", "jsonl"]
         # Its own process group: a kill takes what it started too, and a Ctrl-C in the
-        # agent's terminal reaches only the agent.
+        # agent's terminal reaches only the agent. Its output is decoded leniently: one
+        # stray byte must not cost the rest of it.
         process = self.process = subprocess.Popen(
-            [*command, "--format", "jsonl"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=stderr, text=True, env=env, start_new_session=True,
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+            encoding="utf-8", errors="replace", env=self.runner_env(), start_new_session=True,
         )  # fmt: skip
+        _oom_first(process.pid)
+        report: dict[str, Any] = {"status": "running", "points": []}
+        try:
+            return self._watch(job_id, process, stderr, limit, total, report)
+        except Exception as exc:
+            # Whatever went wrong here, the runner must not go on unwatched, nor the
+            # job look running on the server until it expires.
+            logger.exception("profiling job %d: the agent failed while running it", job_id)
+            _kill(process)
+            return self._fail(job_id, report, exc)
+        finally:
+            _kill(process)  # at once when it is gone; else its group, leftovers too
+
+    def _watch(
+        self,
+        job_id: int,
+        process: "subprocess.Popen[str]",
+        stderr: IO[str],
+        limit: float,
+        total: int,
+        report: dict[str, Any],
+    ) -> Outcome:
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
         deadline = time.monotonic() + limit
-        report: dict[str, Any] = {"status": "running", "points": []}
         done, finished, last_report = 0, False, time.monotonic()
 
         def late() -> str:
@@ -199,14 +302,20 @@ class ProfilingWorker:
                 return self._finish(job_id, {**report, "status": "failed", "error": why}, attempts)
             event = _object(line)
             if event.get("event") == "start":
-                total = int(event.get("total") or total)
-                report.update(total=total, device=event.get("device") or {})
-                report["model"] = event.get("model") or {}
+                total = report["total"] = _total(event.get("total"), total, job_id)
+                _describe(report, "device", event.get("device"))
+                _describe(report, "model", event.get("model"))
             elif event.get("event") == "point":
-                report["points"].append(event["point"])
-                done += 1
+                if _point_ok(event.get("point"), total):
+                    report["points"].append(event["point"])
+                    done += 1
+                else:
+                    logger.warning(
+                        "profiling job %d: ignored a malformed point: %.300s", job_id, line
+                    )
             elif event.get("event") == "done":
-                report["model"], finished = event.get("model") or report.get("model"), True
+                _describe(report, "model", event.get("model"))
+                finished = True
             since = time.monotonic() - last_report
             due = report["points"] and since >= self.report_every_s
             if event.get("event") == "start" or due or since >= self.heartbeat_s:
@@ -214,6 +323,9 @@ class ProfilingWorker:
                 last_report = time.monotonic()
                 if status is not None:
                     report["points"] = []  # stored (or refused for good): not sent again
+                if status == "refused":  # what made it so is not sent again either
+                    report.pop("device", None)
+                    report.pop("model", None)
                 if status in ("cancelled", "failed"):
                     _kill(process)
                     logger.info("profiling job %d: %s on the server; runner killed", job_id, status)
@@ -229,10 +341,17 @@ class ProfilingWorker:
         stderr.seek(0)
         last = [text for text in stderr.read().splitlines() if text.strip()][-1:]
         error = error or (last[0] if last else f"the runner exited with {process.returncode}")
+        error = error[:MAX_ERROR_CHARS]
         return self._finish(job_id, {**report, "status": "failed", "error": error}, self.attempts)
 
     def _finish(self, job_id: int, report: dict[str, Any], attempts: int) -> Outcome:
         answer = self._report(job_id, report, attempts)
+        if answer == "refused" and set(report) - {"status", "error"}:
+            # Something the runner wrote (a point, its device) kept the job from ending
+            # on the server; end it there without it, rather than leave it running.
+            error = f"the server refused the runner's report: {self._refusal}"
+            report = {"status": "failed", "error": error[:MAX_ERROR_CHARS]}
+            answer = self._report(job_id, report, attempts)
         # When the server did not take the report, the outcome is how it ended here.
         status = str(report["status"] if answer in (None, "refused") else answer)
         logger.info("profiling job %d: %s %s", job_id, status, report.get("error", ""))
@@ -249,6 +368,7 @@ class ProfilingWorker:
                 return str(_object(answer.text).get("status") or body["status"])
             if not answer.retryable:
                 logger.error("profiling job %d: report refused: %s", job_id, answer.text[:500])
+                self._refusal = answer.text[:500]
                 return "refused"
         logger.warning("profiling job %d: cannot report (%s)", job_id, answer.status or answer.text)
         return None
@@ -275,9 +395,47 @@ class ProfilingWorker:
 
 
 def _pump(stream: IO[str], into: "queue.Queue[str | None]") -> None:
-    for line in stream:
-        into.put(line)
-    into.put(None)  # end of output
+    try:
+        for line in stream:
+            into.put(line)
+    except Exception:  # noqa: BLE001 - the watcher must hear of the end however it came
+        logger.warning("profiling: cannot read the runner's output", exc_info=True)
+    finally:
+        into.put(None)  # end of output
+
+
+def _oom_first(pid: int) -> None:
+    """Make the runner the OOM killer's first choice (Linux), so that a node that runs
+    out of memory loses the sweep, never the inference server beside it."""
+    with contextlib.suppress(OSError):  # not Linux, or it is gone already
+        Path(f"/proc/{pid}/oom_score_adj").write_text("1000")
+
+
+def _total(value: Any, current: int, job_id: int) -> int:
+    if value is None:
+        return current
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        logger.warning("profiling job %d: ignored a malformed total: %.100r", job_id, value)
+        return current
+    return value
+
+
+def _point_ok(point: Any, total: int) -> bool:
+    """Enough of a point to report it: an object with an index inside the sweep (the
+    server checks the rest, and one point past the total would have it refuse the
+    whole report)."""
+    if not isinstance(point, dict):
+        return False
+    index = point.get("index")
+    return isinstance(index, int) and not isinstance(index, bool) and 0 <= index < total
+
+
+def _describe(report: dict[str, Any], key: str, value: Any) -> None:
+    """The runner's device or model description into the report, when it gave one."""
+    if isinstance(value, dict) and value:
+        report[key] = value
+    elif value is not None:
+        logger.warning("profiling: ignored a malformed %s: %.100r", key, value)
 
 
 def _next(lines: "queue.Queue[str | None]", wait_s: float) -> str | None:

@@ -1,4 +1,4 @@
-"""$ per 1M tokens of each setting, bars grouped by batch size."""
+"""$ per 1M tokens of each setting at one request shape, bars grouped by batch size."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -6,12 +6,22 @@ from typing import Any
 from dashboard.charts.layout import GRID, PALETTE, layout, plain, rounded, to_div
 from dashboard.charts.points import by_series, shape
 from profiling.models import ProfilingResult
+from profiling.selectors import Shape
 
 
-def cost_per_setting(results: Sequence[ProfilingResult]) -> str | None:
-    """One bar per setting in each batch size's group. None when no point is priced
-    (a CPU run, or a GPU with no price): the page says why instead."""
-    priced = [r for r in results if r.usd_per_1m_tokens is not None]
+def cost_per_setting(
+    results: Sequence[ProfilingResult], request_shape: Shape | None = None
+) -> str | None:
+    """One bar per setting in each batch size's group, for the points of `request_shape`
+    (prompt_len, gen_len) only when given: $ per 1M tokens counts prompt and generated
+    tokens alike, so bars of different shapes would rank workloads, not settings. None
+    when no point is priced (a CPU run, or a GPU with no price): the page says why."""
+    priced = [
+        r
+        for r in results
+        if r.usd_per_1m_tokens is not None
+        and (request_shape is None or (r.prompt_len, r.gen_len) == request_shape)
+    ]
     if not priced:
         return None
     batches = [f"batch {b}" for b in sorted({r.batch_size for r in priced})]

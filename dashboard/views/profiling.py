@@ -1,6 +1,13 @@
-"""Profiling: queue a sweep on a node, follow it, read its charts, compare runs."""
+"""Profiling: queue a sweep on a node, follow it, read its charts, compare runs.
 
+Settings (dtype, quantization, attention, compile, batch) are only compared at one
+request shape (prompt and generated lengths): the pages' "Request shape" picks it,
+the sweep's usual shape by default.
+"""
+
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -10,11 +17,18 @@ from django.views.decorators.http import require_POST
 
 from dashboard.charts.memory import memory_vs_batch
 from dashboard.charts.pareto import throughput_vs_latency
+from dashboard.charts.points import devices_of, listed, mapping, positive_int, strings
 from dashboard.charts.setting_cost import cost_per_setting
-from dashboard.profiling_forms import LatencyTargetForm, ProfilingJobForm
+from dashboard.profiling_forms import LatencyTargetForm, ProfilingJobForm, shape_text
 from profiling.choices import JobSource
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
-from profiling.selectors import cheapest_meeting, jobs_list, pareto_front
+from profiling.selectors import (
+    Shape,
+    cheapest_meeting,
+    jobs_list,
+    pareto_front,
+    request_shapes,
+)
 from profiling.services import ProfilingError, job_cancel, job_create
 
 MAX_JOBS_SHOWN = 100
@@ -28,15 +42,47 @@ class BestPoints:
 
     job: ProfilingJob
     cheapest: ProfilingResult | None
-    front: list[ProfilingResult]
+    front: list[ProfilingResult]  # at the shape compared
+    has_shape: bool  # whether the job ran the shape compared at all
 
     @property
     def fastest(self) -> ProfilingResult | None:
         return self.front[-1] if self.front else None  # the front runs from lowest latency up
 
 
+@dataclass(frozen=True)
+class NodeRow:
+    """A capability as the list shows it, its JSON read defensively."""
+
+    capability: ProfilingCapability
+    presets: list[str]
+    model_paths: list[str]
+    devices: list[tuple[str, int | None]]
+
+
 def _capabilities() -> list[ProfilingCapability]:
     return list(ProfilingCapability.objects.select_related("node").order_by("node__name"))
+
+
+def _at(results: list[ProfilingResult], shape: Shape | None) -> list[ProfilingResult]:
+    return [r for r in results if shape is None or (r.prompt_len, r.gen_len) == shape]
+
+
+def _job_facts(job: ProfilingJob) -> dict[str, Any]:
+    """What the job page's table reads from the job's JSON, whatever the row holds."""
+    device, model, spec = mapping(job.device), mapping(job.model_info), mapping(job.spec)
+    return {
+        "device": device,
+        "device_memory": positive_int(device.get("memory_bytes")),
+        "params": positive_int(model.get("params")),
+        "layers": positive_int(model.get("layers")),
+        "d_model": positive_int(model.get("d_model")),
+        "spec": spec,
+        "sweep": {
+            key: listed(spec.get(key))
+            for key in ("batch_sizes", "prompt_lens", "gen_lens", "dtypes", "quants", "attentions")
+        },
+    }
 
 
 def _list_page(
@@ -47,8 +93,11 @@ def _list_page(
 ) -> HttpResponse:
     can_add = request.user.has_perm("profiling.add_profilingjob")
     context = {
-        "capabilities": capabilities,
-        "node_presets": {str(c.node_id): c.presets for c in capabilities},
+        "capabilities": [
+            NodeRow(c, strings(c.presets), strings(c.model_paths), devices_of(c.devices))
+            for c in capabilities
+        ],
+        "node_presets": {str(c.node_id): strings(c.presets) for c in capabilities},
         "form": (form or ProfilingJobForm(None, capabilities)) if can_add else None,
         "jobs": jobs_list()[:MAX_JOBS_SHOWN],
         "max_shown": MAX_JOBS_SHOWN,
@@ -88,30 +137,40 @@ def profiling_new(request: HttpRequest) -> HttpResponse:
 def profiling_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ProfilingJob.objects.select_related("node", "created_by"), pk=pk)
     results = list(job.results.all())
-    target = LatencyTargetForm(request.GET or None)
+    target = LatencyTargetForm(request.GET or None, request_shapes(results))
     targets = target.targets()
-    cheapest = cheapest_meeting(results, **targets)
-    front = pareto_front(results)
+    shape = target.chosen_shape()
+    at_shape = _at(results, shape)
+    cheapest = cheapest_meeting(results, **targets, shape=shape)
+    shape_front = pareto_front(at_shape)
     targeted = any(v is not None for v in targets.values())
+    facts = _job_facts(job)
     context = {
         "job": job,
+        **facts,
         "results": results,
         "target": target,
         "targeted": targeted,
+        "several_shapes": target.several_shapes,
+        "shape_text": shape_text(shape) if shape else "",
         "cheapest": cheapest,
-        "lowest_itl": front[0] if front else None,  # the front runs from lowest latency up
+        # The front runs from lowest latency up.
+        "lowest_itl": shape_front[0] if shape_front else None,
         "refresh_s": 0 if job.finished else REFRESH_S,
         "can_cancel": not job.finished and request.user.has_perm("profiling.change_profilingjob"),
+        # Latency, throughput and memory all depend on the request's shape: the
+        # charts show the chosen one, so a front never runs across workloads.
+        "shape_suffix": f" at {shape_text(shape)}" if shape and target.several_shapes else "",
         "pareto_chart": throughput_vs_latency(
-            {"": results},
+            {"": at_shape},
             "profile-pareto",
-            front=front,
+            front=shape_front,
             marked=[cheapest] if cheapest else [],
             marked_name="cheapest meeting the target" if targeted else "cheapest setting",
             itl_target=targets["itl_ms"],
         ),
-        "memory_chart": memory_vs_batch(results, job.device.get("memory_bytes")),
-        "cost_chart": cost_per_setting(results),
+        "memory_chart": memory_vs_batch(at_shape, facts["device_memory"]),
+        "cost_chart": cost_per_setting(results, shape),
     }
     status = 400 if target.is_bound and not target.is_valid() else 200
     return render(request, "dashboard/profiling_job.html", context, status=status)
@@ -132,7 +191,8 @@ def profiling_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def _job_ids(values: list[str]) -> tuple[list[int], str]:
     """`?jobs=1,2` or `?jobs=1&jobs=2` (the list's checkboxes): the ids, or what is wrong."""
     words = [w.strip() for value in values for w in value.split(",") if w.strip()]
-    bad = [w for w in words if not w.isdigit() or len(w) > 12]
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    bad = [w for w in words if not re.fullmatch(r"[0-9]{1,12}", w)]
     if bad:
         return [], f"jobs: {bad[0]} is not a job number."
     ids = list(dict.fromkeys(int(w) for w in words))
@@ -142,8 +202,6 @@ def _job_ids(values: list[str]) -> tuple[list[int], str]:
 
 
 def profiling_compare(request: HttpRequest) -> HttpResponse:
-    target = LatencyTargetForm(request.GET)
-    targets = target.targets()
     ids, error = _job_ids(request.GET.getlist("jobs"))
     found = (
         ProfilingJob.objects.filter(pk__in=ids).select_related("node").prefetch_related("results")
@@ -156,8 +214,21 @@ def profiling_compare(request: HttpRequest) -> HttpResponse:
     results: dict[str, list[ProfilingResult]] = {
         f"#{job.pk} {job}": list(job.results.all()) for job in jobs
     }
+    # Every job's shapes, in the jobs' order then each sweep's; counts add up.
+    shapes: dict[Shape, int] = {}
+    for points in results.values():
+        for key, measured in request_shapes(points).items():
+            shapes[key] = shapes.get(key, 0) + measured
+    target = LatencyTargetForm(request.GET, shapes)
+    targets = target.targets()
+    shape = target.chosen_shape()
     rows = [
-        BestPoints(job, cheapest_meeting(points, **targets), pareto_front(points))
+        BestPoints(
+            job,
+            cheapest_meeting(points, **targets, shape=shape),
+            pareto_front(_at(points, shape)),
+            bool(_at(points, shape)),
+        )
         for job, points in zip(jobs, results.values(), strict=True)
     ]
     targeted = any(v is not None for v in targets.values())
@@ -165,6 +236,8 @@ def profiling_compare(request: HttpRequest) -> HttpResponse:
         "error": error,
         "target": target,
         "targeted": targeted,
+        "several_shapes": target.several_shapes,
+        "shape_text": shape_text(shape) if shape else "",
         "jobs_param": ",".join(str(i) for i in ids),
         "rows": rows,
         "chart": throughput_vs_latency(

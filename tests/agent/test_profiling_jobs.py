@@ -2,8 +2,10 @@
 port, running the real runner (tiny preset, CPU) in a subprocess."""
 
 import http.server
+import json
 import logging
 import os
+import queue
 import re
 import signal
 import socket
@@ -19,7 +21,15 @@ from pathlib import Path
 import pytest
 
 from collectors.agent.config import Config
-from collectors.agent.profiling import JobClient, Outcome, ProfilingWorker, refusal
+from collectors.agent.profiling import (
+    JobClient,
+    Outcome,
+    ProfilingWorker,
+    _pump,
+    capped,
+    choose_gpus,
+    refusal,
+)
 from collectors.models import Node
 from collectors.services import agent_create
 from profiling.choices import JobStatus
@@ -108,10 +118,19 @@ def test_a_queued_job_is_picked_up_run_and_its_points_stored(live_server, token)
 def test_the_gpus_reported_come_from_nvml_when_it_loads(monkeypatch):
     FakeDriver(monkeypatch)  # no GPU here: pynvml's functions are the edge
     worker = worker_for("http://127.0.0.1:9", "isa_x")
-    assert worker.capabilities()["devices"] == [
-        {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_bytes": 85_520_809_984},
-        {"index": 1, "name": "NVIDIA L4", "memory_bytes": 24_152_899_584},
-    ]
+    h100 = {"index": 0, "uuid": "GPU-h100-0000", "name": "NVIDIA H100 80GB HBM3"}
+    l4 = {"index": 1, "uuid": "GPU-lite-0000", "name": "NVIDIA L4"}
+    h100["memory_bytes"], l4["memory_bytes"] = 85_520_809_984, 24_152_899_584
+    capabilities = worker.capabilities()
+    assert capabilities["devices"] == [h100, l4]
+    assert capabilities["memory_limit_bytes"] is None
+    # All of them: the runner sees what the agent sees.
+    assert worker.runner_env().get("CUDA_VISIBLE_DEVICES") == os.environ.get("CUDA_VISIBLE_DEVICES")
+    devices = [h100, l4]
+    assert choose_gpus(devices, []) == devices
+    assert choose_gpus(devices, ["GPU-lite-0000", "0"]) == [l4, h100]  # the first is used
+    with pytest.raises(ValueError, match=r"GPU '2' is not on this node \(GPUs: 0 \(GPU-h100"):
+        choose_gpus(devices, ["1", "2"])
 
 
 @live
@@ -329,3 +348,258 @@ def test_sigterm_stops_the_agent_kills_the_sweep_and_reports_it(live_server, tok
     assert leftovers == []
     job.refresh_from_db()
     assert (job.status, job.error) == ("failed", "agent stopped")
+
+
+def test_the_nodes_memory_cap_lowers_or_sets_the_jobs_limit_never_raises_it():
+    assert capped(TINY, None) == TINY
+    assert capped(TINY, 2**30)["memory_limit_bytes"] == 2**30
+    assert capped({**TINY, "memory_limit_bytes": 2**40}, 2**30)["memory_limit_bytes"] == 2**30
+    assert capped({**TINY, "memory_limit_bytes": 2**25}, 2**30)["memory_limit_bytes"] == 2**25
+    assert "memory_limit_bytes" not in TINY  # the job's own spec is left as it was
+
+
+def proc_file(pid: int, name: str) -> bytes:
+    return Path(f"/proc/{pid}/{name}").read_bytes()
+
+
+@live
+def test_the_runner_gets_the_nodes_memory_cap_its_gpus_and_is_the_oom_killers_first_pick(
+    live_server, token, monkeypatch
+):
+    FakeDriver(monkeypatch)  # two GPUs in NVML; torch here still sees none
+    worker = worker_for(live_server.url, token)
+    worker.config.profiling_memory_limit_bytes = 3 * 2**30
+    worker.config.profiling_gpus = ["1"]
+    worker.report_every_s = 0.5
+    assert worker.poll_once() == Outcome("idle")  # the server took the new key
+    capability = ProfilingCapability.objects.get(node__name=NODE)
+    l4 = {"index": 1, "uuid": "GPU-lite-0000", "name": "NVIDIA L4", "memory_bytes": 24_152_899_584}
+    assert capability.devices == [l4]  # only the GPU jobs may use
+    assert worker.capabilities()["memory_limit_bytes"] == 3 * 2**30
+    # The job asks for far more than the node allows.
+    job = job_create(node=Node.objects.get(name=NODE), spec={**LONG, "memory_limit_bytes": 2**40})
+    outcomes: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(worker.poll_once()))
+    thread.start()
+    try:
+        # Once a point is in, the runner has read its spec and applied its limit.
+        wait_for(lambda: ProfilingResult.objects.filter(job=job).exists())
+        assert worker.process is not None
+        pid = worker.process.pid
+        argv = proc_file(pid, "cmdline").decode().split("\0")
+        received = json.loads(Path(argv[argv.index("--spec-file") + 1]).read_text())
+        environ = dict(
+            entry.split("=", 1) for entry in proc_file(pid, "environ").decode().split("\0") if entry
+        )
+        oom_score_adj = proc_file(pid, "oom_score_adj").strip()
+        limits = proc_file(pid, "limits").decode()
+        assert job_cancel(job)
+        thread.join(timeout=15)
+    finally:
+        worker.stop.set()
+        thread.join(timeout=15)
+    queued = ProfilingJob.objects.get(pk=job.pk).spec
+    assert queued["memory_limit_bytes"] == 2**40  # the job itself is left as it was
+    assert received == {**queued, "memory_limit_bytes": 3 * 2**30}
+    assert environ["CUDA_VISIBLE_DEVICES"] == "GPU-lite-0000"
+    assert "INFERSCOPE_TOKEN" not in environ
+    assert oom_score_adj == b"1000"
+    # On a CPU the runner turns the cap into its address-space limit.
+    address_space = next(line for line in limits.splitlines() if line.startswith("Max address"))
+    soft = address_space.split()[3]
+    assert soft != "unlimited" and int(soft) >= 3 * 2**30
+    assert outcomes == [Outcome("cancelled", job.pk)]
+    assert runner_gone(worker.process)
+
+
+@pytest.mark.parametrize("gpu", ["2", "GPU-nope"])
+def test_a_profiling_gpu_the_node_lacks_turns_profiling_off(gpu, monkeypatch, caplog):
+    FakeDriver(monkeypatch)
+    worker = worker_for("http://127.0.0.1:9", "isa_x")  # never asked: nothing is sent
+    worker.config.profiling_gpus = ["0", gpu]
+    with caplog.at_level(logging.WARNING):
+        assert [worker.poll_once() for _ in range(2)] == [Outcome("off")] * 2
+    assert caplog.text.count(f"profiling jobs are off: GPU {gpu!r} is not on this node") == 1
+
+
+def test_a_profiling_gpu_without_nvml_turns_profiling_off(caplog):
+    worker = worker_for("http://127.0.0.1:9", "isa_x")  # no GPU here: NVML cannot load
+    worker.config.profiling_gpus = ["0"]
+    with caplog.at_level(logging.WARNING):
+        assert worker.poll_once() == Outcome("off")
+    assert "GPU '0' is not on this node (GPUs: none)" in caplog.text
+
+
+# A stand-in runner: writes what the real one never does, then a sweep of two points.
+FAKE_RUNNER = """
+import json, sys
+
+def emit(event):
+    sys.stdout.write(json.dumps(event) + "\\n")
+    sys.stdout.flush()
+
+def point(index, batch_size):
+    return {"index": index, "batch_size": batch_size, "prompt_len": 8, "gen_len": 4,
+            "dtype": "bf16", "quant": "none", "attention": "auto", "compile": False,
+            "status": "ok", "decode_tokens_per_s": 100.0}
+
+mode = sys.argv[1]
+if mode == "bad-bytes":
+    sys.stdout.buffer.write(b"loading \\xff\\xfe weights\\n")
+    sys.stdout.flush()
+    emit({"event": "start", "total": 2, "device": {"type": "cpu"}, "model": {"name": "tiny"}})
+elif mode == "bad-events":
+    emit({"event": "start", "total": "two", "device": "cpu", "model": ["tiny"]})
+    emit({"event": "point"})
+    emit({"event": "point", "point": "fast"})
+    emit({"event": "point", "point": {**point(0, 1), "index": 2}})
+    emit({"event": "point", "point": {**point(0, 1), "index": True}})
+    emit({"event": "start", "total": [2]})
+elif mode == "refused-device":
+    emit({"event": "start", "total": 2, "device": {"type": "tpu"}, "model": {"name": "tiny"}})
+elif mode == "refused-point":
+    emit({"event": "start", "total": 2, "device": {"type": "cpu"}})
+    emit({"event": "point", "point": {**point(0, 1), "dtype": "fp8"}})
+elif mode == "bad-stderr":
+    emit({"event": "start", "total": 2})
+    sys.stderr.buffer.write(b"RuntimeError: weights \\xff unreadable\\n")
+    sys.exit(1)
+emit({"event": "point", "point": point(0, 1)})
+emit({"event": "point", "point": point(1, 2)})
+emit({"event": "done"})
+"""
+
+
+def fake_runner(worker: ProfilingWorker, folder: Path, mode: str) -> None:
+    script = folder / "fake_runner.py"
+    script.write_text(FAKE_RUNNER)
+    # The worker adds --spec-file SPEC --format jsonl after these.
+    worker.runner = [sys.executable, str(script), mode]
+
+
+@live
+def test_bytes_that_are_not_utf8_on_stdout_are_replaced_and_the_job_finishes(
+    live_server, token, tmp_path
+):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY, time_limit_s=20)
+    fake_runner(worker, tmp_path, "bad-bytes")
+
+    started = time.monotonic()
+    assert worker.poll_once() == Outcome("done", job.pk)
+    assert time.monotonic() - started < 10  # not waiting out the time limit
+    job.refresh_from_db()
+    assert (job.status, job.points_done, job.device) == ("done", 2, {"type": "cpu"})
+
+
+@live
+def test_bytes_that_are_not_utf8_on_stderr_still_make_the_error(live_server, token, tmp_path):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY)
+    fake_runner(worker, tmp_path, "bad-stderr")
+
+    outcome = worker.poll_once()
+    assert outcome == Outcome("failed", job.pk, "RuntimeError: weights \ufffd unreadable")
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", outcome.error)
+
+
+@live
+def test_malformed_runner_events_are_ignored_with_a_warning(live_server, token, tmp_path, caplog):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY)
+    fake_runner(worker, tmp_path, "bad-events")
+
+    with caplog.at_level(logging.WARNING):
+        assert worker.poll_once() == Outcome("done", job.pk)
+    assert caplog.text.count("ignored a malformed point") == 4
+    assert caplog.text.count("ignored a malformed total") == 2
+    assert "ignored a malformed device: 'cpu'" in caplog.text
+    assert "ignored a malformed model: ['tiny']" in caplog.text
+    job.refresh_from_db()
+    assert (job.status, job.error, job.points_total, job.points_done) == ("done", "", 2, 2)
+    assert (job.device, job.model_info) == ({}, {})
+    indices = ProfilingResult.objects.filter(job=job).values_list("index", flat=True)
+    assert sorted(indices) == [0, 1]
+
+
+@live
+def test_an_unexpected_error_in_the_agent_kills_the_runner_and_fails_the_job(
+    live_server, token, caplog
+):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=LONG)
+    post = worker.client.post
+
+    def broken_post(path: str, body: dict) -> object:
+        if body.get("status") == "running":
+            raise RuntimeError("the first progress report broke")
+        return post(path, body)
+
+    worker.client.post = broken_post
+    with caplog.at_level(logging.ERROR):
+        outcome = worker.poll_once()
+    message = (
+        "the agent failed while running the job: RuntimeError: the first progress report broke"
+    )
+    assert outcome == Outcome("failed", job.pk, message)
+    assert runner_gone(worker.process)
+    assert "Traceback" in caplog.text
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", message)
+
+
+@live
+def test_a_runner_that_cannot_start_fails_the_job(live_server, token, tmp_path):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY)
+    worker.runner = [str(tmp_path / "no-such-python")]
+
+    outcome = worker.poll_once()
+    assert outcome.status == "failed"
+    assert outcome.error.startswith("the agent failed while running the job: FileNotFoundError")
+    assert ProfilingJob.objects.get(pk=job.pk).status == JobStatus.FAILED
+
+
+def test_the_output_pump_always_ends_with_the_end_marker():
+    def broken():
+        yield '{"event": "start"}\n'
+        raise OSError("read failed")
+
+    lines: queue.Queue[str | None] = queue.Queue()
+    _pump(broken(), lines)
+    assert [lines.get_nowait(), lines.get_nowait()] == ['{"event": "start"}\n', None]
+
+
+@live
+def test_a_description_the_server_refuses_is_dropped_and_the_points_still_stored(
+    live_server, token, tmp_path
+):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY)
+    fake_runner(worker, tmp_path, "refused-device")
+
+    assert worker.poll_once() == Outcome("done", job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.points_done, job.device) == ("done", 2, {})
+
+
+@live
+def test_a_final_report_the_server_refuses_still_ends_the_job(live_server, token, tmp_path):
+    worker = worker_for(live_server.url, token)
+    worker.poll_once()
+    job = job_create(node=Node.objects.get(name=NODE), spec=TINY)
+    fake_runner(worker, tmp_path, "refused-point")  # its points all go in the final report
+
+    outcome = worker.poll_once()
+    assert outcome.status == "failed"
+    assert outcome.error.startswith("the server refused the runner's report: ")
+    assert "points" in outcome.error
+    job.refresh_from_db()
+    assert (job.status, job.error) == ("failed", outcome.error)

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from profiling.models import ProfilingJob
-from tests.dashboard.profiling_data import finished_job, profiling_node
+from tests.dashboard.profiling_data import finished_job, profiling_node, two_shape_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "var/screenshots"))
@@ -51,6 +51,7 @@ def test_a_job_is_queued_from_the_form_and_a_finished_one_draws_its_charts(
     cpu = profiling_node("cpu-1", presets=("tiny",), gpu=False)
     done = finished_job(node, name="<b>1b</b> on gpu-1")
     other = finished_job(node, name="unpriced", priced=False)
+    shapes = two_shape_job(node)
     viewport = dict(zip(("width", "height"), WIDTHS[width], strict=True))
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
@@ -96,6 +97,18 @@ def test_a_job_is_queued_from_the_form_and_a_finished_one_draws_its_charts(
     assert f"#{done.pk} &lt;b&gt;1b&lt;/b&gt; on gpu-1 · bf16 flash" in names
     assert _overflow(page) <= 1, width
     page.screenshot(path=str(SCREENSHOTS / f"profiling-compare-{width}.png"), full_page=True)
+
+    # A sweep of two request shapes: the cheapest is judged at the one chosen.
+    page.goto(f"{live_server.url}/profiling/{shapes.pk}/")
+    assert "int8 flash · batch 8 · prompt 128 · gen 32" in page.inner_text("#cheapest")
+    page.select_option("#id_shape", "1024x32")
+    page.fill("#id_itl_ms", "11")
+    page.click("#target-form button[type=submit]")
+    page.wait_for_url("**shape=1024x32**")
+    assert "int8 flash · batch 1 · prompt 1024 · gen 32" in page.inner_text("#cheapest")
+    assert page.locator("#id_shape").input_value() == "1024x32"
+    assert _overflow(page) <= 1, width
+    page.screenshot(path=str(SCREENSHOTS / f"profiling-shapes-{width}.png"), full_page=True)
     context.close()
     assert errors == []
     assert outside == []

@@ -95,6 +95,53 @@ def finished_job(node: Node | None, name: str = "1b on gpu-1", priced: bool = Tr
     return job
 
 
+# Two request shapes, prompt 128 and 1024 (gen 32 both), in the sweep's order
+# (quant, then prompt, then batch): index: (quant, batch, ITL, TTFT, decode, $, GiB, prompt)
+TWO_SHAPES = {
+    0: ("none", 1, 10.0, 20.0, 100.0, 2.00, 2.6, 128),
+    1: ("none", 8, 12.0, 60.0, 660.0, 0.40, 3.1, 128),
+    2: ("none", 1, 11.0, 90.0, 95.0, 0.35, 2.9, 1024),
+    3: ("none", 8, 14.0, 400.0, 570.0, 0.07, 4.8, 1024),
+    4: ("int8", 1, 8.0, 25.0, 125.0, 1.80, 1.5, 128),
+    5: ("int8", 8, 9.5, 70.0, 840.0, 0.30, 2.0, 128),
+    6: ("int8", 1, 9.0, 110.0, 115.0, 0.32, 1.8, 1024),
+    7: ("int8", 8, 11.5, 450.0, 700.0, 0.06, 3.5, 1024),
+}
+
+
+def two_shape_job(node: Node | None, name: str = "two shapes") -> ProfilingJob:
+    """Eight points, all measured: plain and int8 at batch 1 and 8, each at prompt 128
+    and prompt 1024 (gen 32).
+
+    $ per 1M tokens counts the prompt's tokens, which cost little to prefill, so every
+    1024-token point is cheaper than its 128-token twin: across both shapes the cheapest
+    is 7 whatever the setting. At prompt 128 (the first shape; both have four points)
+    the cheapest is 5 (int8, batch 8, $0.30), and 5 again with ITL at most 12 ms
+    (0, 1, 4, 5 meet it). At prompt 1024: 7 ($0.06); with ITL at most 11 ms, 2 and 6
+    meet it and 6 is the cheaper ($0.32 against $0.35).
+    """
+    job = ProfilingJob.objects.create(
+        name=name,
+        node=node,
+        spec={**SPEC, "batch_sizes": [1, 8], "prompt_lens": [128, 1024]},
+        status=JobStatus.DONE,
+        source=JobSource.DASHBOARD,
+        points_total=8,
+        points_done=8,
+        device={"type": "cuda", "torch": "2.5.1", "cuda": "12.4", **H100},
+        model_info={"name": "1b", "kind": "preset", "params": 1_235_814_400, "layers": 16},
+        gpu_model="H100 SXM",
+        usd_per_gpu_hour=Decimal("4.0000"),
+        price_description="price book: H100 SXM on_demand $4.0000/GPU-h from 2025-01-01",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    ProfilingResult.objects.bulk_create(
+        result(job, i, *TWO_SHAPES[i][:7], prompt=TWO_SHAPES[i][7]) for i in sorted(TWO_SHAPES)
+    )
+    return job
+
+
 def result(
     job: ProfilingJob,
     index: int,
@@ -106,6 +153,7 @@ def result(
     usd: float,
     gib: float,
     priced: bool = True,
+    prompt: int = 128,
 ) -> ProfilingResult:
     fields: dict[str, Any] = {
         "ttft_ms": ttft,
@@ -115,7 +163,7 @@ def result(
         "itl_ms_min": itl * 0.9,
         "itl_ms_max": itl * 1.2,
         "request_ms": ttft + 31 * itl,
-        "prefill_tokens_per_s": batch * 128 / ttft * 1000,
+        "prefill_tokens_per_s": batch * prompt / ttft * 1000,
         "decode_tokens_per_s": decode,
         "tokens_per_s": decode * 1.2,
         "peak_memory_bytes": int(gib * GIB),
@@ -134,7 +182,7 @@ def result(
         job=job,
         index=index,
         batch_size=batch,
-        prompt_len=128,
+        prompt_len=prompt,
         gen_len=32,
         dtype="bf16",
         quant=quant,

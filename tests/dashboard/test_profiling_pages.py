@@ -8,8 +8,9 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from profiling.choices import JobSource, JobStatus
-from profiling.models import ProfilingJob
-from tests.dashboard.profiling_data import finished_job, profiling_node
+from profiling.models import ProfilingCapability, ProfilingJob
+from profiling.selectors import cheapest_meeting
+from tests.dashboard.profiling_data import finished_job, profiling_node, two_shape_job
 
 pytestmark = pytest.mark.django_db
 
@@ -253,7 +254,19 @@ def test_the_job_page_draws_three_charts_and_every_point(client: Client, teammat
 
 
 @pytest.mark.parametrize(
-    "query", ["itl_ms=abc", "itl_ms=nan", "itl_ms=-1", "ttft_ms=inf", "itl_ms=1e400"]
+    "query",
+    [
+        "itl_ms=abc",
+        "itl_ms=nan",
+        "itl_ms=-1",
+        "ttft_ms=inf",
+        "itl_ms=1e400",
+        "shape=abc",
+        "shape=64x32",  # well formed, but this sweep never ran it
+        "shape=128x32x1",
+        "shape=%C2%B2x32",  # "²x32"
+        "shape=128%00x32",
+    ],
 )
 def test_a_junk_latency_target_answers_400_with_the_fields_message(
     client: Client, teammate: User, query: str
@@ -321,6 +334,9 @@ def test_compare_overlays_each_jobs_settings_and_lists_each_best_point(
         ("jobs=1", "choose 2 to 8 jobs to compare"),
         ("jobs=1,x", "x is not a job number"),
         ("jobs=-1,2", "-1 is not a job number"),
+        ("jobs=%C2%B2,1", "² is not a job number"),  # "²".isdigit(), but int("²") fails
+        ("jobs=%EF%BC%91,2", "１ is not a job number"),  # a full-width 1
+        ("jobs=1234567890123,2", "1234567890123 is not a job number"),
         ("jobs=999998,999999", "no profiling job 999998, 999999"),
         ("jobs=" + ",".join(str(i) for i in range(1, 10)), "choose 2 to 8 jobs to compare"),
     ],
@@ -332,6 +348,175 @@ def test_compare_with_bad_ids_answers_400_with_a_clear_message(
     response = client.get(f"/profiling/compare?{query}")
     assert response.status_code == 400
     assert message in text(response)
+
+
+def test_settings_are_compared_at_one_request_shape_the_usual_one_by_default(
+    client: Client, teammate: User
+) -> None:
+    job = two_shape_job(profiling_node())
+    results = list(job.results.all())
+    # Across both shapes the 1024-token prompts win whatever the setting: the bug.
+    assert cheapest_meeting(results).index == 7
+    assert cheapest_meeting(results, itl_ms=12).index == 7
+    assert cheapest_meeting(results, itl_ms=12, shape=(128, 32)).index == 5
+    client.force_login(teammate)
+    url = f"/profiling/{job.pk}/"
+    # Both shapes have four measured points: the first in the sweep's order is used.
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.context["cheapest"].index == 5  # int8, batch 8, $0.30
+    page = text(response)
+    assert "Cheapest setting (no latency target) at prompt 128 · gen 32" in page
+    assert '<option value="128x32" selected>prompt 128 · gen 32</option>' in page
+    assert '<option value="1024x32">prompt 1024 · gen 32</option>' in page
+    assert "$ per 1M tokens by setting at prompt 128 · gen 32" in page
+    # The $ bars and the star are of that shape only.
+    cost = response.context["cost_chart"]
+    assert "prompt 128 · gen 32" in cost and "prompt 1024" not in cost
+    assert "cheapest: batch 8 · prompt 128 · gen 32" in response.context["pareto_chart"]
+    # A blank shape is the usual one; a target keeps to it.
+    assert client.get(f"{url}?itl_ms=12&shape=").context["cheapest"].index == 5
+    # The other shape: 7 ($0.06); ITL at most 11 ms: 2 ($0.35) and 6 ($0.32) meet it.
+    other = client.get(f"{url}?shape=1024x32")
+    assert other.context["cheapest"].index == 7
+    assert '<option value="1024x32" selected>' in other.content.decode()
+    assert "prompt 128" not in other.context["cost_chart"]
+    assert client.get(f"{url}?shape=1024x32&itl_ms=11").context["cheapest"].index == 6
+    # Nothing at 1024 tokens meets 8.5 ms; the lowest ITL named is that shape's (9 ms),
+    # not prompt 128's 8 ms.
+    none = text(client.get(f"{url}?shape=1024x32&itl_ms=8.5"))
+    assert "No setting meets this target at prompt 1024 · gen 32." in none
+    assert "The lowest inter-token latency measured is 9.00 ms" in none
+
+
+def test_the_usual_shape_is_the_one_with_the_most_measured_points(
+    client: Client, teammate: User
+) -> None:
+    job = two_shape_job(profiling_node())
+    job.results.filter(index=0).update(status="oom", itl_ms=None, decode_tokens_per_s=None)
+    client.force_login(teammate)
+    # Prompt 128 now has three measured points, prompt 1024 four.
+    response = client.get(f"/profiling/{job.pk}/")
+    assert response.context["target"].chosen_shape() == (1024, 32)
+    assert response.context["cheapest"].index == 7
+
+
+def test_a_single_shape_sweep_offers_no_shape_choice(client: Client, teammate: User) -> None:
+    job = finished_job(profiling_node())
+    client.force_login(teammate)
+    response = client.get(f"/profiling/{job.pk}/?shape=128x32")
+    assert response.status_code == 200
+    assert response.context["cheapest"].index == 6
+    page = text(response)
+    assert 'name="shape"' not in page
+    assert "Cheapest setting (no latency target)</h2>" in page
+
+
+def test_compare_judges_every_job_at_one_shape(client: Client, teammate: User) -> None:
+    node = profiling_node()
+    two = two_shape_job(node)
+    one = finished_job(node)  # prompt 128 only
+    client.force_login(teammate)
+    url = f"/profiling/compare?jobs={two.pk},{one.pk}"
+    # Prompt 128 has 4 + 6 measured points, prompt 1024 four: 128 is the usual shape.
+    response = client.get(url)
+    assert response.status_code == 200
+    assert [row.cheapest.index for row in response.context["rows"]] == [5, 6]
+    assert [row.fastest.index for row in response.context["rows"]] == [5, 6]
+    page = text(response)
+    assert "Each job's best point at prompt 128 · gen 32" in page
+    assert '<option value="128x32" selected>' in page
+    other = client.get(f"{url}&shape=1024x32&itl_ms=11")
+    assert other.status_code == 200
+    rows = other.context["rows"]
+    assert rows[0].cheapest.index == 6 and rows[1].cheapest is None
+    assert "no point at this shape" in text(other)
+    junk = client.get(f"{url}&shape=512x32")
+    assert junk.status_code == 400
+    assert junk.context["target"].errors["shape"]
+    assert '<p class="error">shape: ' in junk.content.decode()
+
+
+JUNK_DEVICES = [
+    {"name": "A100", "memory_bytes": "40GB"},
+    {"name": "no memory"},
+    {"memory_bytes": 10**30},
+    {"name": "bool", "memory_bytes": True},
+    "a string",
+    7,
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    ("device", "model_info", "spec", "devices", "presets"),
+    [
+        (
+            {"type": "cuda", "name": "H100", "memory_bytes": "80GB", "torch": ["2.5"]},
+            {"params": "1.2B", "layers": "sixteen", "d_model": [2048]},
+            {"preset": "1b"},  # no lists, no repeats
+            JUNK_DEVICES,
+            ["tiny", {"x": 1}, 3],
+        ),
+        (
+            {"type": "cuda", "memory_bytes": float("1e300")},
+            {"params": -5, "layers": 1.5},
+            {"batch_sizes": "1, 8", "prompt_lens": 128, "dtypes": None},
+            "lots",
+            "tiny",
+        ),
+        (["not", "an", "object"], "a model", [1, 2], {"0": {"name": "x"}}, {"tiny": True}),
+        ({}, {}, {}, [], []),
+    ],
+)
+def test_odd_json_stored_on_a_job_or_a_capability_never_breaks_a_page(
+    client: Client,
+    owner: User,
+    device: object,
+    model_info: object,
+    spec: object,
+    devices: object,
+    presets: object,
+) -> None:
+    """Rows stored before the server checked agents' reports, or edited in the admin."""
+    node = profiling_node()
+    ProfilingCapability.objects.filter(node=node).update(
+        devices=devices, presets=presets, model_paths={"odd": 1}
+    )
+    done = finished_job(node)
+    queued = ProfilingJob.objects.create(node=node, spec={"preset": "tiny"}, points_total=2)
+    ProfilingJob.objects.filter(pk__in=[done.pk, queued.pk]).update(
+        device=device, model_info=model_info, spec=spec
+    )
+    client.force_login(owner)  # the owner sees the form too, built from the capability
+    for path in (
+        "/profiling/",
+        f"/profiling/{done.pk}/",
+        f"/profiling/{done.pk}/?itl_ms=12",
+        f"/profiling/{queued.pk}/",
+        f"/profiling/compare?jobs={done.pk},{queued.pk}",
+    ):
+        assert client.get(path).status_code == 200, path
+
+
+def test_odd_json_is_shown_as_a_dash_not_as_figures(client: Client, owner: User) -> None:
+    node = profiling_node()
+    ProfilingCapability.objects.filter(node=node).update(devices=JUNK_DEVICES)
+    job = finished_job(node)
+    job.device = {"type": "cuda", "name": "H100", "memory_bytes": "85899345920"}
+    job.model_info = {"params": "1.2B", "layers": "16"}
+    job.spec = {"preset": "1b", "batch_sizes": [1, 8]}
+    job.save()
+    client.force_login(owner)
+    listing = text(client.get("/profiling/"))
+    # Entries that are not objects are left out; no memory is shown for any of these.
+    assert "<td>A100, no memory, GPU, bool</td>" in listing
+    response = client.get(f"/profiling/{job.pk}/")
+    page = text(response)
+    assert "H100 (80.0 GiB)" in page  # a string of digits is still a count
+    assert "1b, 16 layers" in page and "parameters" not in page
+    assert "batch 1, 8 · prompt — · gen —" in page
+    assert response.context["device_memory"] == 80 * 2**30
 
 
 def test_cancelling_needs_the_change_permission_and_stops_a_queued_job(
