@@ -7,6 +7,8 @@ COPY collectors collectors
 COPY costs costs
 COPY dashboard dashboard
 COPY anomaly anomaly
+COPY alerts alerts
+COPY profiling profiling
 COPY templates templates
 COPY static static
 COPY manage.py ./

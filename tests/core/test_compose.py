@@ -1,3 +1,4 @@
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -37,3 +38,12 @@ def test_migrations_run_before_the_processes_start():
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
+
+
+def test_the_image_copies_every_package_the_project_installs():
+    root = COMPOSE.parent
+    dockerfile = (root / "Dockerfile").read_text()
+    packages = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for pattern in packages["packages"]["find"]["include"]:
+        name = pattern.rstrip("*")
+        assert f"COPY {name} {name}\n" in dockerfile, name
