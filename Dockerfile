@@ -9,6 +9,7 @@ COPY dashboard dashboard
 COPY anomaly anomaly
 COPY alerts alerts
 COPY profiling profiling
+COPY recommendations recommendations
 COPY templates templates
 COPY static static
 COPY manage.py ./

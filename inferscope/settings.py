@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "anomaly",
     "alerts",
     "profiling",
+    "recommendations",
     "dashboard",
 ]
 

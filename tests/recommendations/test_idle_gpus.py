@@ -1,0 +1,90 @@
+"""Rule 1 on a constructed week: one GPU idle, one busy, one idle but too new to judge."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from collectors.models import Gpu, Node
+from costs.choices import Resolution
+from costs.models import CostRecord, GpuRollup
+from recommendations.choices import Confidence
+from recommendations.rules.base import Context
+from recommendations.rules.idle_gpus import IdleGpus
+
+pytestmark = pytest.mark.django_db
+
+END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
+
+
+def week(gpu: Gpu, util: float, hours: int = 7 * 24, usd: str = "2.50") -> None:
+    start = END - timedelta(hours=hours)
+    GpuRollup.objects.bulk_create(
+        GpuRollup(
+            gpu=gpu,
+            resolution=Resolution.HOUR,
+            bucket=start + timedelta(hours=h),
+            samples=360,
+            present_s=3600,
+            util_sum=util * 360,
+            util_n=360,
+        )  # fmt: skip
+        for h in range(hours)
+    )
+    CostRecord.objects.bulk_create(
+        CostRecord(
+            hour=start + timedelta(hours=h),
+            gpu=gpu,
+            deployment=None,
+            usd=Decimal(usd),
+            gpu_hours=1.0,
+            rate_usd_per_hour=Decimal(usd),
+            pricing="test",
+        )  # fmt: skip
+        for h in range(hours)
+    )
+
+
+@pytest.fixture
+def gpus() -> dict[str, Gpu]:
+    node = Node.objects.create(name="gpu-node-1")
+    return {
+        name: Gpu.objects.create(node=node, uuid=f"GPU-{name}", index=i, model_name="H100 SXM")
+        for i, name in enumerate(["idle", "busy", "new"])
+    }
+
+
+def test_a_gpu_idle_all_week_is_released_for_its_cost(gpus):
+    week(gpus["idle"], util=2.0)
+    week(gpus["busy"], util=60.0)
+    week(gpus["new"], util=1.0, hours=20)  # under a day of data: says nothing
+    findings = IdleGpus().evaluate(Context(end=END))
+    assert [f.gpu_id for f in findings] == [gpus["idle"].pk]
+    finding = findings[0]
+    # 168 hours x $2.50 = $420 in 7 days; x 30.4375 / 7 = $1,826.25 a month.
+    assert finding.monthly_saving_usd == Decimal("1826.25")
+    assert finding.arithmetic == "$420.00 over 7 days x 30.4375 / 7 = $1826.25 per month"
+    assert finding.action == (
+        "Release GPU gpu-node-1 #0 H100 SXM: it was under 5% busy in 168 of the 168 hours"
+        " it reported over the last 7 days."
+    )
+    assert finding.confidence == Confidence.HIGH
+    assert finding.key == "gpu:GPU-idle"
+
+
+def test_a_gpu_busy_a_third_of_the_time_is_not_idle(gpus):
+    week(gpus["idle"], util=2.0)
+    # A daily peak: 8 busy hours a day leaves 16 of 24 idle, 67% < 80%.
+    GpuRollup.objects.filter(gpu=gpus["idle"], bucket__hour__lt=8).update(util_sum=50.0 * 360)
+    assert IdleGpus().evaluate(Context(end=END)) == []
+
+
+def test_a_healthy_fleet_gets_no_finding(gpus):
+    for gpu in gpus.values():
+        week(gpu, util=45.0)
+    assert IdleGpus().evaluate(Context(end=END)) == []
+
+
+def test_an_unpriced_idle_gpu_states_no_saving(gpus):
+    week(gpus["idle"], util=0.0, usd="0")
+    assert IdleGpus().evaluate(Context(end=END)) == []
