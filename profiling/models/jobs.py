@@ -3,6 +3,7 @@ from django.db import models
 
 from profiling.choices import FINISHED, JobSource, JobStatus, PointStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S
+from profiling.runner.spec import setting_label
 
 __all__ = ["ProfilingCapability", "ProfilingJob", "ProfilingResult"]
 
@@ -134,10 +135,4 @@ class ProfilingResult(models.Model):
 
     @property
     def label(self) -> str:
-        parts = [self.dtype]
-        if self.quant != "none":
-            parts.append(self.quant)
-        parts.append(self.attention)
-        if self.compiled:
-            parts.append("compiled")
-        return " ".join(parts)
+        return setting_label(self.dtype, self.quant, self.attention, self.compiled)

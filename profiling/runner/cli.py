@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from profiling.runner.spec import SpecError, SweepSpec
+from profiling.runner.spec import SpecError, SweepSpec, setting_label
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
 
@@ -139,13 +139,7 @@ COLUMNS = (
 
 def _cell(point: dict[str, Any], key: str, fmt: str) -> str:
     if key == "label":
-        parts = [point["dtype"]]
-        if point["quant"] != "none":
-            parts.append(point["quant"])
-        parts.append(point["attention"])
-        if point["compile"]:
-            parts.append("compiled")
-        return " ".join(parts)
+        return setting_label(point["dtype"], point["quant"], point["attention"], point["compile"])
     value = point.get(key)
     if value is None:
         return "-"

@@ -46,14 +46,26 @@ def _peak_dict(peak: Peak | None) -> dict[str, Any] | None:
     }
 
 
-def _cpu_name() -> str:
+def proc_field(path: str, key: str) -> str | None:
+    """The value of `key:` in a Linux /proc file such as /proc/self/status; None off Linux."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        for line in Path(path).read_text().splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip() == key:
+                return value.strip()
     except OSError:
         pass
-    return platform.processor() or "CPU"
+    return None
+
+
+def proc_kib(key: str) -> int | None:
+    """A "1234 kB" field of /proc/self/status, in bytes."""
+    value = proc_field("/proc/self/status", key)
+    return int(value.split()[0]) * 1024 if value else None
+
+
+def _cpu_name() -> str:
+    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or "CPU"
 
 
 def limit_memory(device: torch.device, limit: int | None) -> None:
@@ -64,8 +76,5 @@ def limit_memory(device: torch.device, limit: int | None) -> None:
         total = torch.cuda.get_device_properties(device).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), device)
         return
-    vm_size = 0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
-            vm_size = int(line.split()[1]) * 1024
+    vm_size = proc_kib("VmSize") or 0
     resource.setrlimit(resource.RLIMIT_AS, (vm_size + limit, resource.RLIM_INFINITY))

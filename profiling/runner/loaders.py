@@ -80,9 +80,6 @@ class Loaded:
         ids = torch.cat([cache, token], dim=1)  # recomputes the whole sequence each step
         return self.module(ids)[:, -1], ids
 
-    def kv_elem_bytes(self, dtype: torch.dtype) -> int:
-        return torch.tensor([], dtype=dtype).element_size()
-
     def prepare(self, length: int, device: torch.device) -> None:
         if isinstance(self.module, Transformer):
             self.module.ensure_rope(length, device)

@@ -38,6 +38,12 @@ def path_inside(path: str, allowed: list[str]) -> bool:
     return any(candidate == root or root in candidate.parents for root in roots)
 
 
+def setting_label(dtype: str, quant: str, attention: str, compiled: bool) -> str:
+    """How a setting is named everywhere (table, pages, charts): "bf16 int8 flash compiled"."""
+    parts = [dtype, *([quant] if quant != "none" else []), attention]
+    return " ".join([*parts, "compiled"] if compiled else parts)
+
+
 class SpecError(ValueError):
     """Carries [{"field", "message"}], the API's error shape."""
 
@@ -59,13 +65,7 @@ class Setting:
     compile: bool
 
     def label(self) -> str:
-        parts = [self.dtype]
-        if self.quant != "none":
-            parts.append(self.quant)
-        parts.append(self.attention)
-        if self.compile:
-            parts.append("compiled")
-        return " ".join(parts)
+        return setting_label(self.dtype, self.quant, self.attention, self.compile)
 
 
 @dataclass(frozen=True)

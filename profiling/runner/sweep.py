@@ -177,7 +177,7 @@ def figures(
     else:  # shape unknown: 2 FLOPs per parameter per token
         prefill_flops = 2 * loaded.params() * b * p
         decode_flops = 2 * loaded.params() * b * steps
-    kv_bytes = loaded.kv_elem_bytes(DTYPES[setting.dtype])
+    kv_bytes = DTYPES[setting.dtype].itemsize
     moved = (
         flops.decode_bytes(c, loaded.weight_bytes(), kv_bytes, b, p, g)
         if c is not None

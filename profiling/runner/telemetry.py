@@ -3,11 +3,14 @@ side thread (GPU), and the process's peak memory (GPU allocator or Linux RSS).""
 
 import contextlib
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from profiling.runner.device import proc_kib
 
 SAMPLE_EVERY_S = 0.02
 
@@ -71,8 +74,6 @@ class GpuMonitor:
             self._stop.wait(SAMPLE_EVERY_S)
 
     def start(self) -> None:
-        import time
-
         self._power, self._util = [], []
         self._stop.clear()
         self._started = time.perf_counter()
@@ -81,8 +82,6 @@ class GpuMonitor:
         self._thread.start()
 
     def stop(self) -> Reading:
-        import time
-
         elapsed = time.perf_counter() - self._started
         self._stop.set()
         if self._thread is not None:
@@ -117,10 +116,4 @@ class MemoryPeak:
             # Reserved, not allocated: what the caching allocator took from the GPU,
             # fragmentation included, is what decides whether the next size fits.
             return int(torch.cuda.max_memory_reserved(self.device))
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return None
+        return proc_kib("VmHWM")
