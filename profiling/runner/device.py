@@ -73,8 +73,10 @@ def limit_memory(device: torch.device, limit: int | None) -> None:
     if not limit:
         return
     if device.type == "cuda":
-        total = torch.cuda.get_device_properties(device).total_memory
-        torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), device)
+        # The fraction setter wants an index: a bare "cuda" device raises ValueError.
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        total = torch.cuda.get_device_properties(index).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), index)
         return
     vm_size = proc_kib("VmSize") or 0
     resource.setrlimit(resource.RLIMIT_AS, (vm_size + limit, resource.RLIM_INFINITY))

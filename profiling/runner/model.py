@@ -62,7 +62,12 @@ class Attention(nn.Module):
         self.native_gqa = True
 
     def forward(
-        self, x: torch.Tensor, table: torch.Tensor, cache: KVCache | None, start: int
+        self,
+        x: torch.Tensor,
+        table: torch.Tensor,
+        cache: KVCache | None,
+        start: int,
+        causal: bool,
     ) -> torch.Tensor:
         c = self.config
         batch, seq, _ = x.shape
@@ -83,7 +88,7 @@ class Attention(nn.Module):
             gqa = False
         # Prefill attends causally within the prompt; one decode token attends to all
         # that is cached, which needs no mask.
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=seq > 1, enable_gqa=gqa)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=gqa)
         return self.o(out.transpose(1, 2).reshape(batch, seq, c.d_model))
 
 
@@ -111,9 +116,14 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, table: torch.Tensor, cache: KVCache | None, start: int
+        self,
+        x: torch.Tensor,
+        table: torch.Tensor,
+        cache: KVCache | None,
+        start: int,
+        causal: bool,
     ) -> torch.Tensor:
-        x = x + self.attention(self.attention_norm(x), table, cache, start)
+        x = x + self.attention(self.attention_norm(x), table, cache, start, causal)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -144,14 +154,22 @@ class Transformer(nn.Module):
         cache: KVCache | None = None,
         start: int = 0,
         last_only: bool = False,
+        causal: bool | None = None,
     ) -> torch.Tensor:
-        """Logits for `tokens` placed at positions start.. (all of them, or the last)."""
+        """Logits for `tokens` placed at positions start.. (all of them, or the last).
+
+        `causal` defaults to "more than one token". Under torch.compile with dynamic
+        shapes that comparison is symbolic, which SDPA refuses: a graph break in every
+        layer, then a recompilation per layer index. Compiled callers pass it.
+        """
         seq = tokens.shape[1]
+        if causal is None:
+            causal = seq > 1
         assert self.rope is not None, "call ensure_rope() first"
         table = self.rope[:, start : start + seq]
         x = self.embed(tokens)
         for block in self.blocks:
-            x = block(x, table, cache, start)
+            x = block(x, table, cache, start, causal)
         x = self.norm(x)
         if last_only:
             x = x[:, -1:]

@@ -337,8 +337,8 @@ def _caller(loaded: Loaded, compiled: bool) -> Callable[[torch.Tensor, Any, int]
 
     def call(tokens: torch.Tensor, cache: Any, pos: int) -> tuple[torch.Tensor, Any]:
         if pos < 0:
-            return module(tokens, cache, 0, last_only=True)[:, -1], cache
-        return module(tokens, cache, pos)[:, -1], cache
+            return module(tokens, cache, 0, last_only=True, causal=True)[:, -1], cache
+        return module(tokens, cache, pos, causal=False)[:, -1], cache
 
     return call
 

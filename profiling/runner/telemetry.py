@@ -12,7 +12,10 @@ import torch
 
 from profiling.runner.device import proc_kib
 
-SAMPLE_EVERY_S = 0.02
+# NVML averages utilization over 1/6 s or more and power over about 1 s, so faster
+# polling adds no information, only driver calls and GIL hand-offs beside a decode
+# loop that is bound by Python's kernel launches.
+SAMPLE_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Reading:
 
 
 class GpuMonitor:
-    """Samples one GPU's power and utilization every 20 ms between start() and stop().
+    """Samples one GPU's power and utilization every 100 ms between start() and stop().
 
     Energy comes from the board's energy counter (Volta and newer) when it exists,
     else from the power samples integrated over time. `nvml` is the pynvml module,
@@ -106,6 +109,10 @@ class MemoryPeak:
 
     def reset(self) -> None:
         if self.device.type == "cuda":
+            # Blocks freed earlier stay reserved and the peak starts from what is
+            # reserved now: without this, the bf16 weights that int8 replaced, or an
+            # earlier point's larger KV cache, would count in this point's peak.
+            torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(self.device)
             return
         with contextlib.suppress(OSError):
