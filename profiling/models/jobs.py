@@ -47,6 +47,15 @@ class ProfilingJob(models.Model):
         blank=True,
         related_name="profiling_jobs",
     )
+    # The deployment whose model and settings the sweep stands for: recommendations
+    # compare its served setting with the sweep's best.
+    deployment = models.ForeignKey(
+        "collectors.Deployment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="profiling_jobs",
+    )
     spec = models.JSONField(help_text="the validated sweep (profiling.runner.spec.SweepSpec)")
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     source = models.CharField(max_length=12, choices=JobSource.choices, default=JobSource.API)
