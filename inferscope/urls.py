@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/costs/", include("costs.urls")),
     path("api/v1/alerts/", include("alerts.urls")),
     path("api/v1/profiling/", include("profiling.urls")),
+    path("api/v1/recommendations/", include("recommendations.urls")),
     path("api/v1/", include("collectors.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -1,7 +1,7 @@
 """The daily job: run every rule and merge what they find into the stored list."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -76,3 +76,50 @@ def recommendations_recompute(
         .update(status=RecommendationStatus.CLOSED, closed_at=now, snoozed_until=None)
     )
     return Summary(len(seen), opened, closed)
+
+
+class ActionError(ValueError):
+    """A status change that cannot apply; the message is for the person who asked."""
+
+
+MAX_SNOOZE_DAYS = 365
+
+
+def recommendation_dismiss(rec: Recommendation, now: datetime | None = None) -> Recommendation:
+    """Not worth doing: reruns keep it dismissed until someone reopens it."""
+    rec.status, rec.snoozed_until, rec.done_at = RecommendationStatus.DISMISSED, None, None
+    rec.save(update_fields=["status", "snoozed_until", "done_at"])
+    return rec
+
+
+def recommendation_snooze(
+    rec: Recommendation, until: datetime, now: datetime | None = None
+) -> Recommendation:
+    """Hidden until `until`; the first daily run after it opens it again if it holds."""
+    now = now or timezone.now()
+    if until <= now:
+        raise ActionError("Snooze until a time in the future.")
+    if until > now + timedelta(days=MAX_SNOOZE_DAYS):
+        raise ActionError(f"Snooze for at most {MAX_SNOOZE_DAYS} days; dismiss it instead.")
+    if rec.status == RecommendationStatus.CLOSED:
+        raise ActionError("It no longer holds: there is nothing to snooze.")
+    rec.status, rec.snoozed_until, rec.done_at = RecommendationStatus.SNOOZED, until, None
+    rec.save(update_fields=["status", "snoozed_until", "done_at"])
+    return rec
+
+
+def recommendation_done(rec: Recommendation, now: datetime | None = None) -> Recommendation:
+    """Carried out at `now`: from then on its page compares the cost before and since."""
+    if rec.status == RecommendationStatus.CLOSED:
+        raise ActionError("It no longer holds: reopen it first if you acted on it.")
+    rec.status, rec.snoozed_until = RecommendationStatus.DONE, None
+    rec.done_at = now or timezone.now()
+    rec.save(update_fields=["status", "snoozed_until", "done_at"])
+    return rec
+
+
+def recommendation_reopen(rec: Recommendation) -> Recommendation:
+    rec.status, rec.snoozed_until, rec.done_at = RecommendationStatus.OPEN, None, None
+    rec.closed_at = None
+    rec.save(update_fields=["status", "snoozed_until", "done_at", "closed_at"])
+    return rec
