@@ -1,6 +1,6 @@
 """Rule 1: GPUs under 5% busy for most of the window cost money for nothing: release them."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Count, F, Q, Sum
 
@@ -8,11 +8,9 @@ from collectors.models import Gpu
 from costs.choices import Resolution
 from costs.models import CostRecord, GpuRollup
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-
-CENT = Decimal("0.01")
+from recommendations.rules.data import chart, hourly_gpu, monthly, monthly_arithmetic
 
 
 @register
@@ -50,13 +48,14 @@ class IdleGpus(Rule):
             .annotate(usd=Sum("usd"))
             .values_list("gpu", "usd")
         )
+        series = hourly_gpu(ctx, candidates)
         findings = []
         for gpu in Gpu.objects.filter(pk__in=candidates).select_related("node"):
             usd = costs.get(gpu.pk) or Decimal(0)
             if usd <= 0:
                 continue  # unpriced: nothing to save that we can state
             idle, seen = candidates[gpu.pk]
-            monthly = (usd * DAYS_PER_MONTH / ctx.days).quantize(CENT, ROUND_HALF_UP)
+            rows = [r for r in series.get(gpu.pk, []) if r.util_n]
             name = f"{gpu.node.name} #{gpu.index} {gpu.model_name}".strip()
             full = seen >= 0.9 * ctx.days * 24
             findings.append(
@@ -67,17 +66,21 @@ class IdleGpus(Rule):
                         f"Release GPU {name}: it was under {self.busy_pct:g}% busy in {idle} of"
                         f" the {seen} hours it reported over the last {ctx.days} days."
                     ),
-                    monthly_saving_usd=monthly,
-                    arithmetic=(
-                        f"${usd.quantize(CENT, ROUND_HALF_UP)} over {ctx.days} days"
-                        f" x {DAYS_PER_MONTH} / {ctx.days} = ${monthly} per month"
-                    ),
+                    monthly_saving_usd=monthly(usd, ctx),
+                    arithmetic=monthly_arithmetic(usd, ctx),
                     confidence=Confidence.HIGH if full else Confidence.MEDIUM,
                     evidence={
                         "idle_hours": idle,
                         "hours": seen,
                         "window_usd": str(usd),
                         "busy_pct": self.busy_pct,
+                        "chart": chart(
+                            f"Hourly utilization of {name}",
+                            [r.bucket for r in rows],
+                            [("utilization %", [round(r.util_sum / r.util_n, 2) for r in rows])],
+                            "% busy",
+                            lines=[(f"{self.busy_pct:g}% idle threshold", self.busy_pct)],
+                        ),
                     },
                     gpu_id=gpu.pk,
                     node_id=gpu.node_id,

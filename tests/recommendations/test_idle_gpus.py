@@ -70,6 +70,10 @@ def test_a_gpu_idle_all_week_is_released_for_its_cost(gpus):
     )
     assert finding.confidence == Confidence.HIGH
     assert finding.key == "gpu:GPU-idle"
+    chart = finding.evidence["chart"]
+    assert chart["series"][0]["y"] == [2.0] * 168
+    assert chart["x"][0] == "2026-11-16T00:00:00+00:00"
+    assert chart["lines"] == [{"name": "5% idle threshold", "y": 5.0}]
 
 
 def test_a_gpu_busy_a_third_of_the_time_is_not_idle(gpus):
