@@ -1,5 +1,7 @@
 """The registry: each rule module registers its class here, in one place."""
 
+from importlib import import_module
+
 from recommendations.rules.base import Context, Finding, Rule
 
 RULES: dict[str, type[Rule]] = {}
@@ -16,7 +18,16 @@ def all_rules() -> list[Rule]:
     return [cls() for cls in RULES.values()]
 
 
-# Imported for their @register; the order is the order rules run in.
-from recommendations.rules import idle_gpus  # noqa: E402, F401
+# The rule modules, in the order rules run and the issue lists them; each registers
+# its class on import. A new rule is one module here.
+RULE_MODULES = (
+    "idle_gpus",
+    "batching",
+    "scale_up",
+    "pricing",
+    "hosted",
+)
+for _module in RULE_MODULES:
+    import_module(f"recommendations.rules.{_module}")
 
 __all__ = ["RULES", "Context", "Finding", "Rule", "all_rules", "register"]

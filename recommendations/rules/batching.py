@@ -1,0 +1,322 @@
+"""Rule 3: a deployment that keeps hitting its batch limit while its KV cache is mostly
+empty and its latency well under target can batch more: raise the limit and serve the
+same tokens on fewer GPU-hours."""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from collectors.models import Deployment, DeploymentSettings, settings_for
+from costs.models import InferenceRollup
+from profiling.models import ProfilingResult
+from profiling.selectors import results_ok
+from recommendations.choices import Confidence
+from recommendations.constants import DAYS_PER_MONTH
+from recommendations.rules import data, register
+from recommendations.rules.base import Context, Finding, Rule
+
+# What each server calls its limit on sequences batched together.
+KNOBS = {
+    "vllm": "max_num_seqs",
+    "sglang": "max_running_requests",
+    "tgi": "max_concurrent_requests",
+    "triton": "max_batch_size",
+}
+
+Group = tuple[str, str, str, bool, int, int]  # dtype, quant, attention, compiled, shape
+
+
+@dataclass(frozen=True)
+class Gain:
+    """What the sweep measured: the new limit's point against the current limit's."""
+
+    job_id: int
+    base: ProfilingResult
+    best: ProfilingResult
+    ratio: Decimal  # tokens/s at the new limit / at the current one, to 2 places
+    exact: bool  # the served setting is fully known and matched
+
+
+def knob(server_kind: str) -> str:
+    return KNOBS.get(server_kind, "batch limit")
+
+
+def _kv(rows: Sequence[InferenceRollup]) -> float | None:
+    n = sum(r.kv_cache_n for r in rows)
+    return sum(r.kv_cache_sum for r in rows) / n if n else None
+
+
+def _served(st: DeploymentSettings, r: ProfilingResult) -> bool:
+    """A point at the served setting; an unknown field (blank, None) matches any."""
+    return (
+        (not st.dtype or r.dtype == st.dtype)
+        and (not st.quant or r.quant == st.quant)
+        and (not st.attention or r.attention == st.attention)
+        and (st.compiled is None or r.compiled == st.compiled)
+    )
+
+
+def _shape_distance(group: Group, shape: tuple[float, float] | None) -> float:
+    if shape is None:
+        return 0.0
+    prompt, gen = max(group[4], 1), max(group[5], 1)
+    return abs(math.log(prompt / max(shape[0], 1.0))) + abs(math.log(gen / max(shape[1], 1.0)))
+
+
+def profiled_gain(
+    dep: Deployment,
+    st: DeploymentSettings,
+    max_batch: int,
+    kv_bound: int,
+    shape: tuple[float, float] | None,
+) -> Gain | None | bool:
+    """The sweep's verdict: a Gain; False where comparable points exist but none above
+    the limit meets both targets faster (the sweep argues against raising it); None
+    where there is nothing to compare (no sweep, no point at the current limit)."""
+    found = data.latest_profiling(dep.pk)
+    if found is None:
+        return None
+    job, results = found
+    groups: dict[Group, list[ProfilingResult]] = {}
+    for r in results_ok(results):
+        if r.tokens_per_s and _served(st, r):
+            key = (r.dtype, r.quant, r.attention, r.compiled, r.prompt_len, r.gen_len)
+            groups.setdefault(key, []).append(r)
+    # A group compares where it measured the current limit and a batch the cache holds.
+    comparable = {
+        key: points
+        for key, points in groups.items()
+        if any(p.batch_size == max_batch for p in points)
+        and any(max_batch < p.batch_size <= kv_bound for p in points)
+    }
+    if not comparable:
+        return None
+    # The shape nearest the traffic's mean request; then, the served setting being
+    # partly unknown, the least favourable setting at it.
+    nearest = min(_shape_distance(key, shape) for key in comparable)
+    gains: list[Gain | None] = []
+    for key, points in comparable.items():
+        if _shape_distance(key, shape) > nearest:
+            continue
+        base = max((p for p in points if p.batch_size == max_batch), key=lambda p: p.index)
+        meeting = [
+            p
+            for p in points
+            if max_batch < p.batch_size <= kv_bound
+            and p.itl_ms is not None
+            and p.itl_ms <= st.slo_itl_ms
+            and p.ttft_ms is not None
+            and p.ttft_ms <= st.slo_ttft_ms
+        ]
+        if not meeting:
+            gains.append(None)
+            continue
+        best = max(meeting, key=lambda p: (p.batch_size, p.index))
+        ratio = Decimal(f"{(best.tokens_per_s or 0) / (base.tokens_per_s or 1):.2f}")
+        exact = bool(st.dtype and st.quant and st.attention) and st.compiled is not None
+        gains.append(Gain(job.pk, base, best, ratio, exact))
+    worst = min(gains, key=lambda g: g.ratio if g else Decimal(0))
+    return worst if worst is not None and worst.ratio > 1 else False
+
+
+@register
+class BatchingHeadroom(Rule):
+    """Config: `min_hours` (24): fewer hourly rollups say nothing; a deployment needs
+    its max_batch set in its settings; an hour is "capped" when requests waited
+    (waiting_max > 0), the batch reached `capped_fill` (0.9) of max_batch and the
+    hour's KV-cache average was under `kv_max` (0.6); fires when capped hours are at
+    least `capped_share` (0.1) of the hours seen and the window's p95 ITL is under
+    `itl_share` (0.5) of the ITL target.
+
+    New limit with a profiling sweep linked to the deployment: the largest batch size
+    above the current limit, at most the KV-cache bound floor(max_batch x `kv_target`
+    (0.9) / KV average in capped hours) (the cache must hold it at the footprint seen), whose
+    point meets both latency targets, at the served setting and the sweep shape
+    nearest the traffic's mean request; the saving is the window's cost x (1 - 1/N),
+    N its tokens/s over the current limit's. Without a comparable sweep: min(2 x
+    max_batch, the KV-cache bound), no saving stated, LOW confidence. A sweep whose
+    larger batches all miss a target (or are no faster) keeps the rule silent. HIGH
+    confidence needs `full_share` (0.9) of the window's hours, a priced deployment and
+    a sweep at the fully known served setting; a sweep's ITL is its median, not a p95."""
+
+    name = "batching_headroom"
+    min_hours = 24
+    capped_fill = 0.9
+    kv_max = 0.6
+    capped_share = 0.1
+    itl_share = 0.5
+    kv_target = 0.9
+    full_share = 0.9
+
+    def evaluate(self, ctx: Context) -> list[Finding]:
+        traffic = data.hourly_traffic(ctx)
+        candidates = {pk: rows for pk, rows in traffic.items() if len(rows) >= self.min_hours}
+        if not candidates:
+            return []
+        deployments = Deployment.objects.filter(pk__in=candidates).select_related(
+            "node", "settings"
+        )
+        # Replicas share a name: the action then names the node too.
+        names = Counter(
+            Deployment.objects.filter(name__in=[d.name for d in deployments]).values_list(
+                "name", flat=True
+            )
+        )
+        findings = []
+        for dep in deployments:
+            st = settings_for(dep)
+            if not st.max_batch:
+                continue
+            found = self._judge(dep, st, candidates[dep.pk], names[dep.name] > 1, ctx)
+            if found is not None:
+                findings.append(found)
+        return findings
+
+    def _judge(
+        self,
+        dep: Deployment,
+        st: DeploymentSettings,
+        rows: list[InferenceRollup],
+        replicated: bool,
+        ctx: Context,
+    ) -> Finding | None:
+        limit = st.max_batch or 0
+        capped = [
+            r
+            for r in rows
+            if (r.waiting_max or 0) > 0
+            and (r.running_max or 0) >= self.capped_fill * limit
+            and r.kv_cache_avg is not None
+            and r.kv_cache_avg < self.kv_max
+        ]
+        kv = _kv(capped)
+        itl = data.latency_ms(rows, "itl_hist")
+        if (
+            len(capped) < self.capped_share * len(rows)
+            or not capped
+            or not kv
+            or itl is None
+            or itl >= self.itl_share * st.slo_itl_ms
+        ):
+            return None
+        kv_bound = math.floor(limit * self.kv_target / kv)
+        requests = sum(r.requests for r in rows)
+        shape = (
+            (sum(r.prompt_tokens for r in rows) / requests,
+             sum(r.generation_tokens for r in rows) / requests)
+            if requests
+            else None
+        )  # fmt: skip
+        gain = profiled_gain(dep, st, limit, kv_bound, shape)
+        if gain is False:
+            return None
+        new = gain.best.batch_size if isinstance(gain, Gain) else min(2 * limit, kv_bound)
+        if new <= limit:
+            return None
+        window_usd = data.deployment_costs(ctx, [dep.pk]).get(dep.pk) or Decimal(0)
+        name = f"{dep.name} on {dep.node.name}" if replicated else dep.name
+        full = len(rows) >= self.full_share * ctx.days * 24
+        seen = (
+            f"requests queued in {len(capped)} of {len(rows)} hours with the KV cache"
+            f" {kv * 100:.0f}% full"
+        )
+        evidence: dict[str, Any] = {
+            "knob": knob(dep.server_kind),
+            "max_batch": limit,
+            "new_limit": new,
+            "hours": len(rows),
+            "capped_hours": len(capped),
+            "kv_pct_capped": round(kv * 100, 1),
+            "kv_bound": kv_bound,
+            "p95_itl_ms": round(itl, 1),
+            "slo_itl_ms": st.slo_itl_ms,
+            "slo_ttft_ms": st.slo_ttft_ms,
+            "window_usd": str(data.cents(window_usd)),
+            "node": dep.node.name,
+            "chart": self._chart(rows, limit, new),
+        }
+        act = f"Set {knob(dep.server_kind)} to {new} on deployment {name}"
+        if isinstance(gain, Gain):
+            saving = data.cents(window_usd * DAYS_PER_MONTH / ctx.days * (1 - 1 / gain.ratio))
+            best, base = gain.best, gain.base
+            action = (
+                f"{act}: profiling shows {gain.ratio}x tokens/s at ITL {best.itl_ms:,.0f} ms"
+                f" (target {st.slo_itl_ms:,.0f} ms); {seen}."
+            )
+            arithmetic = (
+                f"{best.tokens_per_s:,.0f} tokens/s at batch {new} / {base.tokens_per_s:,.0f}"
+                f" at batch {limit} = {gain.ratio}x; ${data.cents(window_usd)} over {ctx.days}"
+                f" days x {DAYS_PER_MONTH} / {ctx.days} x (1 - 1/{gain.ratio}) = ${saving}"
+                " per month (the same tokens on fewer GPU-hours)"
+            )
+            doubts = [
+                *([] if full else [f"only {len(rows)} hours of data"]),
+                *([] if window_usd > 0 else ["no cost recorded"]),
+                *(
+                    []
+                    if gain.exact
+                    else ["the served setting is partly unknown: the least favourable match"]
+                ),
+            ]
+            why = "; ".join(doubts) or "a full window and a sweep at the served setting"
+            confidence = Confidence.MEDIUM if doubts else Confidence.HIGH
+            evidence["profiling"] = {
+                "job_id": gain.job_id,
+                "setting": best.label,
+                "shape": [best.prompt_len, best.gen_len],
+                "tokens_per_s_current": base.tokens_per_s,
+                "tokens_per_s_new": best.tokens_per_s,
+                "ratio": str(gain.ratio),
+                "itl_ms": best.itl_ms,
+                "ttft_ms": best.ttft_ms,
+            }
+        else:
+            saving = Decimal("0.00")
+            action = (
+                f"{act}: {seen} and p95 ITL {itl:,.0f} ms (target {st.slo_itl_ms:,.0f} ms);"
+                " run a profiling sweep to measure the gain."
+            )
+            arithmetic = (
+                f"new limit = min(2 x {limit}, floor({limit} x {self.kv_target} /"
+                f" {kv:.2f})) = min({2 * limit}, {kv_bound}) = {new}; no profiling sweep"
+                " compares this batch size with the current one, so the gain in tokens/s"
+                " (and the $ saved) is not estimated: run a profiling sweep at batch"
+                f" {limit} and {new}"
+            )
+            confidence = Confidence.LOW
+            why = "no profiling sweep measured the throughput at the new limit"
+            evidence["profiling"] = None
+        evidence["confidence_why"] = why
+        return Finding(
+            key=f"deployment:{dep.pk}",
+            title=f"Raise the batch limit of {name}",
+            action=action,
+            monthly_saving_usd=saving,
+            arithmetic=arithmetic,
+            confidence=confidence,
+            evidence=evidence,
+            deployment_id=dep.pk,
+            node_id=dep.node_id,
+        )
+
+    def _chart(self, rows: list[InferenceRollup], limit: int, new: int) -> dict[str, Any]:
+        return data.chart(
+            "Batch size against its limit, and KV-cache use",
+            [r.bucket for r in rows],
+            [
+                ("running requests (max)", [r.running_max for r in rows]),
+                (
+                    "KV cache %",
+                    [
+                        None if r.kv_cache_avg is None else round(r.kv_cache_avg * 100, 1)
+                        for r in rows
+                    ],
+                ),  # fmt: skip
+            ],
+            "requests / KV cache %",
+            x_title="hour",
+            lines=[("batch limit", float(limit)), ("proposed limit", float(new))],
+        )
