@@ -22,8 +22,13 @@ def all_rules() -> list[Rule]:
 # its class on import. A new rule is one module here.
 RULE_MODULES = (
     "idle_gpus",
+    "underused",
     "batching",
+    "precision",
+    "kernels",
     "scale_up",
+    "prefix_cache",
+    "troughs",
     "pricing",
     "hosted",
 )

@@ -78,3 +78,15 @@ def test_what_no_longer_holds_closes_itself_and_reopens_if_it_comes_back():
 
 def test_the_registered_rules_run_on_an_empty_fleet():
     assert str(recommendations_recompute(NOW)) == "0 found, 0 new, 0 no longer hold"
+
+
+def test_every_rule_module_is_registered_in_one_place():
+    from pathlib import Path
+
+    from recommendations.rules import RULE_MODULES, RULES
+
+    folder = Path(__file__).resolve().parents[2] / "recommendations" / "rules"
+    helpers = {"__init__", "base", "data", "sweeps"}
+    modules = {p.stem for p in folder.glob("*.py")} - helpers
+    assert set(RULE_MODULES) == modules
+    assert len(RULES) == len(RULE_MODULES) == 10

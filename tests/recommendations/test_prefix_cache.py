@@ -1,0 +1,163 @@
+"""Rule 7 on a constructed week: chat-8b's 2,300-token prompts share an 1,800-token
+prefix (78%) with its cache off, or on but rarely hitting."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from collectors.models import Deployment
+from recommendations.choices import Confidence
+from recommendations.rules.base import Context
+from recommendations.rules.prefix_cache import PrefixCaching
+from tests.recommendations.test_precision import END, costs, deployment, sweep, traffic
+
+pytestmark = pytest.mark.django_db
+
+# Per hour: 1,000 requests of 2,300 prompt and 200 generated tokens.
+REQUESTS, PROMPT, GEN = 1000, 2300, 200
+QUERIES = REQUESTS * PROMPT  # prompt tokens looked up in the cache
+
+
+def chat(
+    hours: int = 7 * 24,
+    queries: int = 0,
+    hits: int = 0,
+    name: str = "chat-8b",
+    prompt: int = PROMPT,
+    **settings: Any,
+) -> Deployment:
+    values = {"shared_prefix_tokens": 1800, "prefix_caching": False}
+    dep = deployment(name=name, **{**values, **settings})
+    costs(dep, hours=hours)
+    traffic(dep, hours, REQUESTS, prompt, GEN, queries=queries, hits=hits)
+    return dep
+
+
+def findings() -> list:
+    return PrefixCaching().evaluate(Context(end=END))
+
+
+def test_caching_off_with_a_long_shared_prefix_is_enabled():
+    chat()
+    [f] = findings()
+    # Expected hits 1,800 / 2,300 = 0.78 of prompt tokens; no sweep, so prefill's share
+    # is 2,300 / (2,300 + 10 x 200) = 0.53. $840 a week x 30.4375 / 7 = $3,652.50 a month
+    # x 0.53 x (0.78 - 0) = $1,509.94.
+    assert f.monthly_saving_usd == Decimal("1509.94")
+    assert f.arithmetic == (
+        "$840.00 over 7 days x 30.4375 / 7 x 0.53 prefill share"
+        " x (0.78 expected - 0.00 current hit rate) = $1509.94 per month"
+    )
+    assert f.action == (
+        "Enable prefix caching on chat-8b (vLLM --enable-prefix-caching): its prompts average"
+        " 2,300 tokens, of which a 1,800-token prefix is shared, and prefill is about 53% of"
+        " its GPU time."
+    )
+    assert f.confidence == Confidence.LOW  # the prefill share is modelled
+    assert f.evidence["prefill_share_from"] == "token mix model"
+    json.dumps(f.evidence)  # stored with the finding
+    assert f.evidence["chart"]["series"][0]["y"][0] == pytest.approx(REQUESTS * PROMPT / 3600)
+
+
+def test_a_sweep_measures_the_prefill_share_at_the_served_shape():
+    dep = chat()
+    sweep(
+        dep,
+        [
+            (2048, 256, 16, "bf16", "none", "flash", False, 2000, 40, 2048),
+            (2048, 256, 1, "bf16", "none", "flash", False, 300, 15, 150),
+            (128, 128, 16, "bf16", "none", "flash", False, 2000, 30, 50),
+        ],
+    )
+    [f] = findings()
+    # Nearest point: (2048, 256) at batch 16 (16 requests in flight). Prefill of a
+    # 2,300-token prompt at 2,048 ms per 2,048 tokens = 2,300 ms; 199 decode steps x 40 ms
+    # = 7,960 ms; share 2,300 / 10,260 = 0.22. $3,652.50 x 0.22 x 0.78 = $626.77.
+    assert f.monthly_saving_usd == Decimal("626.77")
+    assert f.evidence["prefill_share_from"] == "profiling sweep"
+    assert f.confidence == Confidence.MEDIUM
+    assert "prefill is about 22% of its GPU time" in f.action
+
+
+def test_caching_taken_as_off_from_zero_cache_queries_is_low_confidence():
+    chat(prefix_caching=None, name="chat-sglang")
+    Deployment.objects.update(server_kind="sglang")
+    [f] = findings()
+    assert f.monthly_saving_usd == Decimal("1509.94")
+    assert f.action.startswith(
+        "Enable prefix caching on chat-sglang (SGLang RadixAttention: drop --disable-radix-cache)"
+    )
+    assert "no cache queries" in f.evidence["confidence_reason"]
+
+
+def test_a_low_hit_rate_across_replicas_is_routed_by_prefix():
+    chat(prefix_caching=True, queries=QUERIES, hits=QUERIES // 20)  # 5% hits
+    deployment(node="gpu-node-2")  # a second chat-8b: a replica
+    [f] = findings()
+    # $3,652.50 x 0.53 x (0.78 - 0.05) = $1,413.15.
+    assert f.monthly_saving_usd == Decimal("1413.15")
+    assert f.action == (
+        "Route chat-8b's requests to its 2 replicas by prompt prefix (session affinity): its"
+        " prefix cache hit 5% of prompt tokens where 78% should hit; its prompts average"
+        " 2,300 tokens, of which a 1,800-token prefix is shared, and prefill is about 53% of"
+        " its GPU time."
+    )
+    assert f.title == "Route chat-8b by prompt prefix"
+    chart = f.evidence["chart"]
+    assert chart["series"][0]["y"][0] == pytest.approx(5.0)
+    assert chart["lines"] == [
+        {"name": "expected from the shared prefix", "y": 78.0},
+        {"name": "low", "y": 10.0},
+    ]
+
+
+def test_a_low_hit_rate_on_a_single_server_asks_for_a_larger_cache():
+    chat(prefix_caching=None, queries=QUERIES, hits=QUERIES // 20)
+    [f] = findings()
+    assert f.monthly_saving_usd == Decimal("1413.15")
+    assert f.action.startswith("Give chat-8b more GPU memory for its KV cache")
+
+
+def test_a_cache_that_hits_well_is_silent():
+    chat(prefix_caching=True, queries=QUERIES, hits=QUERIES * 7 // 10)
+    assert findings() == []
+
+
+def test_a_hit_rate_of_exactly_ten_percent_is_not_low():
+    chat(prefix_caching=True, queries=QUERIES, hits=QUERIES // 10)
+    assert findings() == []
+
+
+def test_caching_on_without_cache_metrics_says_nothing():
+    chat(prefix_caching=True)
+    assert findings() == []
+
+
+def test_short_or_unknown_prefixes_say_nothing():
+    chat(name="short", shared_prefix_tokens=200)
+    chat(name="whole-prompt", shared_prefix_tokens=2300)  # nothing but the prefix
+    chat(name="unknown", shared_prefix_tokens=None)
+    # 1,100 / 2,300 = 0.48 of the prompt: under half, a low hit rate is no surprise.
+    chat(name="half", prefix_caching=True, queries=QUERIES, shared_prefix_tokens=1100)
+    assert findings() == []
+
+
+def test_an_expected_gain_under_ten_points_is_silent_and_ten_points_fires():
+    chat(name="small-gain", prompt=3000, shared_prefix_tokens=256)  # 256 / 3,000 = 0.09
+    assert findings() == []
+    chat(name="edge", prompt=3000, shared_prefix_tokens=300)  # 300 / 3,000 = 0.10
+    [f] = findings()
+    # Prefill share 3,000 / (3,000 + 10 x 200) = 0.60: $3,652.50 x 0.60 x 0.10 = $219.15.
+    assert f.monthly_saving_usd == Decimal("219.15")
+    assert f.title == "Enable prefix caching on edge"
+
+
+def test_too_little_data_another_server_or_no_cost_say_nothing():
+    chat(name="new", hours=20)
+    triton = chat(name="triton")
+    Deployment.objects.filter(pk=triton.pk).update(server_kind="triton")
+    unpriced = deployment(name="unpriced", shared_prefix_tokens=1800, prefix_caching=False)
+    traffic(unpriced, requests=REQUESTS, prompt=PROMPT, gen=GEN)
+    assert findings() == []

@@ -1,0 +1,282 @@
+"""Rule 2 on constructed weeks: a service of 4 replicas that fits on 2, a busy one, a
+single replica, too little data, no prices, and capacity from peers instead of a sweep."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from collectors.models import Deployment, DeploymentSettings, Gpu, Node
+from costs.choices import Resolution
+from costs.models import CostRecord, InferenceRollup
+from profiling.choices import JobStatus, PointStatus
+from profiling.models import ProfilingJob, ProfilingResult
+from recommendations.choices import Confidence
+from recommendations.rules.base import Context
+from recommendations.rules.underused import UnderusedDeployments
+
+pytestmark = pytest.mark.django_db
+
+END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
+START = END - timedelta(days=7)
+WEEK = 7 * 24
+H100 = "NVIDIA H100 80GB HBM3"
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+BOUNDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0]
+
+
+def hist(upper_s: float, n: int = 1000) -> dict[str, object]:
+    """Every observation in the bucket that ends at upper_s: p95 lands near its top."""
+    counts = [0] * (len(BOUNDS) + 1)
+    counts[BOUNDS.index(upper_s)] = n
+    return {"bounds": BOUNDS, "counts": counts, "sum": upper_s * n}
+
+
+def service(
+    name: str, replicas: int, model: str = MODEL, gpu: str = H100, gpus: int = 1
+) -> list[Deployment]:
+    deps = []
+    for i in range(replicas):
+        node = Node.objects.create(name=f"{name}-node-{i}")
+        dep = Deployment.objects.create(node=node, name=name, model=model, server_kind="vllm")
+        for g in range(gpus):
+            dep.gpus.add(
+                Gpu.objects.create(node=node, uuid=f"{node.name}-{g}", index=g, model_name=gpu)
+            )
+        deps.append(dep)
+    return deps
+
+
+Load = Callable[[datetime], float]
+
+
+def traffic(
+    deps: list[Deployment],
+    tokens_s: float | Load,
+    hours: int = WEEK,
+    itl_s: float | Callable[[datetime], float] = 0.05,
+    ttft_s: float = 0.5,
+    usd: str | None = "2.50",
+) -> None:
+    """Each replica carries tokens_s (a third generated) every hour of the last `hours`,
+    with p95 ITL in the bucket ending at itl_s; each of its GPUs costs `usd` an hour."""
+    start = END - timedelta(hours=hours)
+    buckets = [start + timedelta(hours=h) for h in range(hours)]
+    for dep in deps:
+        rows = []
+        for bucket in buckets:
+            tokens = round((tokens_s(bucket) if callable(tokens_s) else tokens_s) * 3600)
+            itl = itl_s(bucket) if callable(itl_s) else itl_s
+            rows.append(
+                InferenceRollup(
+                    deployment=dep,
+                    resolution=Resolution.HOUR,
+                    bucket=bucket,
+                    samples=360,
+                    present_s=3600,
+                    prompt_tokens=tokens - tokens // 3,
+                    generation_tokens=tokens // 3,
+                    itl_hist=hist(itl),
+                    ttft_hist=hist(ttft_s),
+                )
+            )
+        InferenceRollup.objects.bulk_create(rows)
+        if usd is None:
+            continue
+        CostRecord.objects.bulk_create(
+            CostRecord(
+                hour=bucket,
+                gpu=gpu,
+                deployment=dep,
+                usd=Decimal(usd),
+                gpu_hours=1.0,
+                rate_usd_per_hour=Decimal(usd),
+                pricing="test",
+            )
+            for bucket in buckets
+            for gpu in dep.gpus.all()
+        )
+
+
+def sweep(
+    dep: Deployment, points: list[dict[str, object]], gpu_model: str = "H100 SXM"
+) -> ProfilingJob:
+    job = ProfilingJob.objects.create(
+        node=dep.node,
+        deployment=dep,
+        spec={},
+        status=JobStatus.DONE,
+        gpu_model=gpu_model,
+        device={"type": "cuda", "name": H100},
+        finished_at=END - timedelta(days=2),
+    )
+    for i, point in enumerate(points):
+        values: dict[str, object] = {
+            "batch_size": 16,
+            "prompt_len": 512,
+            "gen_len": 256,
+            "dtype": "bf16",
+            "quant": "none",
+            "attention": "auto",
+            "status": PointStatus.OK,
+            "ttft_ms": 300.0,
+            "decode_tokens_per_s": 400.0,
+        }
+        values.update(point)
+        ProfilingResult.objects.create(job=job, index=i, **values)
+    return job
+
+
+# 900 tokens/s at ITL 38 ms meets the default 100 ms; the faster points do not count:
+# one breaks the target, one is a prefill-heavy shape far from the traffic's mix.
+SWEEP = [
+    {"batch_size": 8, "itl_ms": 25.0, "tokens_per_s": 500.0},
+    {"batch_size": 16, "itl_ms": 38.0, "tokens_per_s": 900.0},
+    {"batch_size": 64, "itl_ms": 140.0, "tokens_per_s": 2100.0},
+    {"prompt_len": 2048, "gen_len": 16, "itl_ms": 30.0, "tokens_per_s": 9000.0},
+]
+
+
+def spiky(bucket: datetime) -> float:
+    """300 tokens/s a replica, but 750 at noon: 7 hours, fewer than 5% of 168, so the
+    p95 hour is still 4 x 300 = 1,200."""
+    return 750.0 if bucket.hour == 12 else 300.0
+
+
+def evaluate() -> list:
+    return UnderusedDeployments().evaluate(Context(end=END))
+
+
+def test_four_replicas_that_fit_on_two_are_cut_to_two_for_half_their_cost():
+    chat = service("chat-8b", 4)
+    traffic(chat, spiky)
+    sweep(chat[1], SWEEP)
+    [finding] = evaluate()
+    assert finding.action == (
+        "Run chat-8b on 2 replicas instead of 4: its busiest hours (p95) carried 1,200"
+        " tokens/s and profiling shows 900 tokens/s per replica at ITL 38 ms (target 100 ms)."
+    )
+    # 4 replicas x 168 h x $2.50 = $1,680; half of it, $840, x 30.4375 / 7 = $3,652.50.
+    assert finding.monthly_saving_usd == Decimal("3652.50")
+    assert finding.arithmetic == (
+        "max(1, ceil(1,200 tokens/s x 1.3 / 900 tokens/s)) = 2 replicas;"
+        " $1680.00 x (4 - 2) / 4 replicas: $840.00 over 7 days x 30.4375 / 7"
+        " = $3652.50 per month"
+    )
+    assert finding.confidence == Confidence.HIGH
+    assert finding.key == f"service:chat-8b|{MODEL}"
+    assert finding.deployment_id == chat[0].pk
+    assert finding.evidence["capacity"]["batch_size"] == 16
+    json.dumps(finding.evidence)  # stored as JSON with the recommendation
+    chart = finding.evidence["chart"]
+    assert len(chart["x"]) == WEEK and max(chart["series"][0]["y"]) == 3000.0
+    assert chart["lines"] == [
+        {"name": "p95 hour", "y": 1200.0},
+        {"name": "capacity of 2 replicas", "y": 1800.0},
+    ]
+
+
+def test_profiling_counts_per_gpu_times_the_gpus_of_a_replica():
+    chat = service("chat-70b", 4, gpus=2)
+    traffic(chat, 300.0)
+    sweep(chat[0], SWEEP)
+    [finding] = evaluate()
+    # 1,800 tokens/s a replica: ceil(1,200 x 1.3 / 1,800) = 1.
+    assert finding.title == "Run chat-70b on 1 replica instead of 4"
+    assert "1,800 tokens/s per replica (900 per GPU x 2 GPUs)" in finding.action
+    # 8 GPUs x 168 h x $2.50 = $3,360, three quarters of it $2,520 a week.
+    assert finding.monthly_saving_usd == Decimal("10957.50")
+
+
+def test_a_busy_service_keeps_its_replicas():
+    chat = service("chat-8b", 3)
+    traffic(chat, 800.0)  # 2,400 tokens/s: ceil(2,400 x 1.3 / 900) = 4 > 3
+    sweep(chat[0], SWEEP)
+    assert evaluate() == []
+
+
+def test_a_single_replica_is_never_cut():
+    chat = service("chat-8b", 1)
+    traffic(chat, 10.0)
+    sweep(chat[0], SWEEP)
+    assert evaluate() == []
+
+
+def test_less_than_a_day_of_traffic_says_nothing():
+    chat = service("chat-8b", 4)
+    traffic(chat, 10.0, hours=20)
+    sweep(chat[0], SWEEP)
+    assert evaluate() == []
+
+
+@pytest.mark.parametrize("usd", [None, "0"])
+def test_an_unpriced_service_states_no_saving(usd):
+    chat = service("chat-8b", 4)
+    traffic(chat, 10.0, usd=usd)
+    sweep(chat[0], SWEEP)
+    assert evaluate() == []
+
+
+def test_without_a_sweep_or_peers_capacity_is_unknown_and_it_is_silent():
+    traffic(service("chat-8b", 4), 10.0)
+    assert evaluate() == []
+
+
+def test_a_sweep_on_another_gpu_model_does_not_say_what_an_h100_carries():
+    chat = service("chat-8b", 4)
+    traffic(chat, 300.0)
+    sweep(chat[0], SWEEP, gpu_model="A100 80GB")
+    assert evaluate() == []
+
+
+def test_only_points_of_the_served_precision_and_batch_limit_count():
+    chat = service("chat-8b", 4)
+    traffic(chat, 200.0)
+    int8 = {"quant": "int8", "batch_size": 8, "itl_ms": 30.0, "tokens_per_s": 4000.0}
+    sweep(chat[0], [*SWEEP, int8])
+    DeploymentSettings.objects.create(deployment=chat[0], quant="none", max_batch=8)
+    [finding] = evaluate()
+    # Unquantized, at most 8 sequences: 500 tokens/s, so ceil(800 x 1.3 / 500) = 3
+    # (int8's 4,000 would have said 1).
+    assert finding.title == "Run chat-8b on 3 replicas instead of 4"
+    assert "profiling shows 500 tokens/s per replica at ITL 25 ms" in finding.action
+
+
+def test_peers_on_the_same_model_and_gpu_give_the_capacity_at_medium_confidence():
+    chat = service("chat-8b", 4)
+    traffic(chat, 300.0)
+    batch = service("chat-8b-batch", 2)
+    # 700 tokens/s a GPU within target at night; 2,000 by day, but at p95 ITL ~480 ms.
+    traffic(
+        batch,
+        lambda b: 700.0 if b.hour < 8 else 2000.0,
+        itl_s=lambda b: 0.05 if b.hour < 8 else 0.5,
+    )
+    # Far more on another GPU model says nothing about an H100.
+    traffic(service("chat-8b-l4", 2, gpu="NVIDIA L4"), 5000.0)
+    findings = {f.key: f for f in evaluate()}
+    finding = findings[f"service:chat-8b|{MODEL}"]
+    assert finding.title == "Run chat-8b on 3 replicas instead of 4"  # ceil(1,560 / 700)
+    assert finding.action == (
+        "Run chat-8b on 3 replicas instead of 4: its busiest hours (p95) carried 1,200"
+        " tokens/s and chat-8b-batch, serving the same model on H100 SXM, carried 700"
+        " tokens/s per GPU at p95 ITL 48 ms (target 100 ms) in its busiest such hour,"
+        " 700 tokens/s per replica."
+    )
+    assert finding.confidence == Confidence.MEDIUM
+    assert finding.monthly_saving_usd == Decimal("1826.25")  # a quarter of $1,680 a week
+    assert finding.evidence["capacity_source"] == "peers"
+
+
+def test_a_replica_gone_before_the_last_day_is_not_counted_again():
+    chat = service("chat-8b", 4)
+    traffic(chat[:2], 600.0)
+    traffic(chat[2:], 0.0, hours=WEEK)
+    InferenceRollup.objects.filter(
+        deployment__in=chat[2:], bucket__gte=END - timedelta(days=2)
+    ).delete()
+    sweep(chat[0], SWEEP)
+    # Two replicas run now; 1,200 tokens/s needs 2 of them.
+    assert evaluate() == []
