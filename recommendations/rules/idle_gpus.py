@@ -50,7 +50,8 @@ class IdleGpus(Rule):
         )
         series = hourly_gpu(ctx, candidates)
         findings = []
-        for gpu in Gpu.objects.filter(pk__in=candidates).select_related("node"):
+        gpus = Gpu.objects.filter(pk__in=candidates).select_related("node")
+        for gpu in gpus.prefetch_related("deployments"):
             usd = costs.get(gpu.pk) or Decimal(0)
             if usd <= 0:
                 continue  # unpriced: nothing to save that we can state
@@ -58,13 +59,27 @@ class IdleGpus(Rule):
             rows = [r for r in series.get(gpu.pk, []) if r.util_n]
             name = f"{gpu.node.name} #{gpu.index} {gpu.model_name}".strip()
             full = seen >= 0.9 * ctx.days * 24
+            # A GPU a serving process holds (vLLM reserves most of its memory) looks
+            # in use to everyone who checks memory: the action is to stop that server.
+            held = sorted(d.name for d in gpu.deployments.all())
+            held_by = ", ".join(held)
+            idle_text = (
+                f"under {self.busy_pct:g}% busy in {idle} of the {seen} hours it reported"
+                f" over the last {ctx.days} days"
+            )
             findings.append(
                 Finding(
                     key=f"gpu:{gpu.uuid}",
-                    title=f"Release idle GPU {name}",
+                    title=(
+                        f"Release idle GPU {name} held by {held_by}"
+                        if held
+                        else f"Release idle GPU {name}"
+                    ),
                     action=(
-                        f"Release GPU {name}: it was under {self.busy_pct:g}% busy in {idle} of"
-                        f" the {seen} hours it reported over the last {ctx.days} days."
+                        f"Stop {held_by} on {gpu.node.name} and release GPU {name}: it held"
+                        f" the GPU while it was {idle_text}."
+                        if held
+                        else f"Release GPU {name}: it was {idle_text}."
                     ),
                     monthly_saving_usd=monthly(usd, ctx),
                     arithmetic=monthly_arithmetic(usd, ctx),
@@ -74,6 +89,7 @@ class IdleGpus(Rule):
                         "hours": seen,
                         "window_usd": str(usd),
                         "busy_pct": self.busy_pct,
+                        "held_by": held,
                         "chart": chart(
                             f"Hourly utilization of {name}",
                             [r.bucket for r in rows],

@@ -92,3 +92,20 @@ def test_a_healthy_fleet_gets_no_finding(gpus):
 def test_an_unpriced_idle_gpu_states_no_saving(gpus):
     week(gpus["idle"], util=0.0, usd="0")
     assert IdleGpus().evaluate(Context(end=END)) == []
+
+
+def test_a_gpu_held_by_an_idle_server_says_to_stop_that_server(gpus):
+    from collectors.models import Deployment
+
+    held = Deployment.objects.create(node=gpus["idle"].node, name="summarize-7b")
+    held.gpus.add(gpus["idle"])
+    week(gpus["idle"], util=0.0)
+    (finding,) = IdleGpus().evaluate(Context(end=END))
+    assert finding.title == "Release idle GPU gpu-node-1 #0 H100 SXM held by summarize-7b"
+    assert finding.action == (
+        "Stop summarize-7b on gpu-node-1 and release GPU gpu-node-1 #0 H100 SXM: it held the"
+        " GPU while it was under 5% busy in 168 of the 168 hours it reported over the last"
+        " 7 days."
+    )
+    assert finding.evidence["held_by"] == ["summarize-7b"]
+    assert finding.monthly_saving_usd == Decimal("1826.25")
