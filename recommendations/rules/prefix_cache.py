@@ -220,6 +220,8 @@ class PrefixCaching(Rule):
                 near = [r for r in points if distance(r, load)[0] == nearest_shape]
             shares = []
             for r in near:
+                if not r.prompt_len:
+                    continue  # only the ORM can store one; the API refuses it
                 # One request at the sweep's batch: its prompt's prefill (TTFT per
                 # prompt token, at the served prompt length) against its decode steps.
                 prefill = avg_prompt * (r.ttft_ms or 0.0) / r.prompt_len

@@ -68,13 +68,15 @@ class ScaleUpSlo(Rule):
 
     Replicas needed = ceil(current x p95 tokens/s of the breach hours / p95 tokens/s
     of the hours that met both targets), at least current + 1 (current + 1 where no
-    hour met them); current counts the replicas that reported in the window. Cost =
-    extra replicas x the window's cost / current replicas, as a month."""
+    hour met them) and at most `max_growth` (2) x current; current counts the
+    replicas that reported in the window. Cost = extra replicas x the window's cost /
+    current replicas, as a month."""
 
     name = "scale_up_slo"
     min_hours = 24
     kv_full = 0.9
     min_breach_hours = 3
+    max_growth = 2
     full_share = 0.9
 
     def evaluate(self, ctx: Context) -> list[Finding]:
@@ -123,6 +125,11 @@ class ScaleUpSlo(Rule):
                 f" tokens/s, the p95 of the breach hours over the p95 of the {len(met)}"
                 f" hours that met the targets) = {needed}"
             )
+            if needed > self.max_growth * current:
+                # The hours that met the targets may just have been quiet ones: their
+                # load is no capacity measure, so add at most this much per step.
+                needed = self.max_growth * current
+                sizing += f", at most {self.max_growth} x {current} per step = {needed}"
         else:
             needed = current + 1
             sizing = f"no hour met the targets: replicas needed = {current} + 1 = {needed}"
@@ -207,7 +214,9 @@ class ScaleUpSlo(Rule):
     @staticmethod
     def _met(h: Hour, st: DeploymentSettings) -> bool:
         """Every latency measured that hour within its target (and one at least)."""
-        pairs = [(v, t) for v, t in ((h.ttft, st.slo_ttft_ms), (h.itl, st.slo_itl_ms)) if v]
+        pairs = [
+            (v, t) for v, t in ((h.ttft, st.slo_ttft_ms), (h.itl, st.slo_itl_ms)) if v is not None
+        ]
         return bool(pairs) and all(v <= t for v, t in pairs)
 
     @staticmethod

@@ -217,7 +217,7 @@ def _by_median(pairs: list[Pair], axis: Axis) -> tuple[Pair, float, str]:
 def cost_hours(ctx: Context, deployment_id: int) -> int:
     return (
         CostRecord.objects.filter(
-            deployment_id=deployment_id, hour__gte=ctx.start, hour__lt=ctx.end
+            deployment_id=deployment_id, hour__gte=ctx.start, hour__lt=ctx.end, usd__gt=0
         )
         .values("hour")
         .distinct()

@@ -185,6 +185,8 @@ class DailyTroughs(Rule):
             "service": service.name,
             "model": service.model,
             "replicas": [f"{d.name} on {d.node.name}" for d in service.replicas],
+            # What a done recommendation measures its saving on: every replica.
+            "deployment_ids": [d.pk for d in service.replicas],
             "capacity_per_replica_tokens_per_s": round(per_replica, 3),
             "capacity_source": cap.source if cap else "peak",
             "capacity": (

@@ -356,6 +356,8 @@ class UnderusedDeployments(Rule):
                 "service": service.name,
                 "model": service.model,
                 "replicas": [f"{d.name} on {d.node.name}" for d in service.replicas],
+                # What a done recommendation measures its saving on: every replica.
+                "deployment_ids": [d.pk for d in service.replicas],
                 "hours": len(hourly),
                 "demand_p95_tokens_per_s": round(demand, 3),
                 "capacity_per_replica_tokens_per_s": round(cap.per_replica, 3),

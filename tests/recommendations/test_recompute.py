@@ -90,3 +90,48 @@ def test_every_rule_module_is_registered_in_one_place():
     modules = {p.stem for p in folder.glob("*.py")} - helpers
     assert set(RULE_MODULES) == modules
     assert len(RULES) == len(RULE_MODULES) == 10
+
+
+class Broken(Rule):
+    name = "broken"
+
+    def evaluate(self, ctx: Context) -> list[Finding]:
+        raise ZeroDivisionError("a rule's bug")
+
+
+def test_a_failing_rule_is_skipped_and_keeps_its_rows_while_the_others_count(caplog):
+    kept = Recommendation.objects.create(
+        rule="broken", fingerprint="broken:x", title="t", action="a",
+        monthly_saving_usd=Decimal(1), arithmetic="x", confidence=Confidence.LOW,
+        first_seen_at=NOW, last_seen_at=NOW,
+    )  # fmt: skip
+    summary = recommendations_recompute(now=NOW, rules=[Broken(), Fixed(["a"])])
+    assert summary.failed == ["broken"] and summary.found == 1
+    assert "failed: broken" in str(summary)
+    assert statuses() == {"broken:x": "open", "fixed:a": "open"}
+    assert "rule broken failed" in caplog.text
+    kept.refresh_from_db()
+    assert kept.status == RecommendationStatus.OPEN
+
+
+class Long(Rule):
+    """Names as long as the models allow, and a figure no saving can reach."""
+
+    name = "long"
+
+    def evaluate(self, ctx: Context) -> list[Finding]:
+        return [
+            Finding("s" * 250, "T" * 400, "Do it.", Decimal(5), "x", Confidence.LOW),
+            Finding("absurd", "t", "Do it.", Decimal("1e13"), "x", Confidence.LOW),
+        ]
+
+
+def test_long_names_are_hashed_and_cut_and_absurd_figures_dropped(caplog):
+    summary = recommendations_recompute(now=NOW, rules=[Long()])
+    (row,) = Recommendation.objects.all()
+    assert summary.found == 1
+    assert row.fingerprint.startswith("long:sha1:") and len(row.fingerprint) <= 200
+    assert len(row.title) == 300 and row.title.endswith("\u2026")
+    assert "states $1E+13 a month" in caplog.text
+    recommendations_recompute(now=NOW, rules=[Long()])
+    assert Recommendation.objects.count() == 1  # the same hash: idempotent

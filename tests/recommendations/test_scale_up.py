@@ -133,10 +133,11 @@ def test_replicas_on_two_nodes_are_one_service_sized_together():
         week(dep, busy_tps=3900, calm_tps=1300)
     [finding] = run()
     # Service tokens/s: 7,800 in breach hours, 2,600 in good ones; ceil(2 x 3) = 6
-    # replicas, 4 more. $840.00 / 2 replicas = $420.00 a week each = $1,826.25 a month;
-    # 4 x $1,826.25 = $7,305.00.
-    assert finding.monthly_saving_usd == Decimal("-7305.00")
-    assert finding.action.startswith("Add 4 replicas to chat-8b (about $7,305.00 a month):")
+    # replicas, capped at twice the 2 running = 4: 2 more. $840.00 / 2 replicas =
+    # $420.00 a week each = $1,826.25 a month; 2 x $1,826.25 = $3,652.50.
+    assert finding.monthly_saving_usd == Decimal("-3652.50")
+    assert finding.action.startswith("Add 2 replicas to chat-8b (about $3,652.50 a month):")
+    assert "= 6, at most 2 x 2 per step = 4;" in finding.arithmetic
     assert finding.evidence["deployment_ids"] == [a.pk, b.pk]
     assert finding.deployment_id == a.pk
 
