@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 
-from collectors.models import Node
+from collectors.models import Deployment, Node
 from dashboard.charts.points import devices_of, strings
 from profiling.models import ProfilingCapability
 from profiling.runner.presets import PRESETS
@@ -49,6 +49,12 @@ def node_label(capability: ProfilingCapability) -> str:
 class ProfilingJobForm(forms.Form):
     node = forms.ChoiceField()
     name = forms.CharField(max_length=200, required=False)
+    deployment = forms.ModelChoiceField(
+        queryset=Deployment.objects.select_related("node").order_by("node__name", "name"),
+        required=False,
+        empty_label="— none",
+        help_text="the served deployment this sweep stands for; recommendations compare the two",
+    )
     preset = forms.ChoiceField(required=False, label="Built-in model")
     model_path = forms.CharField(max_length=1000, required=False, label="or model path on the node")
     batch_sizes = forms.CharField(max_length=500, initial=_ints((1, 4, 16)))
@@ -131,7 +137,7 @@ class ProfilingJobForm(forms.Form):
         """`ProfilingError.errors` ("spec.batch_sizes", "node", ...) onto the fields."""
         for error in errors:
             field = error.get("field", "").removeprefix("spec.")
-            target = field if field in SPEC_FIELDS or field == "node" else None
+            target = field if field in SPEC_FIELDS or field in ("node", "deployment") else None
             self.add_error(target, error["message"])
 
 

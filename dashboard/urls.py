@@ -1,6 +1,15 @@
 from django.urls import path
 
-from dashboard.views import alerts, anomalies, costs, deployments, fleet, profiling, settings
+from dashboard.views import (
+    alerts,
+    anomalies,
+    costs,
+    deployments,
+    fleet,
+    profiling,
+    recommendations,
+    settings,
+)
 
 app_name = "dashboard"
 
@@ -10,12 +19,33 @@ urlpatterns = [
     path("gpus/<int:pk>/", fleet.gpu_detail, name="gpu"),
     path("deployments/", deployments.deployments, name="deployments"),
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment"),
+    path(
+        "deployments/<int:pk>/settings",
+        deployments.deployment_settings,
+        name="deployment-settings",
+    ),
     path("costs/", costs.costs, name="costs"),
     path("alerts/", alerts.alerts, name="alerts"),
     path("alerts/channels/<int:pk>/test", alerts.alerts_channel_test, name="alerts-channel-test"),
     path("anomalies/", anomalies.anomalies, name="anomalies"),
     path("anomalies/<int:pk>/", anomalies.anomaly_detail, name="anomaly"),
     path("anomalies/<int:pk>/status", anomalies.anomaly_status, name="anomaly-status"),
+    path("recommendations/", recommendations.recommendations, name="recommendations"),
+    path(
+        "recommendations/recompute",
+        recommendations.recommendations_recompute_view,
+        name="recommendations-recompute",
+    ),
+    path(
+        "recommendations/<int:pk>/",
+        recommendations.recommendation_detail,
+        name="recommendation",
+    ),
+    path(
+        "recommendations/<int:pk>/status",
+        recommendations.recommendation_status,
+        name="recommendation-status",
+    ),
     path("profiling/", profiling.profiling, name="profiling"),
     path("profiling/new", profiling.profiling_new, name="profiling-new"),
     path("profiling/compare", profiling.profiling_compare, name="profiling-compare"),

@@ -66,7 +66,8 @@ class JobListView(generics.ListCreateAPIView):
             raise FieldErrors([{"field": "status", "message": "Not a job status."}])
         if node and not re.fullmatch(r"[0-9]{1,12}", node):
             raise FieldErrors([{"field": "node", "message": "Expected a node id."}])
-        return jobs_list(params.get("status", ""), int(node) if node else None)[:200]
+        jobs = jobs_list(params.get("status", ""), int(node) if node else None)
+        return jobs.select_related("deployment")[:200]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = JobCreateSerializer(data=request.data)
@@ -80,6 +81,7 @@ class JobListView(generics.ListCreateAPIView):
                 user=request.user,
                 source=JobSource.API,
                 time_limit_s=data.get("time_limit_s"),
+                deployment=data["deployment"],
             )
         except ProfilingError as exc:
             raise FieldErrors(exc.errors) from None
@@ -89,7 +91,7 @@ class JobListView(generics.ListCreateAPIView):
 @method_decorator(login_not_required, name="dispatch")
 class JobDetailView(generics.RetrieveAPIView):
     serializer_class = JobDetailSerializer
-    queryset = ProfilingJob.objects.select_related("node").prefetch_related("results")
+    queryset = ProfilingJob.objects.select_related("node", "deployment").prefetch_related("results")
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -3,7 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from collectors.models import Node
+from collectors.models import Deployment, Node
 from profiling.choices import JobStatus, PointStatus
 from profiling.constants import MAX_POINTS_PER_REPORT, MAX_TIME_LIMIT_S
 from profiling.models import ProfilingJob, ProfilingResult
@@ -163,6 +163,10 @@ class RunImportSerializer(serializers.Serializer):
 
 class JobCreateSerializer(serializers.Serializer):
     node = serializers.PrimaryKeyRelatedField(queryset=Node.objects.all())
+    # The served deployment the sweep stands for; recommendations compare the two.
+    deployment = serializers.PrimaryKeyRelatedField(
+        queryset=Deployment.objects.all(), required=False, allow_null=True, default=None
+    )
     name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
     spec = serializers.DictField()
     time_limit_s = serializers.IntegerField(
@@ -180,15 +184,16 @@ class ResultSerializer(serializers.ModelSerializer):
 
 class JobSerializer(serializers.ModelSerializer):
     node_name = serializers.CharField(source="node.name", read_only=True, default=None)
+    deployment_name = serializers.CharField(source="deployment.name", read_only=True, default=None)
     progress_pct = serializers.FloatField(read_only=True)
 
     class Meta:
         model = ProfilingJob
         fields = [
-            "id", "name", "node", "node_name", "status", "source", "spec", "time_limit_s",
-            "points_total", "points_done", "progress_pct", "error", "device", "model_info",
-            "gpu_model", "usd_per_gpu_hour", "price_description", "created_at", "started_at",
-            "finished_at",
+            "id", "name", "node", "node_name", "deployment", "deployment_name", "status",
+            "source", "spec", "time_limit_s", "points_total", "points_done", "progress_pct",
+            "error", "device", "model_info", "gpu_model", "usd_per_gpu_hour",
+            "price_description", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from collectors.models import Agent, Node
+from collectors.models import Agent, Deployment, Node
 from costs.pricing import PriceList
 from profiling.choices import FINISHED, JobSource, JobStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S, QUEUE_TTL_S, REPORT_GRACE_S
@@ -65,8 +65,11 @@ def job_create(
     user: Any = None,
     source: str = JobSource.API,
     time_limit_s: int | None = None,
+    deployment: Deployment | None = None,
 ) -> ProfilingJob:
-    """Validate the sweep against the spec's rules and the node's configuration, queue it."""
+    """Validate the sweep against the spec's rules and the node's configuration, queue it.
+    `deployment`: the served deployment the sweep stands for (any node's: a sweep may
+    run on a spare GPU of the same model)."""
     try:
         sweep = SweepSpec.from_dict(spec)
     except SpecError as exc:
@@ -115,6 +118,7 @@ def job_create(
     return ProfilingJob.objects.create(
         name=name or f"{sweep.model_name} on {node.name if node else '?'}",
         node=node,
+        deployment=deployment,
         spec=sweep.to_dict(),
         source=source,
         created_by=user if getattr(user, "is_authenticated", False) else None,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from costs.models import CostRecord
@@ -35,9 +35,10 @@ def top_open(limit: int = 3) -> list[Recommendation]:
 def open_totals() -> tuple[int, Decimal]:
     """How many open recommendations there are and what they save per month together
     (capacity additions, which cost money, are not netted against the savings)."""
-    rows = Recommendation.objects.filter(status=RecommendationStatus.OPEN)
-    total = rows.filter(monthly_saving_usd__gt=0).aggregate(s=Sum("monthly_saving_usd"))["s"]
-    return rows.count(), total or Decimal(0)
+    sums = Recommendation.objects.filter(status=RecommendationStatus.OPEN).aggregate(
+        n=Count("id"), usd=Sum("monthly_saving_usd", filter=Q(monthly_saving_usd__gt=0))
+    )
+    return sums["n"], sums["usd"] or Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -6,32 +6,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collectors', '0004_sample_span_gpu_memory'),
+        ("collectors", "0004_sample_span_gpu_memory"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeploymentSettings',
+            name="DeploymentSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dtype', models.CharField(blank=True, choices=[('', 'Unknown'), ('fp32', 'fp32'), ('fp16', 'fp16'), ('bf16', 'bf16')], help_text='precision served now', max_length=8)),
-                ('quant', models.CharField(blank=True, choices=[('', 'Unknown'), ('none', 'None'), ('int8', 'int8 (weight-only)')], help_text='quantization served now', max_length=8)),
-                ('attention', models.CharField(blank=True, help_text='attention kernel served now, as the profiling runner names them', max_length=12)),
-                ('compiled', models.BooleanField(blank=True, help_text='torch.compile on now', null=True)),
-                ('max_batch', models.PositiveIntegerField(blank=True, help_text="the server's batch limit (vLLM max_num_seqs, TGI max_batch_size)", null=True, validators=[django.core.validators.MinValueValidator(1)])),
-                ('prefix_caching', models.BooleanField(blank=True, help_text='prefix caching enabled on the server', null=True)),
-                ('shared_prefix_tokens', models.PositiveIntegerField(blank=True, help_text='tokens most prompts share (a system prompt, say)', null=True)),
-                ('interruptible', models.BooleanField(default=False, help_text='batch work that can be stopped and resumed (spot capacity)')),
-                ('slo_ttft_ms', models.FloatField(default=2000.0, help_text='p95 time to first token target, ms', validators=[django.core.validators.MinValueValidator(1.0)])),
-                ('slo_itl_ms', models.FloatField(default=100.0, help_text='p95 inter-token latency target, ms', validators=[django.core.validators.MinValueValidator(0.1)])),
-                ('slo_e2e_ms', models.FloatField(default=30000.0, help_text='p95 end-to-end request latency target, ms', validators=[django.core.validators.MinValueValidator(1.0)])),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('deployment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='settings', to='collectors.deployment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "dtype",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Unknown"),
+                            ("fp32", "fp32"),
+                            ("fp16", "fp16"),
+                            ("bf16", "bf16"),
+                        ],
+                        help_text="precision served now",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "quant",
+                    models.CharField(
+                        blank=True,
+                        choices=[("", "Unknown"), ("none", "None"), ("int8", "int8 (weight-only)")],
+                        help_text="quantization served now",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "attention",
+                    models.CharField(
+                        blank=True,
+                        help_text="attention kernel served now, as the profiling runner names them",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "compiled",
+                    models.BooleanField(blank=True, help_text="torch.compile on now", null=True),
+                ),
+                (
+                    "max_batch",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="the server's batch limit (vLLM max_num_seqs, TGI max_batch_size)",
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(1)],
+                    ),
+                ),
+                (
+                    "prefix_caching",
+                    models.BooleanField(
+                        blank=True, help_text="prefix caching enabled on the server", null=True
+                    ),
+                ),
+                (
+                    "shared_prefix_tokens",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="tokens most prompts share (a system prompt, say)",
+                        null=True,
+                    ),
+                ),
+                (
+                    "interruptible",
+                    models.BooleanField(
+                        default=False,
+                        help_text="batch work that can be stopped and resumed (spot capacity)",
+                    ),
+                ),
+                (
+                    "slo_ttft_ms",
+                    models.FloatField(
+                        default=2000.0,
+                        help_text="p95 time to first token target, ms",
+                        validators=[django.core.validators.MinValueValidator(1.0)],
+                    ),
+                ),
+                (
+                    "slo_itl_ms",
+                    models.FloatField(
+                        default=100.0,
+                        help_text="p95 inter-token latency target, ms",
+                        validators=[django.core.validators.MinValueValidator(0.1)],
+                    ),
+                ),
+                (
+                    "slo_e2e_ms",
+                    models.FloatField(
+                        default=30000.0,
+                        help_text="p95 end-to-end request latency target, ms",
+                        validators=[django.core.validators.MinValueValidator(1.0)],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "deployment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="settings",
+                        to="collectors.deployment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deployment settings',
+                "verbose_name_plural": "deployment settings",
             },
         ),
     ]

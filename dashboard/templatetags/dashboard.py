@@ -100,3 +100,12 @@ def ago(ts: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
     return f"{seconds} s ago"
+
+
+@register.filter
+def per_month(value: Decimal | float | str | None) -> str:
+    """A recommendation's monthly saving; a negative one (added capacity) is a cost."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(str(value))
+    return f"costs {usd(-amount)}/month" if amount < 0 else f"{usd(amount)}/month"

@@ -18,6 +18,7 @@ from dashboard.charts.gpu import gpu_charts
 from dashboard.charts.heatmap import utilization_heatmap
 from dashboard.charts.spend import spend_chart
 from dashboard.views.common import page_range, render_ranged
+from recommendations.selectors import open_totals, top_open
 
 ONLINE = timedelta(minutes=2)  # an agent that reports every 10 s has missed ~12 batches
 MAX_HEATMAP_GPUS = 256
@@ -65,6 +66,8 @@ def overview(request: HttpRequest) -> HttpResponse:
                 deployment_ids=pr.deployment_ids,
                 gpu_ids=pr.gpu_ids,
             ).count(),
+            top_recommendations=top_open(3),
+            recommendation_totals=open_totals(),
             heatmap=utilization_heatmap([_gpu_name(g) for g in shown], times, cells),
             heatmap_cut=len(gpus) - len(shown),
             spend_chart=spend_chart(

@@ -123,6 +123,7 @@ def profiling_new(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"].strip(),
                 user=request.user,
                 source=JobSource.DASHBOARD,
+                deployment=form.cleaned_data["deployment"],
             )
         except ProfilingError as exc:
             form.add_service_errors(exc.errors)
@@ -135,7 +136,9 @@ def profiling_new(request: HttpRequest) -> HttpResponse:
 
 
 def profiling_job(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ProfilingJob.objects.select_related("node", "created_by"), pk=pk)
+    job = get_object_or_404(
+        ProfilingJob.objects.select_related("node", "created_by", "deployment__node"), pk=pk
+    )
     results = list(job.results.all())
     target = LatencyTargetForm(request.GET or None, request_shapes(results))
     targets = target.targets()

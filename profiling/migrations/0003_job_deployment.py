@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('collectors', '0005_deployment_settings'),
-        ('profiling', '0002_capability_memory_limit'),
+        ("collectors", "0005_deployment_settings"),
+        ("profiling", "0002_capability_memory_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='profilingjob',
-            name='deployment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='profiling_jobs', to='collectors.deployment'),
+            model_name="profilingjob",
+            name="deployment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="profiling_jobs",
+                to="collectors.deployment",
+            ),
         ),
     ]

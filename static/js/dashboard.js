@@ -23,8 +23,11 @@
       if (seconds > 0) {
         // Reload only while the tab is shown; a hidden tab reloads when it comes back.
         var due = Date.now() + seconds * 1000;
+        // Not while a form marked data-hold-refresh is open (a settings form being
+        // edited, or shown again with its errors): a reload would lose the input.
+        var holding = function () { return document.querySelector("details[open] [data-hold-refresh]") !== null; };
         var tick = function () {
-          if (document.visibilityState === "visible" && Date.now() >= due) { window.location.reload(); }
+          if (document.visibilityState === "visible" && Date.now() >= due && !holding()) { window.location.reload(); }
         };
         setInterval(tick, 5000);
         document.addEventListener("visibilitychange", tick);

@@ -60,4 +60,13 @@ def entity_urls() -> dict[str, str]:
     return urls
 
 
-LIST_PAGES = ["/", "/nodes/", "/deployments/", "/costs/", "/anomalies/", "/alerts/", "/settings/"]
+LIST_PAGES = [
+    "/",
+    "/nodes/",
+    "/deployments/",
+    "/costs/",
+    "/anomalies/",
+    "/recommendations/",
+    "/alerts/",
+    "/settings/",
+]
