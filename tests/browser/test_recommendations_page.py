@@ -1,3 +1,9 @@
+"""The recommendations pages in a real browser, offline. Screenshots go to
+$SCREENSHOT_DIR (default var/screenshots), which .ci/run keeps."""
+
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import User
 
@@ -5,6 +11,7 @@ from recommendations.models import Recommendation
 from tests.dashboard.recommendation_data import CHART, rec, small_fleet
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "var/screenshots"))
 
 
 def test_a_recommendation_draws_its_evidence_offline_and_dismissing_it_clears_the_list(
@@ -28,10 +35,13 @@ def test_a_recommendation_draws_its_evidence_offline_and_dismissing_it_clears_th
     page.click("nav >> text=Recommendations")
     page.wait_for_url(live_server.url + "/recommendations/")
     assert "$1,234.50/month" in page.inner_text("table.recommendations")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "recommendations.png"), full_page=True)
     page.click(f"a[href='/recommendations/{target.pk}/']")
     page.wait_for_url(f"{live_server.url}/recommendations/{target.pk}/")
     page.wait_for_selector("#chart-recommendation svg.main-svg")
     assert "max batch 256" in page.inner_text("#chart-recommendation")  # the reference line
+    page.screenshot(path=str(SCREENSHOTS / "recommendation.png"), full_page=True)
     page.click("button[value=dismiss]")
     page.wait_for_url(f"{live_server.url}/recommendations/{target.pk}/")
     assert "Dismissed" in page.inner_text(".messages")
