@@ -10,6 +10,7 @@ COPY anomaly anomaly
 COPY alerts alerts
 COPY profiling profiling
 COPY recommendations recommendations
+COPY api api
 COPY templates templates
 COPY static static
 COPY manage.py ./

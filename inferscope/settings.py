@@ -3,10 +3,12 @@ the environment; with nothing set, Inferscope runs on one machine with SQLite an
 an embedded (filesystem) Celery broker under DATA_DIR."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from inferscope.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from inferscope.lib.paths import data_dir
@@ -81,6 +83,7 @@ INSTALLED_APPS = [
     "alerts",
     "profiling",
     "recommendations",
+    "api",
     "dashboard",
 ]
 
@@ -170,8 +173,30 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Requests one API token may make, e.g. 600/min (s, min, hour or day).
+API_TOKEN_RATE = env_str("API_TOKEN_RATE", "600/min")
+if not re.fullmatch(r"[1-9][0-9]{0,8}/(s|sec|m|min|h|hour|d|day)", API_TOKEN_RATE):
+    raise ImproperlyConfigured(
+        f"API_TOKEN_RATE={API_TOKEN_RATE!r}: expected a rate such as 600/min"
+    )
+# The token rate limit counts in the cache: per process by default; with several web
+# processes, CACHE_URL (redis://…) makes it one count for all.
+CACHE_URL = env_secret("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": API_TOKEN_RATE},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "inferscope.lib.api.exception_handler",

@@ -99,7 +99,7 @@ def test_bad_rules_get_field_errors(api: Client) -> None:
 
 def test_reading_needs_a_login_and_writing_a_permission(teammate) -> None:  # type: ignore[no-untyped-def]
     anonymous = Client()
-    assert anonymous.get("/api/v1/alerts/alerts").status_code == 403
+    assert anonymous.get("/api/v1/alerts/alerts").status_code == 401
     reader = Client()
     reader.force_login(teammate)
     assert reader.get("/api/v1/alerts/alerts").status_code == 200

@@ -168,7 +168,8 @@ def test_model_paths_must_be_inside_an_allowed_path():
 
 
 def test_reading_needs_a_login_and_queueing_the_add_permission(client, teammate, agent):
-    assert client.get(JOBS).status_code == 403
+    # No login and no token: 401, with the header that says how to authenticate.
+    assert client.get(JOBS).status_code == 401
     client.force_login(teammate)
     assert client.get(JOBS).status_code == 200
     poll(Client(), agent)
