@@ -1,4 +1,6 @@
-"""Rule 2: a service whose busiest hours fit on fewer replicas than it runs: run fewer.
+"""Rule 2: a service whose busiest hours fit on fewer replicas than it runs: run fewer,
+or on a cheaper GPU model where peers show one carries it (cheaper_gpu), whichever
+saves more.
 
 A service is the deployments of one name and model across nodes, its replicas. What
 one replica can carry comes from the service's own profiling sweep, else from other
@@ -151,13 +153,31 @@ class Capacity:
     evidence: dict[str, Any]
 
 
-def capacity(service: Service, services: Sequence[Service]) -> Capacity | None:
-    """From the newest sweep of a replica on the service's GPU model, else from peers;
-    None when neither says (or the replicas differ in GPUs)."""
+@dataclass(frozen=True)
+class PeerHour:
+    """Another service's busiest hour per GPU on one GPU model, within both SLOs."""
+
+    per_gpu: float
+    itl_ms: float
+    row: InferenceRollup
+    peer: Service
+    gpus: list[Gpu]  # the GPUs that carried it
+
+
+def capacity(
+    service: Service, services: Sequence[Service], peers: dict[str, PeerHour] | None = None
+) -> Capacity | None:
+    """From the newest sweep of a replica on the service's GPU model, else from peers
+    (`peers`: peer_hours() where the caller has it); None when neither says (or the
+    replicas differ in GPUs)."""
     shape = service.shape()
     if shape is None:
         return None
-    return _from_profiling(service, *shape) or _from_peers(service, services, *shape)
+    found = _from_profiling(service, *shape)
+    if found is None:
+        hours = peer_hours(service, services) if peers is None else peers
+        found = _from_peers(service, hours.get(shape[0]), *shape)
+    return found
 
 
 def _sweep_gpu(job: ProfilingJob) -> str:
@@ -237,25 +257,25 @@ def _best_point(service: Service, results: Sequence[ProfilingResult]) -> Profili
     return max(meeting, key=lambda r: (r.tokens_per_s or 0, -r.index), default=None)
 
 
-def _from_peers(
-    service: Service, services: Sequence[Service], gpu_model: str, gpus: int
-) -> Capacity | None:
-    """The busiest hour per GPU of another service of the same model on the same GPU
-    model whose p95 latencies met both its targets and this service's: what it
-    carried, not what it could, so the figure errs low."""
+def peer_hours(service: Service, services: Sequence[Service]) -> dict[str, PeerHour]:
+    """For each GPU model, the busiest hour per GPU of another service of the same model
+    whose p95 latencies met both its targets and this service's: what it carried, not
+    what it could, so the figure errs low."""
     if not service.model:
-        return None
+        return {}
     itl, ttft = service.slo()
-    best: tuple[float, float, InferenceRollup, Service] | None = None
+    best: dict[str, PeerHour] = {}
     for peer in services:
         if peer.model != service.model or peer.key == service.key:
             continue
         for row in peer.rows:
             held = peer.gpus.get(row.deployment_id, [])
-            if not held or {gpu_key(g.model_name) for g in held} != {gpu_model}:
+            models = {gpu_key(g.model_name) for g in held}
+            if len(models) != 1 or "" in models:
                 continue
+            gpu_model = models.pop()
             per_gpu = tokens_per_s(row) / len(held)
-            if per_gpu <= 0 or (best is not None and per_gpu <= best[0]):
+            if per_gpu <= 0 or (gpu_model in best and per_gpu <= best[gpu_model].per_gpu):
                 continue
             mine = settings_for(peer.deployments[row.deployment_id])
             row_itl = latency_ms([row], "itl_hist")
@@ -264,26 +284,47 @@ def _from_peers(
                 continue
             if row_ttft is not None and row_ttft > min(ttft, mine.slo_ttft_ms):
                 continue
-            best = (per_gpu, row_itl, row, peer)
-    if best is None:
+            best[gpu_model] = PeerHour(per_gpu, row_itl, row, peer, held)
+    return best
+
+
+def _from_peers(
+    service: Service, hour: PeerHour | None, gpu_model: str, gpus: int
+) -> Capacity | None:
+    """What a peer carried per GPU on the service's GPU model, times its GPUs a replica."""
+    if hour is None:
         return None
-    per_gpu, row_itl, row, peer = best
-    per_replica = per_gpu * gpus
+    itl, _ = service.slo()
+    per_replica = hour.per_gpu * gpus
     return Capacity(
         per_replica=per_replica,
         source="peers",
         because=(
-            f"{peer.name}, serving the same model on {gpu_model}, carried"
-            f" {rate(per_gpu)} tokens/s per GPU at p95 ITL {row_itl:.0f} ms (target {itl:g} ms)"
-            f" in its busiest such hour, {rate(per_replica)} tokens/s per replica"
+            f"{hour.peer.name}, serving the same model on {gpu_model}, carried"
+            f" {rate(hour.per_gpu)} tokens/s per GPU at p95 ITL {hour.itl_ms:.0f} ms"
+            f" (target {itl:g} ms) in its busiest such hour,"
+            f" {rate(per_replica)} tokens/s per replica"
         ),
         evidence={
-            "peer": peer.name,
-            "peer_deployment": row.deployment_id,
-            "hour": row.bucket.isoformat(),
-            "tokens_per_s_per_gpu": per_gpu,
-            "itl_p95_ms": row_itl,
+            "peer": hour.peer.name,
+            "peer_deployment": hour.row.deployment_id,
+            "hour": hour.row.bucket.isoformat(),
+            "tokens_per_s_per_gpu": hour.per_gpu,
+            "itl_p95_ms": hour.itl_ms,
         },
+    )
+
+
+def demand_chart(
+    service: Service, hourly: dict[datetime, float], demand: float, what: str, carries: float
+) -> dict[str, Any]:
+    """The service's hourly tokens/s against its p95 hour and what `what` carries."""
+    return chart(
+        f"{service.name}: hourly demand vs {what}",
+        list(hourly),
+        [("tokens/s", [round(v, 3) for v in hourly.values()])],
+        "tokens/s",
+        lines=[("p95 hour", round(demand, 3)), (f"capacity of {what}", carries)],
     )
 
 
@@ -292,32 +333,47 @@ class UnderusedDeployments(Rule):
     """Config: `headroom` (0.3): spare capacity kept above the p95 hour;
     `min_hours` (24): fewer hours of traffic than this say nothing.
 
-    Not covered: moving to a smaller or cheaper GPU model (see the report)."""
+    Two options, one finding per service, the larger saving: fewer replicas, or the
+    same service on a cheaper GPU model that peers showed can carry it (cheaper_gpu)."""
 
     name = "underused_deployments"
     headroom = HEADROOM
     min_hours = 24
 
     def evaluate(self, ctx: Context) -> list[Finding]:
+        # Built on this module's Service: imported once this module is loaded, no cycle.
+        from recommendations.rules.cheaper_gpu import cheaper_finding, cheaper_gpu, on_demand_book
+
         services = load_services(ctx)
+        book = on_demand_book(ctx) if services else {}
         findings = []
         for service in services:
             count = len(service.replicas)
             hourly = service.hourly()
-            if count < 2 or len(hourly) < self.min_hours:
-                continue
-            demand = p95(list(hourly.values()))
-            cap = capacity(service, services)
-            if cap is None:
-                continue
-            needed = replicas_needed(demand, cap.per_replica, self.headroom)
-            if needed >= count:
+            if not count or len(hourly) < self.min_hours:
                 continue
             ids = [d.pk for d in service.replicas]
             window_usd = sum(deployment_costs(ctx, ids).values(), Decimal(0))
             if window_usd <= 0:
                 continue  # unpriced: nothing to save that we can state
-            findings.append(self._finding(ctx, service, hourly, demand, cap, needed, window_usd))
+            demand = p95(list(hourly.values()))
+            peers = peer_hours(service, services)
+            fewer: tuple[Capacity, int, Decimal] | None = None
+            cap = capacity(service, services, peers) if count >= 2 else None
+            if cap is not None:
+                needed = replicas_needed(demand, cap.per_replica, self.headroom)
+                if needed < count:
+                    saved = monthly(window_usd * (count - needed) / count, ctx)
+                    fewer = (cap, needed, saved)
+            cheaper = cheaper_gpu(ctx, service, peers, book, demand, self.headroom, window_usd)
+            if cheaper is not None and cheaper.saving > (fewer[2] if fewer else 0):
+                other = {"needed": fewer[1], "monthly_saving_usd": str(fewer[2])} if fewer else None
+                findings.append(cheaper_finding(ctx, service, hourly, demand, cheaper, other))
+            elif fewer is not None:
+                other = cheaper.summary() if cheaper else None
+                findings.append(
+                    self._finding(ctx, service, hourly, demand, *fewer[:2], window_usd, other)
+                )
         return findings
 
     def _finding(
@@ -329,7 +385,9 @@ class UnderusedDeployments(Rule):
         cap: Capacity,
         needed: int,
         window_usd: Decimal,
+        cheaper: dict[str, Any] | None = None,
     ) -> Finding:
+        """`cheaper`: the cheaper GPU option's figures where it saves less, for evidence."""
         count = len(service.replicas)
         saved = window_usd * (count - needed) / count
         full = len(hourly) >= 0.9 * ctx.days * 24
@@ -337,11 +395,12 @@ class UnderusedDeployments(Rule):
             f"max(1, ceil({rate(demand)} tokens/s x {1 + self.headroom:g}"
             f" / {rate(cap.per_replica)} tokens/s)) = {plural(needed, 'replica')}"
         )
+        what = plural(needed, "replica")
         return Finding(
             key=service.key,
-            title=f"Run {service.name} on {plural(needed, 'replica')} instead of {count}",
+            title=f"Run {service.name} on {what} instead of {count}",
             action=(
-                f"Run {service.name} on {plural(needed, 'replica')} instead of {count}: its"
+                f"Run {service.name} on {what} instead of {count}: its"
                 f" busiest hours (p95) carried {rate(demand)} tokens/s and {cap.because}."
             ),
             monthly_saving_usd=monthly(saved, ctx),
@@ -353,6 +412,7 @@ class UnderusedDeployments(Rule):
             ),
             confidence=Confidence.HIGH if cap.source == "profiling" and full else Confidence.MEDIUM,
             evidence={
+                "option": "fewer_replicas",
                 "service": service.name,
                 "model": service.model,
                 "replicas": [f"{d.name} on {d.node.name}" for d in service.replicas],
@@ -366,16 +426,8 @@ class UnderusedDeployments(Rule):
                 "headroom": self.headroom,
                 "needed": needed,
                 "window_usd": str(cents(window_usd)),
-                "chart": chart(
-                    f"{service.name}: hourly demand vs {plural(needed, 'replica')}",
-                    list(hourly),
-                    [("tokens/s", [round(v, 3) for v in hourly.values()])],
-                    "tokens/s",
-                    lines=[
-                        ("p95 hour", round(demand, 3)),
-                        (f"capacity of {plural(needed, 'replica')}", needed * cap.per_replica),
-                    ],
-                ),
+                "cheaper_gpu": cheaper,
+                "chart": demand_chart(service, hourly, demand, what, needed * cap.per_replica),
             },
             deployment_id=service.replicas[0].pk,
         )
