@@ -6,6 +6,7 @@ from django.core.validators import MaxLengthValidator
 
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
 from anomaly.series import METRICS
+from api.choices import TokenScope
 from costs.selectors import ReportError, parse_grouping
 
 GROUPINGS = [
@@ -54,3 +55,20 @@ class AnomalyFilterForm(forms.Form):
     metric = forms.ChoiceField(
         choices=[("", "any"), *((name, name) for name in sorted(METRICS))], required=False
     )
+
+
+class ApiTokenForm(forms.Form):
+    """A personal API token: a name to tell it apart, and read or write.
+
+    Ingest is not offered: that is the agents' scope, and their tokens are made with the
+    agent (Settings, Agents)."""
+
+    name = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"placeholder": "what for, e.g. grafana"})
+    )
+    scope = forms.ChoiceField(choices=TokenScope.choices, initial=TokenScope.READ)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The agent form on the same page has a `name` too: keep the ids apart.
+        kwargs.setdefault("auto_id", "id_token_%s")
+        super().__init__(*args, **kwargs)

@@ -54,4 +54,8 @@ urlpatterns = [
     path("settings/", settings.settings_page, name="settings"),
     path("settings/agents/new", settings.agent_new, name="agent-new"),
     path("settings/agents/<int:pk>/revoke", settings.agent_revoke_view, name="agent-revoke"),
+    path("settings/tokens/new", settings.api_token_new, name="api-token-new"),
+    path(
+        "settings/tokens/<int:pk>/revoke", settings.api_token_revoke_view, name="api-token-revoke"
+    ),
 ]
