@@ -1,0 +1,278 @@
+"""/metrics: the fleet's cost, budgets, anomalies and agents in Prometheus text format
+(exposition 0.0.4), so teams that live in Grafana can graph and alert on them.
+
+Every figure comes from the selectors the dashboard reads, aggregated in SQL: a
+scrape makes the same few queries whatever the number of deployments (one more
+per budget, as the budgets page does). Costs are attributed per whole hour, so
+the per-hour series describe the last complete UTC hour and stay put until the
+next one; `inferscope_cost_hour_timestamp_seconds` says which hour that is.
+"""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.db.models import Count, Sum
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from anomaly.choices import AnomalyStatus, Severity
+from anomaly.models import Anomaly
+from collectors.models import Agent, Deployment
+from costs.budgets import budget_statuses
+from costs.choices import Resolution
+from costs.models import InferenceRollup
+from costs.spend import per_1m, spend_steps
+from inferscope.lib.timerange import HOUR
+from recommendations.selectors import open_totals
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PREFIX = "inferscope_"
+TOKENS_WINDOW = timedelta(hours=24)
+ZERO = Decimal(0)
+_LABEL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_]")
+
+
+@dataclass
+class Gauge:
+    """One metric family: its name (without the prefix), help text and samples."""
+
+    name: str
+    help: str
+    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+
+    def add(self, value: float | Decimal | int, **labels: str) -> None:
+        self.samples.append((labels, float(value)))
+
+
+# -- the exposition format ----------------------------------------------------------
+
+
+def label_name(key: str) -> str:
+    """A deployment label's key as a Prometheus label name: label_<key>, [a-zA-Z0-9_] only."""
+    return "label_" + _LABEL_NAME_BAD.sub("_", key)
+
+
+def _escape_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def render(gauges: Iterable[Gauge]) -> str:
+    lines: list[str] = []
+    for gauge in gauges:
+        name = PREFIX + gauge.name
+        lines.append(f"# HELP {name} {_escape_help(gauge.help)}")
+        lines.append(f"# TYPE {name} gauge")
+        for labels, value in gauge.samples:
+            pairs = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels.items())
+            lines.append(
+                f"{name}{{{pairs}}} {_number(value)}" if pairs else f"{name} {_number(value)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+# -- what is measured ----------------------------------------------------------------
+
+
+def _deployment_labels(name: str, node: str, labels: Any) -> dict[str, str]:
+    out = {"deployment": name, "node": node}
+    if isinstance(labels, Mapping):
+        for key in sorted(labels, key=str):
+            value = labels[key]
+            # Two keys that sanitize alike ("a.b", "a-b") would repeat a label, which
+            # Prometheus rejects: the first in sorted order keeps the name.
+            out.setdefault(label_name(str(key)), "" if value is None else str(value))
+    return out
+
+
+def cost_gauges(hour: datetime) -> list[Gauge]:
+    """The hour's $ per deployment and idle $, and $ per 1M tokens over the 24 hours to it."""
+    end = hour + timedelta(hours=1)
+    start = end - TOKENS_WINDOW
+    last_hour: dict[int, Decimal] = {}
+    day: dict[int, Decimal] = defaultdict(Decimal)
+    unallocated = held = ZERO
+    # As the dashboard's totals: a row without deployment is idle GPU time; a
+    # deployment's idle-held $ is part of its own cost, counted here once more as idle.
+    for ts, dep, usd, held_usd in spend_steps(start, end, HOUR):
+        if dep is not None:
+            day[dep] += usd
+        if ts != hour:
+            continue
+        if dep is None:
+            unallocated += usd
+        else:
+            last_hour[dep] = last_hour.get(dep, ZERO) + usd
+            held += held_usd
+    tokens = _tokens(start, end)
+    deployments = {
+        pk: _deployment_labels(name, node, labels)
+        for pk, name, node, labels in Deployment.objects.filter(pk__in=set(day)).values_list(
+            "pk", "name", "node__name", "labels"
+        )
+    }
+    cost = Gauge("deployment_cost_usd_per_hour", "$ of the last complete UTC hour, per deployment.")
+    rate = Gauge(
+        "deployment_usd_per_1m_tokens",
+        "$ per million prompt plus generated tokens over the last 24 complete hours.",
+    )
+    for dep, labels in sorted(deployments.items(), key=lambda kv: tuple(kv[1].values())):
+        if dep in last_hour:
+            cost.add(last_hour[dep], **labels)
+        value = per_1m(day[dep], tokens.get(dep, 0))
+        if value is not None:
+            rate.add(value, **labels)
+    idle = Gauge(
+        "idle_cost_usd_per_hour",
+        "Idle $ of the last complete UTC hour: kind=unallocated is GPU time no deployment "
+        "held; kind=held is what deployments held while serving nothing (part of their cost).",
+    )
+    idle.add(unallocated, kind="unallocated")
+    idle.add(held, kind="held")
+    stamp = Gauge("cost_hour_timestamp_seconds", "Start of the hour the per-hour $ figures cover.")
+    stamp.add(int(hour.timestamp()))
+    return [cost, rate, idle, stamp]
+
+
+def _tokens(start: datetime, end: datetime) -> dict[int, int]:
+    """Prompt plus generated tokens per deployment over the hourly rollups of [start, end)."""
+    rows = (
+        InferenceRollup.objects.filter(
+            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
+        )
+        .values("deployment_id")
+        .annotate(prompt=Sum("prompt_tokens"), generated=Sum("generation_tokens"))
+        .order_by()
+    )
+    return {r["deployment_id"]: (r["prompt"] or 0) + (r["generated"] or 0) for r in rows}
+
+
+def budget_gauges(now: datetime) -> list[Gauge]:
+    used = Gauge("budget_used_ratio", "Month-to-date $ over the budget's monthly $ (UTC month).")
+    forecast = Gauge("budget_forecast_ratio", "Forecast month-end $ over the budget's monthly $.")
+    limit = Gauge("budget_monthly_usd", "The budget's monthly $.")
+    for status in budget_statuses(now):
+        monthly = status.budget.monthly_usd
+        labels = {"budget": status.budget.name, "scope": status.budget.scope}
+        limit.add(monthly, **labels)
+        if monthly <= 0:
+            continue  # below the admin's minimum, written some other way: no ratio
+        used.add(status.used_fraction, **labels)
+        forecast.add(status.forecast / monthly, **labels)
+    return [used, forecast, limit]
+
+
+def anomaly_gauge() -> Gauge:
+    counts = dict(
+        Anomaly.objects.filter(status=AnomalyStatus.OPEN)
+        .values_list("severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    gauge = Gauge("anomalies_open", "Open anomalies, by severity.")
+    for severity in Severity.values:
+        gauge.add(counts.get(severity, 0), severity=severity)
+    return gauge
+
+
+def agent_gauge(now: datetime) -> Gauge:
+    gauge = Gauge(
+        "agent_last_seen_age_seconds",
+        "Seconds since each agent last posted (revoked agents and ones never seen left out).",
+    )
+    rows = Agent.objects.filter(revoked_at__isnull=True, last_seen_at__isnull=False)
+    for name, seen in rows.order_by("name").values_list("name", "last_seen_at"):
+        assert seen is not None  # filtered out above
+        gauge.add(max(0.0, (now - seen).total_seconds()), agent=name)
+    return gauge
+
+
+def recommendation_gauges() -> list[Gauge]:
+    count, usd = open_totals()
+    opened = Gauge("recommendations_open", "Open recommendations.")
+    opened.add(count)
+    saving = Gauge(
+        "recommendations_open_monthly_saving_usd",
+        "What the open recommendations would save per month together.",
+    )
+    saving.add(usd)
+    return [opened, saving]
+
+
+def collect(now: datetime) -> list[Gauge]:
+    now = now.astimezone(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return [
+        *cost_gauges(hour),
+        *budget_gauges(now),
+        anomaly_gauge(),
+        agent_gauge(now),
+        *recommendation_gauges(),
+    ]
+
+
+# -- the view ------------------------------------------------------------------------
+
+
+class PrometheusTextRenderer(BaseRenderer):
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, str):
+            return data.encode()
+        # An error ({"detail": ..., "errors": [...]}) as the one line a person reads.
+        detail = data.get("detail") if isinstance(data, Mapping) else None
+        return f"{detail if detail is not None else data}\n".encode()
+
+
+class TextOnly(DefaultContentNegotiation):
+    """Text whatever the Accept header says: a scraper asking for OpenMetrics first
+    still gets the classic format (its Accept lists it), never a 406."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+@method_decorator(login_not_required, name="dispatch")
+@extend_schema(exclude=True)
+class MetricsView(APIView):
+    """GET /metrics: any API token (read or write) or a logged-in session; 401 otherwise."""
+
+    renderer_classes = [PrometheusTextRenderer]
+    content_negotiation_class = TextOnly
+
+    def get(self, request: Request) -> Response:
+        return Response(render(collect(timezone.now())), content_type=CONTENT_TYPE)

@@ -1,0 +1,255 @@
+"""/metrics: Prometheus text that parses back to the figures the dashboard shows,
+behind a token, in a number of queries that does not grow with the fleet."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from anomaly.models import Anomaly
+from api.metrics import Gauge, label_name, render
+from api.services import api_token_create
+from collectors.models import Agent, Deployment, Node
+from collectors.services import agent_create
+from costs.budgets import budget_status
+from costs.choices import Resolution
+from costs.models import Budget, HourlySpend, InferenceRollup
+from recommendations.choices import Confidence, RecommendationStatus
+from recommendations.models import Recommendation
+
+pytestmark = pytest.mark.django_db
+
+URL = "/metrics"
+NOW = datetime(2026, 11, 23, 10, 20, tzinfo=UTC)
+HOUR = datetime(2026, 11, 23, 9, tzinfo=UTC)  # the last complete hour at NOW
+ODD_VALUE = 'say "hi"\\now\nnext'
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    return NOW
+
+
+@pytest.fixture
+def read_token(owner) -> str:
+    return api_token_create(owner, "grafana", "read")[1]
+
+
+def scrape(client: Client, token: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    response = client.get(URL, **bearer(token))
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    return {
+        family.name: [(s.labels, s.value) for s in family.samples]
+        for family in text_string_to_metric_families(response.content.decode())
+    }
+
+
+def spend(hour: datetime, usd: str, deployment: Deployment | None, held: str = "0") -> None:
+    HourlySpend.objects.create(
+        hour=hour, deployment=deployment, usd=Decimal(usd), idle_held_usd=Decimal(held),
+        gpu_hours=1.0,
+    )  # fmt: skip
+
+
+def tokens(deployment: Deployment, bucket: datetime, prompt: int, generated: int, **kw) -> None:
+    InferenceRollup.objects.create(
+        deployment=deployment, resolution=kw.get("resolution", Resolution.HOUR), bucket=bucket,
+        samples=360, present_s=3600, prompt_tokens=prompt, generation_tokens=generated,
+    )  # fmt: skip
+
+
+def anomaly(severity: str, status: str = "open") -> Anomaly:
+    return Anomaly.objects.create(
+        metric="gpu.util", detector="seasonal", kind="spike", start=NOW, end=NOW, score=9.0,
+        severity=severity, explanation="x", status=status,
+    )  # fmt: skip
+
+
+def recommendation(key: str, usd: str, status: str = RecommendationStatus.OPEN) -> None:
+    Recommendation.objects.create(
+        rule="idle_gpus", fingerprint=f"idle_gpus:{key}", title=key, action=key,
+        monthly_saving_usd=Decimal(usd), arithmetic="x", confidence=Confidence.HIGH,
+        first_seen_at=NOW, last_seen_at=NOW, status=status,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def fleet(clock: datetime) -> dict[str, Deployment]:
+    node = Node.objects.create(name="node-1")
+    chat = Deployment.objects.create(
+        node=node, name="chat", labels={"team": "search", "app.kubernetes.io/name": ODD_VALUE}
+    )
+    embed = Deployment.objects.create(node=node, name="embed", labels={"team": "ads"})
+    spend(HOUR, "3.5", chat, held="0.5")
+    spend(HOUR, "1.25", embed)
+    spend(HOUR, "2", None)
+    spend(HOUR - timedelta(hours=1), "3", chat)
+    spend(HOUR - timedelta(hours=1), "7", None)  # idle, but not in the last hour
+    spend(HOUR - timedelta(hours=23), "0.75", embed)  # the window's first hour
+    spend(HOUR - timedelta(hours=24), "100", chat)  # a day back: outside the window
+    tokens(chat, HOUR, 1_000_000, 300_000)
+    tokens(chat, HOUR - timedelta(hours=24), 5_000_000, 0)  # outside the window
+    tokens(chat, HOUR, 9_000_000, 0, resolution=Resolution.MINUTE)  # minutes are not read
+    return {"chat": chat, "embed": embed}
+
+
+def test_it_exposes_the_hand_computed_figures(client, fleet, read_token):
+    for severity in ("warning", "warning", "critical"):
+        anomaly(severity)
+    anomaly("critical", status="resolved")
+    seen, _ = agent_create("seen")
+    Agent.objects.filter(pk=seen.pk).update(last_seen_at=NOW - timedelta(seconds=30))
+    revoked, _ = agent_create("revoked")
+    Agent.objects.filter(pk=revoked.pk).update(last_seen_at=NOW, revoked_at=NOW)
+    agent_create("never-seen")
+    recommendation("a", "10.00")
+    recommendation("b", "5.50")
+    recommendation("c", "99", status=RecommendationStatus.DISMISSED)
+    budget = Budget.objects.create(
+        name="search", label_key="team", label_value="search", monthly_usd=Decimal("200")
+    )
+
+    metrics = scrape(client, read_token)
+
+    chat = {
+        "deployment": "chat", "node": "node-1", "label_team": "search",
+        "label_app_kubernetes_io_name": ODD_VALUE,
+    }  # fmt: skip
+    embed = {"deployment": "embed", "node": "node-1", "label_team": "ads"}
+    assert metrics["inferscope_deployment_cost_usd_per_hour"] == [(chat, 3.5), (embed, 1.25)]
+    assert metrics["inferscope_idle_cost_usd_per_hour"] == [
+        ({"kind": "unallocated"}, 2.0),
+        ({"kind": "held"}, 0.5),
+    ]
+    # chat: (3.5 + 3) $ over 1.3M tokens; embed served no tokens, so it has no rate.
+    assert metrics["inferscope_deployment_usd_per_1m_tokens"] == [(chat, pytest.approx(5.0))]
+    assert metrics["inferscope_cost_hour_timestamp_seconds"] == [({}, HOUR.timestamp())]
+    scope = {"budget": "search", "scope": "label team=search"}
+    # November so far for team=search: 100 + 3 + 3.5.
+    assert metrics["inferscope_budget_used_ratio"] == [(scope, pytest.approx(106.5 / 200))]
+    forecast = float(budget_status(budget, NOW).forecast) / 200
+    assert forecast > 106.5 / 200
+    assert metrics["inferscope_budget_forecast_ratio"] == [(scope, pytest.approx(forecast))]
+    assert metrics["inferscope_budget_monthly_usd"] == [(scope, 200.0)]
+    assert metrics["inferscope_anomalies_open"] == [
+        ({"severity": "info"}, 0.0),
+        ({"severity": "warning"}, 2.0),
+        ({"severity": "critical"}, 1.0),
+    ]
+    assert metrics["inferscope_agent_last_seen_age_seconds"] == [({"agent": "seen"}, 30.0)]
+    assert metrics["inferscope_recommendations_open"] == [({}, 2.0)]
+    assert metrics["inferscope_recommendations_open_monthly_saving_usd"] == [({}, 15.5)]
+
+
+def test_every_series_has_help_and_type_lines(client, fleet, read_token):
+    text = client.get(URL, **bearer(read_token)).content.decode()
+    names = {line.split()[0].split("{")[0] for line in text.splitlines() if line[:1] != "#"}
+    for name in names:
+        assert name.startswith("inferscope_")
+        assert f"# HELP {name} " in text and f"# TYPE {name} gauge\n" in text
+
+
+def test_an_empty_install_still_scrapes(client, clock, read_token):
+    metrics = scrape(client, read_token)
+    assert metrics["inferscope_deployment_cost_usd_per_hour"] == []
+    assert metrics["inferscope_idle_cost_usd_per_hour"] == [
+        ({"kind": "unallocated"}, 0.0),
+        ({"kind": "held"}, 0.0),
+    ]
+    assert metrics["inferscope_recommendations_open"] == [({}, 0.0)]
+
+
+def test_label_names_are_sanitized_and_values_escaped():
+    assert label_name("app.kubernetes.io/name") == "label_app_kubernetes_io_name"
+    assert label_name("9lives") == "label_9lives"
+    gauge = Gauge("x", "a \\ help\nline")
+    gauge.add(1, a=ODD_VALUE)
+    assert render([gauge]) == (
+        "# HELP inferscope_x a \\\\ help\\nline\n"
+        "# TYPE inferscope_x gauge\n"
+        'inferscope_x{a="say \\"hi\\"\\\\now\\nnext"} 1.0\n'
+    )
+
+
+def test_keys_that_sanitize_alike_do_not_repeat_a_label(client, clock, read_token):
+    node = Node.objects.create(name="n")
+    dep = Deployment.objects.create(node=node, name="d", labels={"a.b": "1", "a-b": "2"})
+    spend(HOUR, "1", dep)
+    [(labels, _)] = scrape(client, read_token)["inferscope_deployment_cost_usd_per_hour"]
+    assert labels == {"deployment": "d", "node": "n", "label_a_b": "2"}  # "a-b" sorts first
+
+
+def test_anonymous_and_agent_tokens_get_401(client, agent_token):
+    anonymous = client.get(URL)
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"] == 'Bearer realm="inferscope"'
+    assert anonymous.content.decode() == "Authentication credentials were not provided.\n"
+    assert client.get(URL, **bearer(agent_token[1])).status_code == 401
+    unknown = client.get(URL, **bearer("isk_not-a-token"))
+    assert unknown.status_code == 401
+    assert unknown.content.decode() == "Unknown or revoked API token.\n"
+
+
+def test_a_write_token_and_a_session_read_it(client, owner, teammate, clock):
+    _, token = api_token_create(owner, "ops", "write")
+    assert client.get(URL, **bearer(token)).status_code == 200
+    client.force_login(teammate)
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.content.startswith(b"# HELP inferscope_")
+
+
+def test_it_answers_text_whatever_the_accept_header(client, clock, read_token):
+    prometheus = (
+        "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+    )
+    for accept in ("application/json", prometheus):
+        response = client.get(URL, HTTP_ACCEPT=accept, **bearer(read_token))
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_only_get_is_allowed(client, owner, clock):
+    _, token = api_token_create(owner, "ops", "write")
+    assert client.post(URL, **bearer(token)).status_code == 405
+
+
+def _fleet_of(size: int) -> None:
+    node = Node.objects.create(name=f"node-{size}")
+    for i in range(size):
+        dep = Deployment.objects.create(node=node, name=f"d{i}", labels={"team": f"t{i % 3}"})
+        spend(HOUR, "1", dep, held="0.1")
+        spend(HOUR - timedelta(hours=3), "2", dep)
+        tokens(dep, HOUR, 1000, 1000)
+        agent, _ = agent_create(f"agent-{size}-{i}")
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=NOW)
+        anomaly("warning")
+
+
+def _queries(client: Client, token: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(URL, **bearer(token)).status_code == 200
+    return len(queries)
+
+
+def test_the_query_count_does_not_grow_with_the_fleet(client, clock, read_token):
+    Budget.objects.create(name="t0", label_key="team", label_value="t0", monthly_usd=100)
+    client.get(URL, **bearer(read_token))  # the token's last-use write happens once
+    _fleet_of(2)
+    small = _queries(client, read_token)
+    _fleet_of(20)
+    large = _queries(client, read_token)
+    assert small == large <= 12
+    text = client.get(URL, **bearer(read_token)).content.decode()
+    assert text.count("inferscope_deployment_cost_usd_per_hour{") == 22
