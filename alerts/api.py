@@ -9,12 +9,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from alerts.choices import AlertState, DeliveryStatus
 from alerts.models import Alert, Channel, Delivery, Rule, Silence
 from alerts.serializers import (
     AlertSerializer,
@@ -24,16 +26,20 @@ from alerts.serializers import (
     SilenceSerializer,
 )
 from alerts.services import channel_send_test
+from api.pagination import PagePagination
+from inferscope.lib.api import FieldErrors
 
 
 @method_decorator(login_not_required, name="dispatch")
 class AlertsViewSet(viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
+    pagination_class = PagePagination
 
 
 @method_decorator(login_not_required, name="dispatch")
 class AlertsReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated]
+    pagination_class = PagePagination
 
 
 class ChannelViewSet(AlertsViewSet):
@@ -54,15 +60,30 @@ class SilenceViewSet(AlertsViewSet):
         serializer.save(created_by=self.request.user)
 
 
+def _choice(request: Request, name: str, allowed: list[str]) -> str:
+    """A filter's value, "" when absent; anything else is a 400 rather than an empty list
+    (or, holding NUL, a database error)."""
+    value = request.query_params.get(name, "")
+    if value not in ("", *allowed):
+        raise FieldErrors([{"field": name, "message": f"One of: {', '.join(allowed)}."}])
+    return value
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("state", enum=AlertState.values)])
+)
 class AlertViewSet(AlertsReadOnlyViewSet):
     serializer_class = AlertSerializer
 
     def get_queryset(self) -> QuerySet[Alert]:
         alerts = Alert.objects.select_related("rule")
-        state = self.request.query_params.get("state")
+        state = _choice(self.request, "state", AlertState.values)
         return alerts.filter(state=state) if state else alerts
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("status", enum=DeliveryStatus.values)])
+)
 class DeliveryViewSet(AlertsReadOnlyViewSet):
     serializer_class = DeliverySerializer
 
@@ -70,7 +91,7 @@ class DeliveryViewSet(AlertsReadOnlyViewSet):
         deliveries = Delivery.objects.select_related("channel", "event").prefetch_related(
             "attempt_log"
         )
-        status = self.request.query_params.get("status")
+        status = _choice(self.request, "status", DeliveryStatus.values)
         return deliveries.filter(status=status) if status else deliveries
 
 
@@ -89,6 +110,11 @@ class ChannelTestView(APIView):
 
     permission_classes = [permissions.IsAuthenticated, CanChangeChannels]
 
+    @extend_schema(
+        request=None,
+        responses={200: DeliverySerializer, 502: DeliverySerializer},
+        description="200 when the message was sent, 502 when the channel refused it.",
+    )
     def post(self, request: Request, pk: int) -> Response:
         channel = get_object_or_404(Channel, pk=pk)
         delivery = channel_send_test(channel)

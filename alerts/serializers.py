@@ -125,8 +125,13 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class DeliverySerializer(serializers.ModelSerializer):
     channel_name = serializers.CharField(source="channel.name", read_only=True)
-    event_kind = serializers.CharField(source="event.kind", read_only=True, default=None)
-    alert = serializers.IntegerField(source="event.alert_id", read_only=True, default=None)
+    # null on a test delivery, which has no event.
+    event_kind = serializers.CharField(
+        source="event.kind", read_only=True, default=None, allow_null=True
+    )
+    alert = serializers.IntegerField(
+        source="event.alert_id", read_only=True, default=None, allow_null=True
+    )
     attempt_log = AttemptSerializer(many=True, read_only=True)
 
     class Meta:

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from psycopg.errors import DeadlockDetected, LockNotAvailable, SerializationFailure
-from rest_framework import exceptions, permissions
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
@@ -95,6 +96,53 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     return data
 
 
+# The body is checked by msgspec (collectors/schema.py), not a serializer; the schema
+# names its two required fields and points to the whole contract.
+BATCH_SCHEMA = {
+    "type": "object",
+    "description": "A batch of inventory and samples, as docs/ingest.md describes it; "
+    "gzip with `Content-Encoding: gzip`.",
+    "properties": {
+        "schema_version": {"type": "integer", "enum": [1]},
+        "batch_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "agent_version": {"type": "string"},
+        "inventory": {"type": "object"},
+        "gpu_samples": {"type": "array", "items": {"type": "object"}},
+        "inference_samples": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["schema_version", "batch_id"],
+}
+INGEST_RESULT = inline_serializer(
+    "IngestResult",
+    {
+        "batch_id": serializers.CharField(),
+        "accepted": inline_serializer(
+            "IngestAccepted",
+            {
+                "gpu_samples": serializers.IntegerField(),
+                "inference_samples": serializers.IntegerField(),
+            },
+        ),
+        "duplicate": serializers.BooleanField(help_text="already stored: nothing was added"),
+    },
+)
+
+
+def _error(description: str) -> OpenApiResponse:
+    # The Error component is added by the schema's hook (api/schema.py).
+    return OpenApiResponse({"$ref": "#/components/schemas/Error"}, description=description)
+
+
+@extend_schema(
+    request={"application/json": BATCH_SCHEMA},
+    responses={
+        200: INGEST_RESULT,
+        411: _error("A chunked body: send a Content-Length."),
+        413: _error("The body, or its inflated size, is over the limit."),
+        415: _error("A Content-Encoding other than gzip."),
+        503: _error("The database is busy; retry after Retry-After seconds."),
+    },
+)
 class IngestView(APIView):
     authentication_classes = [AgentTokenAuthentication]
     permission_classes = [HasAgentToken]

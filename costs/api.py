@@ -11,18 +11,22 @@ from typing import cast
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from api.pagination import PagePagination
 from costs.budgets import budget_statuses
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import render, report_rows
 from costs.serializers import (
     BudgetSerializer,
     BudgetStatusSerializer,
+    CostReportSerializer,
     HostedAlternativeSerializer,
     NodePriceSerializer,
     PriceBookEntrySerializer,
@@ -34,6 +38,7 @@ from costs.services import prices_changed
 @method_decorator(login_not_required, name="dispatch")
 class CostsViewSet(viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
+    pagination_class = PagePagination
 
 
 class PricedViewSet(CostsViewSet):
@@ -78,6 +83,13 @@ class HostedAlternativeViewSet(CostsViewSet):
 class ReportView(APIView):
     """GET the chargeback report as JSON or CSV: the rows of `cost_report`."""
 
+    @extend_schema(
+        parameters=[ReportQuerySerializer],
+        responses={
+            (200, "application/json"): CostReportSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
+    )
     def get(self, request: Request) -> HttpResponse:
         query = ReportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -104,5 +116,6 @@ class ReportView(APIView):
 class BudgetStatusView(APIView):
     """GET every budget's month-to-date spend, month-end forecast and state."""
 
+    @extend_schema(responses=BudgetStatusSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(BudgetStatusSerializer(budget_statuses(), many=True).data)

@@ -18,8 +18,17 @@ class PriceBookEntrySerializer(CleanModelSerializer):
         fields = ["id", "gpu_model", "kind", "usd_per_gpu_hour", "valid_from", "source"]
 
 
+class NodeNameField(serializers.SlugRelatedField):
+    """A node by name. PostgreSQL cannot compare text holding NUL: refused before the query."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
 class NodePriceSerializer(CleanModelSerializer):
-    node = serializers.SlugRelatedField(slug_field="name", queryset=Node.objects.all())
+    node = NodeNameField(slug_field="name", queryset=Node.objects.all())
 
     class Meta:
         model = NodePrice
@@ -92,6 +101,39 @@ class ReportQuerySerializer(serializers.Serializer):
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "The end must be after the start."})
         return attrs
+
+
+class CostReportRowSerializer(serializers.Serializer):
+    """One row of the report (documentation only: the rows are rendered by costs.report).
+    Money is a string, as every $ figure of the API; a per-unit figure is null
+    when its denominator is zero."""
+
+    group = serializers.CharField()
+    gpu_hours = serializers.FloatField()
+    cost_usd = serializers.CharField()
+    idle_usd = serializers.CharField()
+    requests = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    generation_tokens = serializers.IntegerField()
+    usd_per_request = serializers.FloatField(allow_null=True)
+    usd_per_1m_tokens = serializers.FloatField(allow_null=True)
+    usd_per_1m_prompt_tokens = serializers.FloatField(allow_null=True)
+    usd_per_1m_generated_tokens = serializers.FloatField(allow_null=True)
+    usd_per_hour = serializers.FloatField(allow_null=True)
+    usd_per_day = serializers.FloatField(allow_null=True)
+    usd_per_month = serializers.FloatField(allow_null=True)
+    energy_wh = serializers.FloatField()
+    wh_per_1k_tokens = serializers.FloatField(allow_null=True)
+    gco2e_per_1m_tokens = serializers.FloatField(allow_null=True)
+
+
+class CostReportSerializer(serializers.Serializer):
+    """The report as JSON (documentation only); the last row is the total."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    by = serializers.CharField()
+    rows = CostReportRowSerializer(many=True)
 
 
 class BudgetStatusSerializer(serializers.Serializer):

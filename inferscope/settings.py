@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "inferscope",
     "collectors",
     "costs",
@@ -203,6 +205,41 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # `?format=csv` is the report's own parameter, not a renderer override.
     "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# /api/schema/ and /api/docs/ (api/docs_urls.py); the security schemes come from
+# the authentication extensions in api/schema.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Inferscope API",
+    "DESCRIPTION": (
+        "Cost and performance observability for LLM serving on GPUs. Authenticate with "
+        "`Authorization: Bearer isk_…` (a personal API token) or a browser session; "
+        "agents post to /api/v1/ingest with their own token. Errors are "
+        '{"detail": str, "errors": [{"field", "message"}]}.'
+    ),
+    "VERSION": "1.0.0",
+    # Not public: the schema needs a login or a token like every page.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a `status`: each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "profiling.choices.JobStatus",
+        "PointStatusEnum": "profiling.choices.PointStatus",
+        "RecommendationStatusEnum": "recommendations.choices.RecommendationStatus",
+        "DeliveryStatusEnum": "alerts.choices.DeliveryStatus",
+        "AnomalyStatusEnum": "anomaly.choices.AnomalyStatus",
+        "SeverityEnum": "anomaly.choices.Severity",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.error_responses",
+    ],
 }
 
 # Ingest limits: a compressed body is checked against the same byte limit once

@@ -13,6 +13,10 @@ urlpatterns = [
     path("api/v1/alerts/", include("alerts.urls")),
     path("api/v1/profiling/", include("profiling.urls")),
     path("api/v1/recommendations/", include("recommendations.urls")),
+    path("api/v1/anomalies/", include("anomaly.urls")),
     path("api/v1/", include("collectors.urls")),
+    path("api/v1/", include("api.urls")),
+    path("api/", include("api.docs_urls")),
+    path("", include("api.metrics_urls")),
     path("", include("dashboard.urls")),
 ]

@@ -13,11 +13,13 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import PagePagination
 from collectors.api import AgentTokenAuthentication, HasAgentToken
 from collectors.models import Agent
 from inferscope.lib.api import FieldErrors
@@ -28,8 +30,11 @@ from profiling.serializers import (
     JobCreateSerializer,
     JobDetailSerializer,
     JobSerializer,
+    PollAnswerSerializer,
     PollSerializer,
+    ReportAnswerSerializer,
     ReportSerializer,
+    RunImportAnswerSerializer,
     RunImportSerializer,
 )
 from profiling.services import (
@@ -53,9 +58,20 @@ class CanQueue(permissions.DjangoModelPermissions):
     }
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("status", enum=JobStatus.values),
+            OpenApiParameter("node", int, description="a node's id"),
+        ],
+        description="Latest first, in numbered pages.",
+    ),
+    post=extend_schema(request=JobCreateSerializer, responses={201: JobSerializer}),
+)
 @method_decorator(login_not_required, name="dispatch")
 class JobListView(generics.ListCreateAPIView):
     permission_classes = [CanQueue]
+    pagination_class = PagePagination
     serializer_class = JobSerializer
     queryset = ProfilingJob.objects.all()
 
@@ -67,7 +83,7 @@ class JobListView(generics.ListCreateAPIView):
         if node and not re.fullmatch(r"[0-9]{1,12}", node):
             raise FieldErrors([{"field": "node", "message": "Expected a node id."}])
         jobs = jobs_list(params.get("status", ""), int(node) if node else None)
-        return jobs.select_related("deployment")[:200]
+        return jobs.select_related("deployment")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = JobCreateSerializer(data=request.data)
@@ -96,6 +112,7 @@ class JobDetailView(generics.RetrieveAPIView):
 
 @method_decorator(login_not_required, name="dispatch")
 class JobCancelView(APIView):
+    @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, pk: int) -> Response:
         if not request.user.has_perm("profiling.change_profilingjob"):
             return Response(
@@ -123,6 +140,7 @@ class AgentView(APIView):
 class PollView(AgentView):
     """The agent says what its node allows and gets the next queued job, if any."""
 
+    @extend_schema(request=PollSerializer, responses=PollAnswerSerializer)
     def post(self, request: Request) -> Response:
         serializer = PollSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -142,6 +160,7 @@ class ReportView(AgentView):
     """Progress, points and the end of a job; the answer's status tells the agent to
     stop when someone cancelled the job."""
 
+    @extend_schema(request=ReportSerializer, responses=ReportAnswerSerializer)
     def post(self, request: Request, pk: int) -> Response:
         serializer = ReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -156,6 +175,7 @@ class ReportView(AgentView):
 class RunImportView(AgentView):
     """`inferscope-profile --post`: a whole run measured outside the queue."""
 
+    @extend_schema(request=RunImportSerializer, responses={201: RunImportAnswerSerializer})
     def post(self, request: Request) -> Response:
         serializer = RunImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -174,6 +174,27 @@ class JobCreateSerializer(serializers.Serializer):
     )
 
 
+# Answers of the agent views (documentation only: the views build them as dicts).
+class ClaimedJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    spec = serializers.DictField()
+    time_limit_s = serializers.IntegerField()
+
+
+class PollAnswerSerializer(serializers.Serializer):
+    job = ClaimedJobSerializer(allow_null=True, help_text="null: nothing queued for the node")
+
+
+class ReportAnswerSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(JobStatus.choices, help_text="cancelled: stop the run")
+    points_done = serializers.IntegerField()
+
+
+class RunImportAnswerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField(help_text="the job's page")
+
+
 class ResultSerializer(serializers.ModelSerializer):
     setting = serializers.CharField(source="label", read_only=True)
 
@@ -183,8 +204,12 @@ class ResultSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    node_name = serializers.CharField(source="node.name", read_only=True, default=None)
-    deployment_name = serializers.CharField(source="deployment.name", read_only=True, default=None)
+    node_name = serializers.CharField(
+        source="node.name", read_only=True, default=None, allow_null=True
+    )
+    deployment_name = serializers.CharField(
+        source="deployment.name", read_only=True, default=None, allow_null=True
+    )
     progress_pct = serializers.FloatField(read_only=True)
 
     class Meta:

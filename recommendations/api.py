@@ -5,11 +5,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import PagePagination
 from inferscope.lib.api import FieldErrors
 from recommendations.choices import RecommendationStatus
 from recommendations.models import Recommendation
@@ -18,6 +20,7 @@ from recommendations.selectors import recommendations_list
 from recommendations.serializers import (
     RecommendationDetailSerializer,
     RecommendationSerializer,
+    RecomputeAnswerSerializer,
     StatusChangeSerializer,
 )
 from recommendations.services import (
@@ -29,7 +32,6 @@ from recommendations.services import (
     recommendations_recompute,
 )
 
-MAX_ROWS = 500
 CHANGE = "recommendations.change_recommendation"
 
 
@@ -37,11 +39,22 @@ def _forbidden(what: str) -> Response:
     return Response({"detail": f"You may not {what}.", "errors": []}, status.HTTP_403_FORBIDDEN)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", enum=RecommendationStatus.values, description="default open"
+            ),
+            OpenApiParameter("rule", enum=list(RULES)),
+        ]
+    )
+)
 @method_decorator(login_not_required, name="dispatch")
 class RecommendationListView(generics.ListAPIView):
     """Largest saving first; `status` (default open) and `rule` filter."""
 
     serializer_class = RecommendationSerializer
+    pagination_class = PagePagination
     queryset = Recommendation.objects.all()
 
     def get_queryset(self) -> QuerySet[Recommendation]:
@@ -54,7 +67,7 @@ class RecommendationListView(generics.ListAPIView):
             errors.append({"field": "rule", "message": f"Not a rule: {', '.join(RULES)}."})
         if errors:
             raise FieldErrors(errors)
-        return recommendations_list(wanted, rule)[:MAX_ROWS]
+        return recommendations_list(wanted, rule)
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -67,6 +80,7 @@ class RecommendationDetailView(generics.RetrieveAPIView):
 class RecommendationStatusView(APIView):
     """{"action": "dismiss" | "snooze" | "done" | "reopen", "until": ISO time for snooze}."""
 
+    @extend_schema(request=StatusChangeSerializer, responses=RecommendationDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
         if not request.user.has_perm(CHANGE):
             return _forbidden("change recommendations")
@@ -92,6 +106,7 @@ class RecommendationStatusView(APIView):
 class RecomputeView(APIView):
     """Runs every rule now, as the daily job does, and says what changed."""
 
+    @extend_schema(request=None, responses=RecomputeAnswerSerializer)
     def post(self, request: Request) -> Response:
         if not request.user.has_perm(CHANGE):
             return _forbidden("recompute recommendations")

@@ -1,5 +1,6 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recommendations.models import Recommendation
@@ -21,12 +22,28 @@ class RecommendationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class MeasuredSavingSerializer(serializers.Serializer):
+    """What the change saved, measured after it was marked done (documentation only)."""
+
+    before_usd_per_day = serializers.DecimalField(max_digits=14, decimal_places=2)
+    after_usd_per_day = serializers.DecimalField(max_digits=14, decimal_places=2)
+    days_after = serializers.IntegerField()
+    monthly_usd = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RecomputeAnswerSerializer(serializers.Serializer):
+    found = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    closed = serializers.IntegerField()
+
+
 class RecommendationDetailSerializer(RecommendationSerializer):
     measured_saving = serializers.SerializerMethodField()
 
     class Meta(RecommendationSerializer.Meta):
         fields = [*RecommendationSerializer.Meta.fields, "evidence", "measured_saving"]
 
+    @extend_schema_field(MeasuredSavingSerializer(allow_null=True))
     def get_measured_saving(self, rec: Recommendation) -> dict[str, Any] | None:
         measured = measured_saving(rec)
         if measured is None:

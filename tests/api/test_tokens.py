@@ -45,7 +45,7 @@ def test_a_token_is_shown_once_and_only_its_hash_is_kept(owner):
 def test_a_read_token_reads_and_cannot_write(owner, rec):
     _, token = api_token_create(owner, "grafana", "read")
     client = Client(enforce_csrf_checks=True)
-    assert client.get(API, **bearer(token)).json()[0]["id"] == rec.pk
+    assert client.get(API, **bearer(token)).json()["results"][0]["id"] == rec.pk
     denied = client.post(f"{API}{rec.pk}/status", {"action": "dismiss"}, "application/json",
                          **bearer(token))  # fmt: skip
     assert denied.status_code == 403

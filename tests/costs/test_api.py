@@ -56,7 +56,7 @@ def test_a_plain_user_reads_prices_but_cannot_change_them(
     client.force_login(request.getfixturevalue(person))
     listed = client.get(f"{API}/prices")
     assert listed.status_code == 200
-    assert {"id": entry.pk, **PRICE, "usd_per_gpu_hour": "3.0000"} in listed.json()
+    assert {"id": entry.pk, **PRICE, "usd_per_gpu_hour": "3.0000"} in listed.json()["results"]
     assert client.post(f"{API}/prices", {**PRICE, "valid_from": "2026-12-01"}).status_code == 403
     changed = client.patch(
         f"{API}/prices/{entry.pk}", {"source": "x"}, content_type="application/json"

@@ -123,7 +123,7 @@ def test_the_api_needs_a_login_and_the_change_permission(client: Client, teammat
     row = rec("a", "10.00")
     assert client.get(API).status_code in (401, 403)
     client.force_login(teammate)
-    listed = client.get(API).json()
+    listed = client.get(API).json()["results"]
     assert [(r["id"], r["monthly_saving_usd"]) for r in listed] == [(row.pk, "10.00")]
     denied = client.post(f"{API}{row.pk}/status", {"action": "dismiss"}, "application/json")
     assert denied.status_code == 403
@@ -131,8 +131,9 @@ def test_the_api_needs_a_login_and_the_change_permission(client: Client, teammat
     client.force_login(owner)
     done = client.post(f"{API}{row.pk}/status", {"action": "dismiss"}, "application/json")
     assert done.status_code == 200 and done.json()["status"] == "dismissed"
-    assert client.get(API).json() == []
-    assert [r["id"] for r in client.get(API, {"status": "dismissed"}).json()] == [row.pk]
+    assert client.get(API).json()["results"] == []
+    dismissed = client.get(API, {"status": "dismissed"}).json()["results"]
+    assert [r["id"] for r in dismissed] == [row.pk]
 
 
 def test_the_api_refuses_bad_input_with_field_errors_and_changes_nothing(client: Client, owner):

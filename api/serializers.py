@@ -1,0 +1,314 @@
+"""Shapes of the fleet and time-series API: the rows each list gives.
+
+A time-series row has the same fields, in the same order, as its CSV export's header
+(the column maps in api.selectors), so a page and an export of it agree.
+"""
+
+from datetime import UTC
+from typing import Any
+
+from rest_framework import serializers
+
+from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
+from costs.models import CostRecord, GpuRollup, InferenceRollup
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in and out; a time without an offset is UTC, and output is always UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+
+# Fleet ------------------------------------------------------------------------------
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    created_at = UtcDateTimeField(read_only=True)
+    agent_name = serializers.CharField(read_only=True, allow_null=True)
+    agent_last_seen_at = UtcDateTimeField(read_only=True, allow_null=True)
+    gpu_count = serializers.IntegerField(read_only=True)
+    deployment_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Node
+        fields = [
+            "id",
+            "name",
+            "hostname",
+            "simulated",
+            "labels",
+            "agent",
+            "agent_name",
+            "agent_last_seen_at",
+            "gpu_count",
+            "deployment_count",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class GpuSerializer(serializers.ModelSerializer):
+    node_name = serializers.CharField(source="node.name", read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    last_sample_at = UtcDateTimeField(source="last_ts", read_only=True, allow_null=True)
+    last_util_gpu = serializers.FloatField(source="last_util", read_only=True, allow_null=True)
+    last_power_w = serializers.FloatField(source="last_power", read_only=True, allow_null=True)
+    last_mem_used_bytes = serializers.IntegerField(
+        source="last_mem_used", read_only=True, allow_null=True
+    )
+    last_temp_c = serializers.FloatField(source="last_temp", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Gpu
+        fields = [
+            "id",
+            "uuid",
+            "node",
+            "node_name",
+            "index",
+            "model_name",
+            "memory_total_bytes",
+            "deployments",
+            "created_at",
+            "last_sample_at",
+            "last_util_gpu",
+            "last_power_w",
+            "last_mem_used_bytes",
+            "last_temp_c",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    node_name = serializers.CharField(source="node.name", read_only=True)
+    created_at = UtcDateTimeField(read_only=True)
+    last_sample_at = UtcDateTimeField(source="last_ts", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "name",
+            "node",
+            "node_name",
+            "model",
+            "server_kind",
+            "endpoint",
+            "labels",
+            "gpus",
+            "created_at",
+            "last_sample_at",
+        ]
+        read_only_fields = fields
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    """No token hash: the prefix is what tells tokens apart."""
+
+    created_at = UtcDateTimeField(read_only=True)
+    last_seen_at = UtcDateTimeField(read_only=True, allow_null=True)
+    revoked_at = UtcDateTimeField(read_only=True, allow_null=True)
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "name",
+            "token_prefix",
+            "version",
+            "dropped_samples",
+            "nodes",
+            "created_at",
+            "last_seen_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = fields
+
+    def get_active(self, agent: Agent) -> bool:
+        return agent.revoked_at is None
+
+
+# Time series ------------------------------------------------------------------------
+
+
+class GpuSampleSerializer(serializers.ModelSerializer):
+    gpu_uuid = serializers.CharField(source="gpu.uuid", read_only=True)
+    ts = UtcDateTimeField(read_only=True)
+
+    class Meta:
+        model = GpuSample
+        fields = [
+            "id",
+            "gpu",
+            "gpu_uuid",
+            "ts",
+            "util_gpu",
+            "util_mem",
+            "mem_used_bytes",
+            "mem_total_bytes",
+            "power_w",
+            "power_limit_w",
+            "energy_j",
+            "temp_c",
+            "sm_clock_mhz",
+            "mem_clock_mhz",
+            "throttle_reasons",
+            "pcie_rx_bytes_s",
+            "pcie_tx_bytes_s",
+            "ecc_corrected",
+            "ecc_uncorrected",
+        ]
+        read_only_fields = fields
+
+
+class InferenceSampleSerializer(serializers.ModelSerializer):
+    deployment_name = serializers.CharField(source="deployment.name", read_only=True)
+    ts = UtcDateTimeField(read_only=True)
+
+    class Meta:
+        model = InferenceSample
+        fields = [
+            "id",
+            "deployment",
+            "deployment_name",
+            "ts",
+            "interval_s",
+            "requests_ok",
+            "requests_error",
+            "requests_aborted",
+            "prompt_tokens",
+            "generation_tokens",
+            "running",
+            "waiting",
+            "kv_cache_usage",
+            "prefix_cache_hits",
+            "prefix_cache_queries",
+            "preemptions",
+            "ttft_hist",
+            "itl_hist",
+            "e2e_hist",
+            "queue_hist",
+            "gpu_memory",
+        ]
+        read_only_fields = fields
+
+
+def _avg_field(annotation: str) -> serializers.FloatField:
+    # The selector's SQL average, so a page and its CSV export give the same digits.
+    return serializers.FloatField(source=annotation, read_only=True, allow_null=True)
+
+
+class GpuRollupSerializer(serializers.ModelSerializer):
+    gpu_uuid = serializers.CharField(source="gpu.uuid", read_only=True)
+    resolution_s = serializers.IntegerField(source="resolution", read_only=True)
+    bucket = UtcDateTimeField(read_only=True)
+    util_avg = _avg_field("avg_util")
+    power_avg = _avg_field("avg_power")
+    temp_avg = _avg_field("avg_temp")
+    mem_used_avg = _avg_field("avg_mem_used")
+    sm_clock_avg = _avg_field("avg_sm_clock")
+
+    class Meta:
+        model = GpuRollup
+        fields = [
+            "id",
+            "gpu",
+            "gpu_uuid",
+            "resolution_s",
+            "bucket",
+            "samples",
+            "present_s",
+            "util_avg",
+            "util_max",
+            "power_avg",
+            "power_max",
+            "energy_j",
+            "mem_used_avg",
+            "mem_used_max",
+            "mem_total",
+            "temp_avg",
+            "temp_max",
+            "sm_clock_avg",
+            "throttled_s",
+            "util_sum",
+            "util_n",
+            "power_sum",
+            "power_n",
+            "temp_sum",
+            "temp_n",
+            "mem_used_sum",
+            "mem_used_n",
+            "sm_clock_sum",
+            "sm_clock_n",
+        ]
+        read_only_fields = fields
+
+
+class InferenceRollupSerializer(serializers.ModelSerializer):
+    deployment_name = serializers.CharField(source="deployment.name", read_only=True)
+    resolution_s = serializers.IntegerField(source="resolution", read_only=True)
+    bucket = UtcDateTimeField(read_only=True)
+    kv_cache_avg = _avg_field("avg_kv_cache")
+
+    class Meta:
+        model = InferenceRollup
+        fields = [
+            "id",
+            "deployment",
+            "deployment_name",
+            "resolution_s",
+            "bucket",
+            "samples",
+            "present_s",
+            "requests_ok",
+            "requests_error",
+            "requests_aborted",
+            "prompt_tokens",
+            "generation_tokens",
+            "running_max",
+            "waiting_max",
+            "kv_cache_avg",
+            "kv_cache_sum",
+            "kv_cache_n",
+            "prefix_cache_hits",
+            "prefix_cache_queries",
+            "preemptions",
+            "ttft_hist",
+            "itl_hist",
+            "e2e_hist",
+            "queue_hist",
+            "gpu_memory",
+        ]
+        read_only_fields = fields
+
+
+class CostRecordSerializer(serializers.ModelSerializer):
+    hour = UtcDateTimeField(read_only=True)
+    gpu_uuid = serializers.CharField(source="gpu.uuid", read_only=True)
+    node_name = serializers.CharField(source="gpu.node.name", read_only=True)
+    deployment_name = serializers.CharField(
+        source="deployment.name", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = CostRecord
+        fields = [
+            "id",
+            "hour",
+            "gpu",
+            "gpu_uuid",
+            "node_name",
+            "deployment",
+            "deployment_name",
+            "usd",
+            "gpu_hours",
+            "energy_wh",
+            "idle_held",
+            "rate_usd_per_hour",
+            "priced",
+            "pricing",
+        ]
+        read_only_fields = fields
