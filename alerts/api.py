@@ -26,18 +26,19 @@ from alerts.serializers import (
     SilenceSerializer,
 )
 from alerts.services import channel_send_test
+from api.mixins import TimeRangeExportMixin
 from api.pagination import PagePagination
 from inferscope.lib.api import FieldErrors
 
 
 @method_decorator(login_not_required, name="dispatch")
-class AlertsViewSet(viewsets.ModelViewSet):
+class AlertsViewSet(TimeRangeExportMixin, viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
     pagination_class = PagePagination
 
 
 @method_decorator(login_not_required, name="dispatch")
-class AlertsReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+class AlertsReadOnlyViewSet(TimeRangeExportMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated]
     pagination_class = PagePagination
 
@@ -45,16 +46,22 @@ class AlertsReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
 class ChannelViewSet(AlertsViewSet):
     queryset = Channel.objects.all()
     serializer_class = ChannelSerializer
+    time_field = "created_at"
+    export_name = "alert-channels"
 
 
 class RuleViewSet(AlertsViewSet):
     queryset = Rule.objects.prefetch_related("channels")
     serializer_class = RuleSerializer
+    time_field = "created_at"
+    export_name = "alert-rules"
 
 
 class SilenceViewSet(AlertsViewSet):
     queryset = Silence.objects.all()
     serializer_class = SilenceSerializer
+    time_field = "created_at"
+    export_name = "silences"
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.save(created_by=self.request.user)
@@ -74,6 +81,9 @@ def _choice(request: Request, name: str, allowed: list[str]) -> str:
 )
 class AlertViewSet(AlertsReadOnlyViewSet):
     serializer_class = AlertSerializer
+    # Every alert has started (a pending one has not fired yet).
+    time_field = "started_at"
+    export_name = "alerts"
 
     def get_queryset(self) -> QuerySet[Alert]:
         alerts = Alert.objects.select_related("rule")
@@ -86,6 +96,8 @@ class AlertViewSet(AlertsReadOnlyViewSet):
 )
 class DeliveryViewSet(AlertsReadOnlyViewSet):
     serializer_class = DeliverySerializer
+    time_field = "created_at"
+    export_name = "deliveries"
 
     def get_queryset(self) -> QuerySet[Delivery]:
         deliveries = Delivery.objects.select_related("channel", "event").prefetch_related(

@@ -2,6 +2,7 @@
 the permission the anomaly page's buttons need, anomaly.change_anomaly."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -27,6 +28,7 @@ from anomaly.serializers import (
     AnomalyStatusSerializer,
 )
 from anomaly.services import anomaly_set_status
+from api.mixins import TimeRangeExportMixin
 from inferscope.lib.api import FieldErrors
 
 CHANGE = "anomaly.change_anomaly"
@@ -65,12 +67,21 @@ def _entities(gpus: Sequence[int], nodes: Sequence[int], deployments: Sequence[i
 
 @extend_schema_view(get=extend_schema(parameters=[AnomalyFilterSerializer]))
 @method_decorator(login_not_required, name="dispatch")
-class AnomalyListView(generics.ListAPIView):
+class AnomalyListView(TimeRangeExportMixin, generics.ListAPIView):
     """Newest first, a page at a time; every filter given must match."""
 
     serializer_class = AnomalySerializer
     pagination_class = AnomalyPagination
     queryset = Anomaly.objects.all()
+    time_field = "start"
+    time_parameters_described = True  # AnomalyFilterSerializer's start and end
+    export_name = "anomalies"
+
+    def filter_time_range(
+        self, queryset: QuerySet[Any], start: datetime | None, end: datetime | None
+    ) -> QuerySet[Any]:
+        # get_queryset's selector keeps the anomalies that overlap [start, end).
+        return queryset
 
     def get_queryset(self) -> QuerySet[Anomaly]:
         filters = AnomalyFilterSerializer(data=self.request.query_params)

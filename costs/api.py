@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from api.mixins import TimeRangeExportMixin
 from api.pagination import PagePagination
 from costs.budgets import budget_statuses
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
@@ -36,7 +37,7 @@ from costs.services import prices_changed
 
 
 @method_decorator(login_not_required, name="dispatch")
-class CostsViewSet(viewsets.ModelViewSet):
+class CostsViewSet(TimeRangeExportMixin, viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
     pagination_class = PagePagination
 
@@ -62,21 +63,29 @@ class PricedViewSet(CostsViewSet):
 class PriceBookEntryViewSet(PricedViewSet):
     queryset = PriceBookEntry.objects.all()
     serializer_class = PriceBookEntrySerializer
+    time_field = "valid_from"  # a day: kept when its midnight UTC is in the range
+    export_name = "prices"
 
 
 class NodePriceViewSet(PricedViewSet):
     queryset = NodePrice.objects.select_related("node")
     serializer_class = NodePriceSerializer
+    time_field = "valid_from"
+    export_name = "node-prices"
 
 
 class BudgetViewSet(CostsViewSet):
     queryset = Budget.objects.select_related("deployment__node")
     serializer_class = BudgetSerializer
+    time_field = "created_at"
+    export_name = "budgets"
 
 
 class HostedAlternativeViewSet(CostsViewSet):
     queryset = HostedAlternative.objects.order_by("name")
     serializer_class = HostedAlternativeSerializer
+    time_field = None  # no time of its own: start/end are refused
+    export_name = "hosted-alternatives"
 
 
 @method_decorator(login_not_required, name="dispatch")

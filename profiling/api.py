@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.mixins import TimeRangeExportMixin
 from api.pagination import PagePagination
 from collectors.api import AgentTokenAuthentication, HasAgentToken
 from collectors.models import Agent
@@ -69,11 +70,13 @@ class CanQueue(permissions.DjangoModelPermissions):
     post=extend_schema(request=JobCreateSerializer, responses={201: JobSerializer}),
 )
 @method_decorator(login_not_required, name="dispatch")
-class JobListView(generics.ListCreateAPIView):
+class JobListView(TimeRangeExportMixin, generics.ListCreateAPIView):
     permission_classes = [CanQueue]
     pagination_class = PagePagination
     serializer_class = JobSerializer
     queryset = ProfilingJob.objects.all()
+    time_field = "created_at"
+    export_name = "profiling-jobs"
 
     def get_queryset(self) -> QuerySet[ProfilingJob]:
         params = self.request.query_params

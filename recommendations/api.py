@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.mixins import TimeRangeExportMixin
 from api.pagination import PagePagination
 from inferscope.lib.api import FieldErrors
 from recommendations.choices import RecommendationStatus
@@ -50,12 +51,14 @@ def _forbidden(what: str) -> Response:
     )
 )
 @method_decorator(login_not_required, name="dispatch")
-class RecommendationListView(generics.ListAPIView):
+class RecommendationListView(TimeRangeExportMixin, generics.ListAPIView):
     """Largest saving first; `status` (default open) and `rule` filter."""
 
     serializer_class = RecommendationSerializer
     pagination_class = PagePagination
     queryset = Recommendation.objects.all()
+    time_field = "first_seen_at"
+    export_name = "recommendations"
 
     def get_queryset(self) -> QuerySet[Recommendation]:
         params = self.request.query_params
