@@ -28,6 +28,7 @@ FORMATS = ("csv", "json")
 # Rows per database round trip and per chunk sent: big enough that the per-chunk
 # cost vanishes, small enough that a chunk is a few hundred kB.
 CHUNK_ROWS = 2000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def iso_utc(value: datetime) -> str:
@@ -43,6 +44,10 @@ def csv_cell(value: Any) -> Any:
         return iso_utc(value)
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # A name an agent reported ("=HYPERLINK(...)") would run as a formula when the
+        # export is opened in a spreadsheet: a leading quote keeps it text (OWASP).
+        return "'" + value
     return value  # str, int, float and Decimal print as they are
 
 

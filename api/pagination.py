@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from api.views.query import EARLIEST_YEAR, LATEST_YEAR
 from inferscope.lib.api import FieldErrors
 
 
@@ -93,13 +94,18 @@ class TimeCursorPagination(BasePagination):
             if match is None:
                 raise ValueError(raw)
             ts = datetime.fromisoformat(match["ts"])
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+            if ts.tzinfo is None:
+                ts = ts.replace(tzinfo=UTC)
+            # An offset can carry year 1 or 9999 out of range (OverflowError); no
+            # cursor this API gives out lies outside the years a query accepts.
+            ts = ts.astimezone(UTC)
+            if not EARLIEST_YEAR <= ts.year < LATEST_YEAR:
+                raise ValueError(raw)
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise FieldErrors(
                 [{"field": "cursor", "message": "Not a cursor this API gave out."}],
                 "Invalid query parameters.",
             ) from None
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
         return ts, int(match["pk"])
 
     def get_next_link(self) -> str | None:

@@ -183,3 +183,13 @@ def test_a_json_envelope_wraps_the_rows_as_results(db):
         response = export_response(["n"], iter([(1,), (2,)]), "json", "x", envelope)
         body = json.loads(b"".join(response.streaming_content))
         assert body == {**expected, "results": [{"n": 1}, {"n": 2}]}
+
+
+def test_a_name_that_looks_like_a_formula_stays_text():
+    from api.export import csv_cell
+
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert [csv_cell(v) for v in ("+1", "-x", "@a", "\tz", "chat-8b")] == [
+        "'+1", "'-x", "'@a", "'\tz", "chat-8b",
+    ]  # fmt: skip
+    assert csv_cell(-3) == -3  # numbers stay numbers

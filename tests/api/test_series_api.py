@@ -245,3 +245,17 @@ def test_page_size_over_the_maximum_is_capped(reader, fleet, monkeypatch):
     for junk in ("0", "-5", "ten", "9" * 50):
         rows = results(reader.get(V1 + "samples/gpu", day(page_size=junk)))
         assert len(rows) == 30  # the default page size, 500
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"0001-01-01T00:00:00+14:00|1", b"9999-12-31T23:59:59-14:00|1", b"1999-12-31T23:00:00|1"],
+)
+def test_a_cursor_out_of_range_is_a_400_not_a_500(client, owner, raw):
+    import base64
+
+    client.force_login(owner)
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get("/api/v1/samples/gpu", {"cursor": cursor})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "cursor"
