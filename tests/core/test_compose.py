@@ -29,6 +29,7 @@ def test_the_processes_use_postgres_and_redis():
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:")
+        assert env["CACHE_URL"].startswith("redis://redis:")
 
 
 def test_migrations_run_before_the_processes_start():
