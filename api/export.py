@@ -73,7 +73,7 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    raise NotImplementedError(type(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")  # as json expects
 
 
 def stream_json(

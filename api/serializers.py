@@ -9,6 +9,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from api.selectors import (
+    COST_RECORD_COLUMNS,
+    GPU_ROLLUP_COLUMNS,
+    GPU_SAMPLE_COLUMNS,
+    INFERENCE_ROLLUP_COLUMNS,
+    INFERENCE_SAMPLE_COLUMNS,
+)
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
 from costs.models import CostRecord, GpuRollup, InferenceRollup
 
@@ -140,27 +147,8 @@ class GpuSampleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GpuSample
-        fields = [
-            "id",
-            "gpu",
-            "gpu_uuid",
-            "ts",
-            "util_gpu",
-            "util_mem",
-            "mem_used_bytes",
-            "mem_total_bytes",
-            "power_w",
-            "power_limit_w",
-            "energy_j",
-            "temp_c",
-            "sm_clock_mhz",
-            "mem_clock_mhz",
-            "throttle_reasons",
-            "pcie_rx_bytes_s",
-            "pcie_tx_bytes_s",
-            "ecc_corrected",
-            "ecc_uncorrected",
-        ]
+        # The export's columns, in order: a page and a CSV row read the same fields.
+        fields = list(GPU_SAMPLE_COLUMNS)
         read_only_fields = fields
 
 
@@ -170,29 +158,8 @@ class InferenceSampleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InferenceSample
-        fields = [
-            "id",
-            "deployment",
-            "deployment_name",
-            "ts",
-            "interval_s",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
-            "prompt_tokens",
-            "generation_tokens",
-            "running",
-            "waiting",
-            "kv_cache_usage",
-            "prefix_cache_hits",
-            "prefix_cache_queries",
-            "preemptions",
-            "ttft_hist",
-            "itl_hist",
-            "e2e_hist",
-            "queue_hist",
-            "gpu_memory",
-        ]
+        # The export's columns, in order: a page and a CSV row read the same fields.
+        fields = list(INFERENCE_SAMPLE_COLUMNS)
         read_only_fields = fields
 
 
@@ -213,37 +180,8 @@ class GpuRollupSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GpuRollup
-        fields = [
-            "id",
-            "gpu",
-            "gpu_uuid",
-            "resolution_s",
-            "bucket",
-            "samples",
-            "present_s",
-            "util_avg",
-            "util_max",
-            "power_avg",
-            "power_max",
-            "energy_j",
-            "mem_used_avg",
-            "mem_used_max",
-            "mem_total",
-            "temp_avg",
-            "temp_max",
-            "sm_clock_avg",
-            "throttled_s",
-            "util_sum",
-            "util_n",
-            "power_sum",
-            "power_n",
-            "temp_sum",
-            "temp_n",
-            "mem_used_sum",
-            "mem_used_n",
-            "sm_clock_sum",
-            "sm_clock_n",
-        ]
+        # The export's columns, in order: a page and a CSV row read the same fields.
+        fields = list(GPU_ROLLUP_COLUMNS)
         read_only_fields = fields
 
 
@@ -255,33 +193,8 @@ class InferenceRollupSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InferenceRollup
-        fields = [
-            "id",
-            "deployment",
-            "deployment_name",
-            "resolution_s",
-            "bucket",
-            "samples",
-            "present_s",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
-            "prompt_tokens",
-            "generation_tokens",
-            "running_max",
-            "waiting_max",
-            "kv_cache_avg",
-            "kv_cache_sum",
-            "kv_cache_n",
-            "prefix_cache_hits",
-            "prefix_cache_queries",
-            "preemptions",
-            "ttft_hist",
-            "itl_hist",
-            "e2e_hist",
-            "queue_hist",
-            "gpu_memory",
-        ]
+        # The export's columns, in order: a page and a CSV row read the same fields.
+        fields = list(INFERENCE_ROLLUP_COLUMNS)
         read_only_fields = fields
 
 
@@ -295,20 +208,6 @@ class CostRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CostRecord
-        fields = [
-            "id",
-            "hour",
-            "gpu",
-            "gpu_uuid",
-            "node_name",
-            "deployment",
-            "deployment_name",
-            "usd",
-            "gpu_hours",
-            "energy_wh",
-            "idle_held",
-            "rate_usd_per_hour",
-            "priced",
-            "pricing",
-        ]
+        # The export's columns, in order: a page and a CSV row read the same fields.
+        fields = list(COST_RECORD_COLUMNS)
         read_only_fields = fields
