@@ -1,6 +1,7 @@
 """Seeds the schemathesis run's database with a small fleet: the simulated agent's
-last hour (as `make run`'s local agent would send it), a budget, an email channel
-and a queued profiling job, so detail endpoints have rows to find.
+last hour (as `make run`'s local agent would send it), rolled up, with capacity
+estimates, a budget, an email channel and a queued profiling job, so detail
+endpoints have rows to find.
 
 Run with the server's environment (DATABASE_URL …) from the repository root.
 """
@@ -26,6 +27,8 @@ from collectors.ingest import ingest_batch  # noqa: E402
 from collectors.models import Deployment, Node  # noqa: E402
 from collectors.services import agent_create  # noqa: E402
 from costs.models import Budget  # noqa: E402
+from costs.rollups import rollup_pending  # noqa: E402
+from economics.services import capacity_estimates_update  # noqa: E402
 from profiling.choices import JobSource  # noqa: E402
 from profiling.services import capability_report, job_create  # noqa: E402
 
@@ -37,6 +40,10 @@ end = time.time() // 10 * 10
 for start in range(int(end - HOUR), int(end), BATCH):
     body = batch_body(start, start + BATCH, 10.0)
     ingest_batch(agent, msgspec.json.encode(body))
+
+# The capacity job reads minute rollups: roll up first (runjobs does it again, a no-op).
+rollup_pending()
+estimated = capacity_estimates_update()
 
 deployment = Deployment.objects.order_by("pk").first()
 Budget.objects.create(name="fleet", monthly_usd=Decimal("50000"))
@@ -53,5 +60,6 @@ job_create(
     source=JobSource.CLI,
 )
 sys.stdout.write(
-    f"seeded: {Node.objects.count()} nodes, {Deployment.objects.count()} deployments\n"
+    f"seeded: {Node.objects.count()} nodes, {Deployment.objects.count()} deployments,"
+    f" {estimated} capacity estimates\n"
 )

@@ -13,6 +13,9 @@ class RuleKind(models.TextChoices):
     BUDGET = "budget", "Budget"
     SILENCE = "silence", "No data"
     GPU_HEALTH = "gpu_health", "GPU health"
+    GOODPUT = "goodput", "Goodput below a share"
+    HEADROOM = "headroom", "Capacity headroom below a share"
+    IDLE_HELD = "idle_held", "Idle-held spend above $ a day"
 
 
 class Comparison(models.TextChoices):
@@ -31,6 +34,11 @@ class HealthCondition(models.TextChoices):
     THROTTLING = "throttling", "Thermal or power throttling"
     ECC = "ecc", "New uncorrected ECC errors"
     GONE = "gone", "GPU gone from NVML"
+
+
+class HeadroomCondition(models.TextChoices):
+    CURRENT = "current", "At the current load (the last hour)"
+    PEAK = "peak", "At the busiest hour of the last day"
 
 
 class AlertState(models.TextChoices):

@@ -26,3 +26,13 @@ DEFAULT_REPEAT_MINUTES = 240
 METRIC_WINDOW_SECONDS = 60
 SIGNATURE_HEADER = "X-Inferscope-Signature"
 TIMESTAMP_HEADER = "X-Inferscope-Timestamp"
+# Goodput rules judge the minute rollups of this window, ending now...
+GOODPUT_WINDOW_MINUTES = 60
+# ...and only deployments that finished at least this many requests in it: a
+# handful of requests makes a share that one slow request moves by 10 points.
+GOODPUT_MIN_REQUESTS = 30
+# A capacity estimate whose window ended longer ago than this is not read: its
+# "current" load is stale (the hourly estimate job has stopped).
+HEADROOM_MAX_AGE_SECONDS = 3 * 3600
+# Idle-held rules add up the last this many costed hours: "a day".
+IDLE_HELD_HOURS = 24

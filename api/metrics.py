@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
@@ -31,9 +31,10 @@ from anomaly.choices import AnomalyStatus, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, Deployment
 from costs.budgets import budget_statuses
-from costs.choices import Resolution
-from costs.models import InferenceRollup
+from costs.spend import Row as SpendRow
 from costs.spend import per_1m, spend_steps
+from economics.models import CapacityEstimate
+from economics.selectors import Figures, capacity_estimates, deployment_economics
 from inferscope.lib.timerange import HOUR
 from recommendations.selectors import open_totals
 
@@ -108,16 +109,47 @@ def _deployment_labels(name: str, node: str, labels: Any) -> dict[str, str]:
     return out
 
 
-def cost_gauges(hour: datetime) -> list[Gauge]:
-    """The hour's $ per deployment and idle $, and $ per 1M tokens over the 24 hours to it."""
+def _labelled(ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Each deployment's Prometheus labels, in the order its series are written."""
+    rows = Deployment.objects.filter(pk__in=set(ids)).values_list(
+        "pk", "name", "node__name", "labels"
+    )
+    labelled = {pk: _deployment_labels(name, node, labels) for pk, name, node, labels in rows}
+    return dict(sorted(labelled.items(), key=lambda kv: tuple(kv[1].values())))
+
+
+def deployment_gauges(hour: datetime) -> list[Gauge]:
+    """Cost of the last complete hour, unit economics over the 24 hours to its end, and
+    the latest capacity estimates: a few queries each, and one for all the labels."""
     end = hour + timedelta(hours=1)
     start = end - TOKENS_WINDOW
+    rows = spend_steps(start, end, HOUR)
+    figures = deployment_economics(start, end)
+    capacity = capacity_estimates()
+    day = {dep for _, dep, _, _ in rows if dep is not None}
+    labelled = _labelled(day | set(figures) | set(capacity))
+    return [
+        *cost_gauges(hour, rows, figures, {k: v for k, v in labelled.items() if k in day}),
+        *economics_gauges(figures, labelled),
+        *capacity_gauges(capacity, labelled),
+    ]
+
+
+def cost_gauges(
+    hour: datetime,
+    rows: Iterable[SpendRow],
+    figures: Mapping[int, Figures],
+    labelled: Mapping[int, dict[str, str]],
+) -> list[Gauge]:
+    """The hour's $ per deployment and idle $, and $ per 1M tokens over the 24 hours to it
+    (the tokens of the hourly rollups, as deployment_economics counts them)."""
     last_hour: dict[int, Decimal] = {}
+    last_held: dict[int, Decimal] = {}
     day: dict[int, Decimal] = defaultdict(Decimal)
     unallocated = held = ZERO
     # As the dashboard's totals: a row without deployment is idle GPU time; a
     # deployment's idle-held $ is part of its own cost, counted here once more as idle.
-    for ts, dep, usd, held_usd in spend_steps(start, end, HOUR):
+    for ts, dep, usd, held_usd in rows:
         if dep is not None:
             day[dep] += usd
         if ts != hour:
@@ -126,23 +158,23 @@ def cost_gauges(hour: datetime) -> list[Gauge]:
             unallocated += usd
         else:
             last_hour[dep] = last_hour.get(dep, ZERO) + usd
+            last_held[dep] = last_held.get(dep, ZERO) + held_usd
             held += held_usd
-    tokens = _tokens(start, end)
-    deployments = {
-        pk: _deployment_labels(name, node, labels)
-        for pk, name, node, labels in Deployment.objects.filter(pk__in=set(day)).values_list(
-            "pk", "name", "node__name", "labels"
-        )
-    }
     cost = Gauge("deployment_cost_usd_per_hour", "$ of the last complete UTC hour, per deployment.")
+    held_cost = Gauge(
+        "deployment_idle_held_usd_per_hour",
+        "Of the deployment's $ of the last complete UTC hour, what it held serving nothing.",
+    )
     rate = Gauge(
         "deployment_usd_per_1m_tokens",
         "$ per million prompt plus generated tokens over the last 24 complete hours.",
     )
-    for dep, labels in sorted(deployments.items(), key=lambda kv: tuple(kv[1].values())):
+    for dep, labels in labelled.items():
         if dep in last_hour:
             cost.add(last_hour[dep], **labels)
-        value = per_1m(day[dep], tokens.get(dep, 0))
+            held_cost.add(last_held[dep], **labels)
+        fig = figures.get(dep)
+        value = per_1m(day[dep], fig.prompt_tokens + fig.generation_tokens if fig else 0)
         if value is not None:
             rate.add(value, **labels)
     idle = Gauge(
@@ -152,22 +184,85 @@ def cost_gauges(hour: datetime) -> list[Gauge]:
     )
     idle.add(unallocated, kind="unallocated")
     idle.add(held, kind="held")
+    split = Gauge(
+        "cost_usd_per_hour",
+        "$ of the last complete UTC hour by kind of GPU time: active, idle_held (held by a "
+        "deployment serving nothing) and truly_idle (held by none); they add up to the bill.",
+    )
+    split.add(sum(last_hour.values(), ZERO) - held, kind="active")
+    split.add(held, kind="idle_held")
+    split.add(unallocated, kind="truly_idle")
     stamp = Gauge("cost_hour_timestamp_seconds", "Start of the hour the per-hour $ figures cover.")
     stamp.add(int(hour.timestamp()))
-    return [cost, rate, idle, stamp]
+    return [cost, held_cost, rate, idle, split, stamp]
 
 
-def _tokens(start: datetime, end: datetime) -> dict[int, int]:
-    """Prompt plus generated tokens per deployment over the hourly rollups of [start, end)."""
-    rows = (
-        InferenceRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
-        )
-        .values("deployment_id")
-        .annotate(prompt=Sum("prompt_tokens"), generated=Sum("generation_tokens"))
-        .order_by()
+def economics_gauges(
+    figures: Mapping[int, Figures], labelled: Mapping[int, dict[str, str]]
+) -> list[Gauge]:
+    """Goodput, $ per good request and cache savings over the last 24 complete hours."""
+    goodput = Gauge(
+        "deployment_goodput_ratio",
+        "Share of the requests of the last 24 complete hours that met every SLO target.",
     )
-    return {r["deployment_id"]: (r["prompt"] or 0) + (r["generated"] or 0) for r in rows}
+    per_good = Gauge(
+        "deployment_usd_per_good_request",
+        "$ of the last 24 complete hours per request that met every SLO target.",
+    )
+    cache = Gauge(
+        "deployment_cache_net_savings_usd",
+        "Prefill $ that prefix-cache hits saved over the last 24 complete hours, less the $ "
+        "of recomputing preempted requests (deployments whose server reports its cache).",
+    )
+    for dep, labels in labelled.items():
+        fig = figures.get(dep)
+        if fig is None:
+            continue
+        if fig.goodput is not None:
+            goodput.add(fig.goodput, **labels)
+        if fig.usd_per_good_request is not None:
+            per_good.add(fig.usd_per_good_request, **labels)
+        if fig.cache_queries:
+            cache.add(fig.cache_net_usd, **labels)
+    return [goodput, per_good, cache]
+
+
+def capacity_gauges(
+    estimates: Mapping[int, CapacityEstimate], labelled: Mapping[int, dict[str, str]]
+) -> list[Gauge]:
+    """The hourly job's latest knee per deployment (none where it saw no traffic)."""
+    rps = Gauge(
+        "deployment_capacity_rps",
+        "Requests/s the deployment carries within its SLO targets (the hourly estimate).",
+    )
+    bound = Gauge(
+        "deployment_capacity_is_lower_bound",
+        "1 where the load seen never reached the knee: the capacity is at least that much.",
+    )
+    headroom = Gauge(
+        "deployment_headroom_ratio",
+        "Share of the capacity left at the current load (negative past it).",
+    )
+    replicas = Gauge(
+        "deployment_replicas_needed",
+        "Replicas like this one the load needs: load=current, the estimate's last hour; "
+        "load=peak, the busiest hour of its window.",
+    )
+    for dep, labels in labelled.items():
+        estimate = estimates.get(dep)
+        if estimate is None or estimate.capacity_rps is None:
+            continue
+        rps.add(estimate.capacity_rps, **labels)
+        bound.add(int(estimate.is_lower_bound), **labels)
+        if estimate.headroom is not None:
+            headroom.add(estimate.headroom, **labels)
+        for load, needed in (
+            ("current", estimate.replicas_needed),
+            ("peak", estimate.replicas_needed_peak),
+        ):
+            if needed is not None:
+                replicas.add(needed, **labels, load=load)
+    return [rps, bound, headroom, replicas]
 
 
 def budget_gauges(now: datetime) -> list[Gauge]:
@@ -226,7 +321,7 @@ def collect(now: datetime) -> list[Gauge]:
     now = now.astimezone(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     return [
-        *cost_gauges(hour),
+        *deployment_gauges(hour),
         *budget_gauges(now),
         anomaly_gauge(),
         agent_gauge(now),

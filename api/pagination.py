@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from api.export import iso_utc
 from api.views.query import EARLIEST_YEAR, LATEST_YEAR
 from inferscope.lib.api import FieldErrors
 
@@ -28,6 +30,42 @@ class PagePagination(PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class CheckedPagePagination(PagePagination):
+    """Numbered pages where a page that does not exist (`page=0`, `page=x`, past the
+    last) is a 400 naming `page`, as any other bad parameter."""
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: Any = None
+    ) -> list[Any] | None:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound:
+            raise FieldErrors(
+                [{"field": "page", "message": "There is no such page."}], "Invalid request."
+            ) from None
+
+
+class WindowPagePagination(CheckedPagePagination):
+    """Pages of figures over a period: the page says the period it covers, `start` to
+    `end` (whole UTC hours), which the view sets in `window` before paging."""
+
+    window: tuple[datetime, datetime] | None = None
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = super().get_paginated_response(data)
+        assert self.window is not None, "the view sets the window before paging"
+        start, end = (iso_utc(moment) for moment in self.window)
+        response.data = OrderedDict([("start", start), ("end", end), *response.data.items()])
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        page = super().get_paginated_response_schema(schema)
+        moment = {"type": "string", "format": "date-time"}
+        page["properties"] = {"start": moment, "end": moment, **page["properties"]}
+        page["required"] = ["start", "end", *page.get("required", [])]
+        return page
 
 
 class TimeCursorPagination(BasePagination):

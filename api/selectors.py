@@ -177,6 +177,22 @@ def agents_list(filters: Filters) -> QuerySet[Agent]:
     return _in_window(agents, "created_at", filters)
 
 
+def deployment_ids(filters: Filters) -> list[int] | None:
+    """The deployments the entity and label filters leave; None: no filter, all of them."""
+    scope = _deployment_scope(filters)
+    return None if scope is None else list(scope.values_list("pk", flat=True))
+
+
+def cost_scope_ids(filters: Filters) -> tuple[list[int], list[int]] | None:
+    """(deployments whose shares, GPUs whose idle time) a filter keeps, as cost_records_list
+    keeps them: a deployment filter keeps no idle time. None: no filter, the whole bill."""
+    deployments = deployment_ids(filters)
+    if deployments is None:
+        return None
+    gpus = None if filters.deployments else _gpu_scope(filters)
+    return deployments, [] if gpus is None else list(gpus.values_list("pk", flat=True))
+
+
 # Time series ------------------------------------------------------------------------
 
 GPU_SAMPLE_COLUMNS: dict[str, str] = {
@@ -226,6 +242,8 @@ INFERENCE_SAMPLE_COLUMNS: dict[str, str] = {
             "prefix_cache_hits",
             "prefix_cache_queries",
             "preemptions",
+            "prefill_s",
+            "decode_s",
             "ttft_hist",
             "itl_hist",
             "e2e_hist",
@@ -303,6 +321,9 @@ INFERENCE_ROLLUP_COLUMNS: dict[str, str] = {
             "prefix_cache_hits",
             "prefix_cache_queries",
             "preemptions",
+            "active_s",
+            "prefill_s",
+            "decode_s",
             "ttft_hist",
             "itl_hist",
             "e2e_hist",
@@ -323,7 +344,8 @@ COST_RECORD_COLUMNS: dict[str, str] = {
     "usd": "usd",
     "gpu_hours": "gpu_hours",
     "energy_wh": "energy_wh",
-    "idle_held": "idle_held",
+    "idle_held_usd": "idle_held_usd",
+    "idle_held_hours": "idle_held_hours",
     "rate_usd_per_hour": "rate_usd_per_hour",
     "priced": "priced",
     "pricing": "pricing",

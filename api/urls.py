@@ -1,5 +1,7 @@
-"""/api/v1/ endpoints of the api app: the fleet, its time series, and their exports."""
+"""/api/v1/ endpoints of the api app: the fleet, its time series, and their exports;
+and /api/v1/economics/ (economics/urls.py)."""
 
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from api.views import fleet, series
@@ -19,4 +21,8 @@ router.register("rollups/gpu", series.GpuRollupViewSet, basename="gpu-rollup")
 router.register("rollups/inference", series.InferenceRollupViewSet, basename="inference-rollup")
 router.register("cost-records", series.CostRecordViewSet, basename="cost-record")
 
-urlpatterns = router.urls
+urlpatterns = [
+    # Unit economics, idle time and capacity (the economics app's views).
+    path("economics/", include("economics.urls")),
+    *router.urls,
+]

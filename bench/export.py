@@ -90,7 +90,7 @@ def seed(args: argparse.Namespace) -> str:
         connection.cursor() as cursor,
         cursor.cursor.copy(
             "COPY costs_costrecord (hour, gpu_id, deployment_id, usd, gpu_hours, energy_wh,"
-            " idle_held, rate_usd_per_hour, priced, pricing) FROM STDIN"
+            " idle_held_usd, idle_held_hours, rate_usd_per_hour, priced, pricing) FROM STDIN"
         ) as copy,
     ):
         for hour in range(hours_for(args)):
@@ -101,7 +101,7 @@ def seed(args: argparse.Namespace) -> str:
                 deployment = deployments[i // 8].pk
                 usd = f"{2 + (hour * 7 + i) % 100 / 1000:.6f}"
                 copy.write_row(
-                    (at, gpu.pk, deployment, usd, 1.0, 650.0, False, "2.5", True, "on_demand")
+                    (at, gpu.pk, deployment, usd, 1.0, 650.0, 0, 0.0, "2.5", True, "on_demand")
                 )
                 written += 1
     user = User.objects.create_user("bench", "bench@example.org", "bench-password-1")

@@ -149,8 +149,8 @@ INF_SAMPLE_NAMES = (
     " prefix_cache_queries, preemptions, ttft_hist, itl_hist, e2e_hist, queue_hist, gpu_memory"
 )
 COST_NAMES = (
-    "hour, gpu_id, deployment_id, usd, gpu_hours, energy_wh, idle_held, rate_usd_per_hour,"
-    " priced, pricing"
+    "hour, gpu_id, deployment_id, usd, gpu_hours, energy_wh, idle_held_usd, idle_held_hours,"
+    " rate_usd_per_hour, priced, pricing"
 )
 
 
@@ -241,8 +241,9 @@ def cost_lines(
             whole = f"{total}\t{seconds / HOUR_S}\t{joules / 3600}"
             d = int(fleet.owner[g])
             if d < 0:
-                yield f"{stamp}\t{gpu_id}\t\\N\t{whole}\tf{tail}"
+                yield f"{stamp}\t{gpu_id}\t\\N\t{whole}\t0\t0{tail}"
                 continue
-            held = "t" if requests[d][h] == 0 else "f"
+            # An hour that served nothing was held idle throughout.
+            held = f"{total}\t{seconds / HOUR_S}" if requests[d][h] == 0 else "0\t0"
             yield f"{stamp}\t{gpu_id}\t{fleet.deployment_ids[d]}\t{whole}\t{held}{tail}"
-            yield f"{stamp}\t{gpu_id}\t\\N\t0.000000\t0.0\t0.0\tf{tail}"
+            yield f"{stamp}\t{gpu_id}\t\\N\t0.000000\t0.0\t0.0\t0\t0{tail}"

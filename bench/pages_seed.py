@@ -153,9 +153,9 @@ def hourly_spend(
     cursor = conn.execute(
         """
         INSERT INTO costs_hourlyspend
-            (hour, deployment_id, usd, idle_held_usd, gpu_hours, energy_wh)
-        SELECT hour, deployment_id, SUM(usd), SUM(CASE WHEN idle_held THEN usd ELSE 0 END),
-            SUM(gpu_hours), SUM(energy_wh)
+            (hour, deployment_id, usd, idle_held_usd, gpu_hours, idle_held_gpu_hours, energy_wh)
+        SELECT hour, deployment_id, SUM(usd), SUM(idle_held_usd),
+            SUM(gpu_hours), SUM(idle_held_hours), SUM(energy_wh)
         FROM costs_costrecord WHERE hour >= %s AND hour < %s
         GROUP BY hour, deployment_id
         """,

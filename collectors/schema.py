@@ -139,6 +139,9 @@ class InferenceSampleIn(_Strict):
     prefix_cache_hits: Delta | None = None
     prefix_cache_queries: Delta | None = None
     preemptions: Delta | None = None
+    # Seconds spent in prefill and in decode over the interval, as the server counts them.
+    prefill_s: NonNegative | None = None
+    decode_s: NonNegative | None = None
     ttft_hist: Histogram | None = None
     itl_hist: Histogram | None = None
     e2e_hist: Histogram | None = None

@@ -88,8 +88,8 @@ class MeasuredAdmin(ReadOnlyAdmin):
 
 @admin.register(CostRecord)
 class CostRecordAdmin(MeasuredAdmin):
-    list_display = ["hour", "gpu", "deployment", "usd", "gpu_hours", "idle_held", "pricing"]
-    list_filter = ["hour", "idle_held", "gpu", "deployment"]
+    list_display = ["hour", "gpu", "deployment", "usd", "idle_held_usd", "gpu_hours", "pricing"]
+    list_filter = ["hour", "gpu", "deployment"]
     list_select_related = ["gpu__node", "deployment__node"]
     ordering = ["-hour"]
 

@@ -90,7 +90,8 @@ class HostedAlternativeViewSet(CostsViewSet):
 
 @method_decorator(login_not_required, name="dispatch")
 class ReportView(APIView):
-    """GET the chargeback report as JSON or CSV: the rows of `cost_report`."""
+    """GET the chargeback report as JSON or CSV: the rows of `cost_report`, each with its
+    $ split into active, idle-held and truly idle GPU time. At most 400 days."""
 
     @extend_schema(
         parameters=[ReportQuerySerializer],

@@ -5,6 +5,11 @@ sharing a GPU get their measured share of its memory (gpu_memory from the
 agent), or equal shares when that was not measured. What nobody holds is idle.
 Amounts are rounded down to the micro-dollar and idle takes the remainder, so
 deployments + idle = the GPU's price exactly, and nothing is negative.
+
+A deployment's share is itself split: the part of its time with requests
+running or finishing is active, the rest idle-held (it held the GPU and served
+nothing). The idle-held dollars are the share less the active dollars, rounded
+down, so active + idle-held + idle = the bill, to the micro-dollar.
 """
 
 from collections import defaultdict
@@ -32,7 +37,11 @@ class Claim:
     deployment_id: int
     present_s: float
     memory_bytes: float | None
-    requests: int
+    active_s: float
+
+    @property
+    def active_fraction(self) -> float:
+        return min(1.0, self.active_s / self.present_s) if self.present_s > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,13 @@ class Share:
     deployment_id: int | None  # None: idle
     fraction: float
     usd: Decimal
-    idle_held: bool = False
+    active_fraction: float = 0.0
+
+    @property
+    def idle_held_usd(self) -> Decimal:
+        if self.deployment_id is None:
+            return Decimal(0)
+        return self.usd - _down(self.usd * Decimal(repr(self.active_fraction)))
 
 
 def _down(value: Decimal) -> Decimal:
@@ -81,12 +96,12 @@ def split(
     for claim in claims:
         fraction = of.get(claim.deployment_id, 0.0)
         usd = min(_down(total * Decimal(repr(fraction))), total)
-        shares.append(Share(claim.deployment_id, fraction, usd, claim.requests == 0))
+        shares.append(Share(claim.deployment_id, fraction, usd, claim.active_fraction))
     attributed = sum((s.usd for s in shares), Decimal(0))
     idle_fraction = max(0.0, 1.0 - sum(s.fraction for s in shares))
     # Float fractions can sum a hair over 1; the money cannot.
     if attributed > total:
-        shares = [Share(s.deployment_id, s.fraction, Decimal(0), s.idle_held) for s in shares]
+        shares = [Share(s.deployment_id, s.fraction, Decimal(0), s.active_fraction) for s in shares]
         attributed = Decimal(0)
     shares.append(Share(None, idle_fraction, total - attributed))
     return shares
@@ -119,12 +134,13 @@ def hourly_spend(hour: datetime, records: Sequence[CostRecord]) -> list[HourlySp
                 usd=Decimal(0),
                 idle_held_usd=Decimal(0),
                 gpu_hours=0.0,
+                idle_held_gpu_hours=0.0,
                 energy_wh=0.0,
             )
         row.usd += record.usd
-        if record.idle_held:
-            row.idle_held_usd += record.usd
+        row.idle_held_usd += record.idle_held_usd
         row.gpu_hours += record.gpu_hours
+        row.idle_held_gpu_hours += record.idle_held_hours
         row.energy_wh += record.energy_wh
     return list(sums.values())
 
@@ -163,14 +179,17 @@ def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:
 def _record(
     hour: datetime, gpu_id: int, share: Share, present_s: float, energy_j: float, rate: Rate
 ) -> CostRecord:
+    gpu_hours = present_s / 3600 * share.fraction
+    held_fraction = 0.0 if share.deployment_id is None else 1.0 - share.active_fraction
     return CostRecord(
         hour=hour,
         gpu_id=gpu_id,
         deployment_id=share.deployment_id,
         usd=share.usd,
-        gpu_hours=present_s / 3600 * share.fraction,
+        gpu_hours=gpu_hours,
         energy_wh=energy_j / 3600 * share.fraction,
-        idle_held=share.idle_held,
+        idle_held_usd=share.idle_held_usd,
+        idle_held_hours=gpu_hours * held_fraction,
         rate_usd_per_hour=rate.usd_per_hour,
         priced=rate.priced,
         pricing=rate.description[:200],
@@ -188,9 +207,7 @@ def _claims(hour: datetime, gpu_ids_by_uuid: dict[str, int]) -> dict[int, list[C
             "deployment_id",
             "present_s",
             "gpu_memory",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
+            "active_s",
         )
     )
     unmeasured = [r[0] for r in rows if not r[2]]
@@ -200,17 +217,16 @@ def _claims(hour: datetime, gpu_ids_by_uuid: dict[str, int]) -> dict[int, list[C
     ).values_list("deployment_id", "gpu_id"):
         listed[dep_id].append(gpu_id)
     claims: dict[int, list[Claim]] = defaultdict(list)
-    for dep_id, present_s, memory, ok, error, aborted in rows:
-        requests = ok + error + aborted
+    for dep_id, present_s, memory, active_s in rows:
         if memory:
             for uuid, (used, n) in memory.items():
                 if uuid in gpu_ids_by_uuid:
                     claims[gpu_ids_by_uuid[uuid]].append(
-                        Claim(dep_id, present_s, used / n, requests)
+                        Claim(dep_id, present_s, used / n, active_s)
                     )
         else:
             for gpu_id in listed.get(dep_id, []):
-                claims[gpu_id].append(Claim(dep_id, present_s, None, requests))
+                claims[gpu_id].append(Claim(dep_id, present_s, None, active_s))
     return claims
 
 

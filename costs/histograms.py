@@ -37,8 +37,13 @@ def merge(histograms: Iterable[Histogram | None]) -> Histogram | None:
     return {"bounds": bounds, "counts": counts, "sum": total if has_sum else None}
 
 
-def quantile(hist: Histogram | None, q: float) -> float | None:
-    """The q-quantile by linear interpolation inside a bucket, as Prometheus does."""
+def quantile(hist: Histogram | None, q: float, log: bool = False) -> float | None:
+    """The q-quantile by linear interpolation inside a bucket, as Prometheus does.
+
+    `log` interpolates on a log scale instead (above the first bucket): latency
+    is closer to log-normal than uniform inside a wide bucket, so this errs less
+    where the capacity estimate needs it.
+    """
     if not hist:
         return None
     total = sum(hist["counts"])
@@ -49,7 +54,33 @@ def quantile(hist: Histogram | None, q: float) -> float | None:
     lower = 0.0
     for upper, count in zip(hist["bounds"], hist["counts"], strict=False):
         if count and seen + count >= rank:
-            return lower + (upper - lower) * (rank - seen) / count
+            part = (rank - seen) / count
+            if log and lower > 0:
+                return lower * (upper / lower) ** part
+            return lower + (upper - lower) * part
         seen += count
         lower = upper
     return float(hist["bounds"][-1])
+
+
+def fraction_at_most(hist: Histogram | None, value: float) -> float | None:
+    """The share of observations at or under `value`, interpolating inside its bucket
+    as quantile() does (Prometheus's histogram_fraction). Observations past the last
+    finite bound count as over it: their value is unknown."""
+    if not hist:
+        return None
+    total = sum(hist["counts"])
+    if total == 0:
+        return None
+    under = 0.0
+    lower = 0.0
+    for upper, count in zip(hist["bounds"], hist["counts"], strict=False):
+        if value >= upper:
+            under += count
+        elif value > lower:
+            under += count * (value - lower) / (upper - lower)
+            break
+        else:
+            break
+        lower = upper
+    return min(1.0, under / total)

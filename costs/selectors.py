@@ -37,11 +37,26 @@ class CostRow:
     period_hours: float
     gpu_hours: float = 0.0
     cost_usd: Decimal = ZERO
-    idle_usd: Decimal = ZERO
+    idle_usd: Decimal = ZERO  # idle-held + truly idle
+    idle_held_usd: Decimal = ZERO  # held by a deployment that served nothing
+    idle_held_hours: float = 0.0
+    truly_idle_hours: float = 0.0  # no deployment on the GPU
     requests: float = 0
     prompt_tokens: float = 0
     generation_tokens: float = 0
     energy_wh: float = 0.0
+
+    @property
+    def truly_idle_usd(self) -> Decimal:
+        return self.idle_usd - self.idle_held_usd
+
+    @property
+    def active_usd(self) -> Decimal:
+        return self.cost_usd - self.idle_usd
+
+    @property
+    def active_hours(self) -> float:
+        return max(0.0, self.gpu_hours - self.idle_held_hours - self.truly_idle_hours)
 
     @property
     def tokens(self) -> float:
@@ -97,6 +112,9 @@ class CostRow:
         self.gpu_hours += other.gpu_hours
         self.cost_usd += other.cost_usd
         self.idle_usd += other.idle_usd
+        self.idle_held_usd += other.idle_held_usd
+        self.idle_held_hours += other.idle_held_hours
+        self.truly_idle_hours += other.truly_idle_hours
         self.energy_wh += other.energy_wh
         self.requests += other.requests
         self.prompt_tokens += other.prompt_tokens
@@ -136,7 +154,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
         )
     }
     totals: dict[int, list[Any]] = defaultdict(lambda: [ZERO, 0.0])
-    for (_, dep_id, _), (usd, gpu_hours, _) in shares.items():
+    for (_, dep_id), (usd, gpu_hours, *_) in shares.items():
         if dep_id:
             totals[dep_id][0] += usd
             totals[dep_id][1] += gpu_hours
@@ -144,7 +162,7 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     costed = {dep_id for dep_id, (cost, hours) in totals.items() if cost or hours}
     # Keyed by (idle?, name): a label value that reads "(idle)" stays its own row.
     rows: dict[tuple[bool, str], CostRow] = {}
-    for (gpu_id, dep_id, idle_held), (usd, gpu_hours, energy) in shares.items():
+    for (gpu_id, dep_id), (usd, gpu_hours, energy, held_usd, held_hours) in shares.items():
         dep = deployments[dep_id] if dep_id else None
         key = group_key(kind, label_key, gpus[gpu_id], dep)
         idle_row = dep_id is None and kind in ("deployment", "label")
@@ -152,8 +170,13 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
         row.gpu_hours += gpu_hours
         row.cost_usd += usd
         row.energy_wh += energy
-        if dep_id is None or idle_held:
+        if dep_id is None:
             row.idle_usd += usd
+            row.truly_idle_hours += gpu_hours
+        else:
+            row.idle_usd += held_usd
+            row.idle_held_usd += held_usd
+            row.idle_held_hours += held_hours
         if dep_id in costed and dep_id in volumes:
             # A deployment's volume follows its cost onto each GPU (and hour kind) it ran on.
             cost, hours = totals[dep_id]
@@ -197,19 +220,31 @@ def group_key(
 
 def _shares(
     start: datetime, end: datetime
-) -> dict[tuple[int, int | None, bool], tuple[Decimal, float, float]]:
+) -> dict[tuple[int, int | None], tuple[Decimal, float, float, Decimal, float]]:
+    """(GPU, deployment or None) -> ($, GPU-hours, Wh, idle-held $, idle-held GPU-hours)."""
     records = CostRecord.objects.filter(hour__gte=start, hour__lt=end)
-    rows = records.values("gpu_id", "deployment_id", "idle_held").annotate(
-        usd=Sum("usd"), gpu_hours=Sum("gpu_hours"), energy=Sum("energy_wh")
+    rows = records.values("gpu_id", "deployment_id").annotate(
+        usd=Sum("usd"),
+        gpu_hours=Sum("gpu_hours"),
+        energy=Sum("energy_wh"),
+        held_usd=Sum("idle_held_usd"),
+        held_hours=Sum("idle_held_hours"),
     )
     return {
-        (r["gpu_id"], r["deployment_id"], r["idle_held"]): (
-            Decimal(r["usd"] or 0),
+        (r["gpu_id"], r["deployment_id"]): (
+            _decimal(r["usd"]),
             r["gpu_hours"] or 0.0,
             r["energy"] or 0.0,
+            _decimal(r["held_usd"]),
+            r["held_hours"] or 0.0,
         )
         for r in rows
     }
+
+
+def _decimal(value: Any) -> Decimal:
+    # SQLite sums decimals as floats; the records hold whole micro-dollars.
+    return Decimal(str(value or 0)).quantize(Decimal("0.000001"))
 
 
 def _volumes(start: datetime, end: datetime) -> dict[int, tuple[int, int, int]]:

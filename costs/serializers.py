@@ -9,7 +9,9 @@ from collectors.models import Deployment, Node
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import FORMATS
 from costs.selectors import ReportError, parse_grouping
+from economics.phases import FORWARD, MODEL, REQUEST
 from inferscope.lib.api import CleanModelSerializer
+from inferscope.lib.timerange import MAX_SPAN
 
 
 class PriceBookEntrySerializer(CleanModelSerializer):
@@ -100,13 +102,19 @@ class ReportQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "The end must be after the start."})
+        if attrs["end"] - attrs["start"] > MAX_SPAN:
+            # As the pages allow: the measured split reads every deployment-hour.
+            raise serializers.ValidationError(
+                {"start": f"A period can be at most {MAX_SPAN.days} days long."}
+            )
         return attrs
 
 
 class CostReportRowSerializer(serializers.Serializer):
     """One row of the report (documentation only: the rows are rendered by costs.report).
     Money is a string, as every $ figure of the API; a per-unit figure is null
-    when its denominator is zero."""
+    when its denominator is zero. active + idle-held + truly idle = cost_usd, and
+    idle-held + truly idle = idle_usd."""
 
     group = serializers.CharField()
     gpu_hours = serializers.FloatField()
@@ -125,6 +133,20 @@ class CostReportRowSerializer(serializers.Serializer):
     energy_wh = serializers.FloatField()
     wh_per_1k_tokens = serializers.FloatField(allow_null=True)
     gco2e_per_1m_tokens = serializers.FloatField(allow_null=True)
+    active_usd = serializers.CharField(help_text="of cost_usd, deployments' GPU time serving")
+    idle_held_usd = serializers.CharField(
+        help_text="of idle_usd, deployments' GPU time held while serving nothing"
+    )
+    truly_idle_usd = serializers.CharField(help_text="of idle_usd, GPU time no deployment held")
+    active_hours = serializers.FloatField()
+    idle_held_hours = serializers.FloatField()
+    truly_idle_hours = serializers.FloatField()
+    phase_basis = serializers.ChoiceField(
+        choices=[FORWARD, REQUEST, MODEL],
+        allow_null=True,
+        help_text="what splits $ per 1M prompt and generated tokens: forward or request, "
+        "the deployments' measured phase times; model, the token weighting; null: no tokens",
+    )
 
 
 class CostReportSerializer(serializers.Serializer):

@@ -109,7 +109,7 @@ def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope(
     where, args = scope.sql()
     if scope.gpu_ids:
         # The idle time of particular GPUs: only the per-GPU records have it.
-        table, held = CostRecord._meta.db_table, "CASE WHEN idle_held THEN usd ELSE 0 END"
+        table, held = CostRecord._meta.db_table, "idle_held_usd"
     else:
         table, held = HourlySpend._meta.db_table, "idle_held_usd"
     sql = (

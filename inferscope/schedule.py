@@ -27,6 +27,8 @@ JOBS: tuple[Job, ...] = (
     Job("evaluate_alerts", "alerts.evaluate", 15),
     Job("expire_old_alerts", "alerts.expire_old_alerts", 3600),
     Job("expire_stale_profiling_jobs", "profiling.expire_stale_jobs", 300),
+    # After the rollups: each deployment's knee from its last day of minutes.
+    Job("estimate_capacity", "economics.estimate_capacity", 3600),
     # After the rollups and costs it reads; daily, as the issue asks.
     Job("recompute_recommendations", "recommendations.recompute", 86400),
 )

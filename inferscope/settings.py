@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "alerts",
     "profiling",
     "recommendations",
+    "economics",
     "api",
     "dashboard",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 from alerts.choices import RuleKind
 from alerts.conditions.base import Breach
 from alerts.conditions.budget import budget_breaches
+from alerts.conditions.economics import goodput_breaches, headroom_breaches, idle_held_breaches
 from alerts.conditions.health import health_breaches
 from alerts.conditions.signals import anomaly_breaches, silence_breaches, threshold_breaches
 from alerts.models import Rule
@@ -23,6 +24,9 @@ CONDITIONS: dict[str, Callable[[Rule, datetime, Reads], dict[str, Breach]]] = {
     RuleKind.BUDGET: budget_breaches,
     RuleKind.SILENCE: silence_breaches,
     RuleKind.GPU_HEALTH: health_breaches,
+    RuleKind.GOODPUT: goodput_breaches,
+    RuleKind.HEADROOM: headroom_breaches,
+    RuleKind.IDLE_HELD: idle_held_breaches,
 }
 
 __all__ = ["CONDITIONS", "Breach", "Reads"]

@@ -4,7 +4,13 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
-from alerts.choices import BudgetCondition, Comparison, HealthCondition, RuleKind
+from alerts.choices import (
+    BudgetCondition,
+    Comparison,
+    HeadroomCondition,
+    HealthCondition,
+    RuleKind,
+)
 from alerts.constants import DEFAULT_REPEAT_MINUTES, MAX_FOR_SECONDS, MAX_REPEAT_MINUTES
 from anomaly.choices import Severity
 from collectors.models import Deployment, Gpu, Node
@@ -28,7 +34,10 @@ class Rule(models.Model):
     threshold: metric, comparison, value; anomaly: min_severity and optionally
     metric (comma-separated anomaly metrics); budget: condition and value (a
     percentage of the budget); silence: value (minutes without data);
-    gpu_health: condition and value (minutes, for throttling).
+    gpu_health: condition and value (minutes, for throttling); goodput: value (the
+    % of requests that must meet the SLO); headroom: condition (current or peak)
+    and value (% of capacity that must be left; 0 = fire only past capacity);
+    idle_held: value ($ a day).
     """
 
     name = models.CharField(max_length=200, unique=True)
@@ -40,7 +49,7 @@ class Rule(models.Model):
     condition = models.CharField(
         max_length=20,
         blank=True,
-        choices=[*BudgetCondition.choices, *HealthCondition.choices],
+        choices=[*BudgetCondition.choices, *HealthCondition.choices, *HeadroomCondition.choices],
     )
     min_severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)
     for_seconds = models.PositiveIntegerField(
@@ -96,6 +105,23 @@ class Rule(models.Model):
                 self.value is None or self.value <= 0
             ):
                 errors["value"] = "Give the minutes of throttling, above 0."
+        elif self.kind == RuleKind.GOODPUT:
+            if self.value is None or not 0 < self.value <= 100:
+                errors["value"] = (
+                    "Give the goodput target as a percentage above 0 and at most 100"
+                    " (95 = fire when fewer than 95% of requests meet the SLO)."
+                )
+        elif self.kind == RuleKind.HEADROOM:
+            if self.condition not in HeadroomCondition.values:
+                errors["condition"] = "Choose current or peak."
+            if self.value is None or not 0 <= self.value < 100:
+                errors["value"] = (
+                    "Give the headroom as a percentage from 0 up to, not including, 100"
+                    " (10 = fire when less than 10% of the capacity is left; 0 = only"
+                    " past capacity)."
+                )
+        elif self.kind == RuleKind.IDLE_HELD and (self.value is None or self.value <= 0):
+            errors["value"] = "Give the idle-held dollars a day above which it fires, above 0."
         if sum(x is not None for x in (self.deployment_id, self.node_id, self.gpu_id)) > 1:
             errors["deployment"] = "Scope a rule to one deployment, node or GPU at most."
         if (message := _labels_error(self.labels)) is not None:

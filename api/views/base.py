@@ -34,6 +34,26 @@ def _messages(detail: Any) -> Iterator[str]:
         yield str(detail)
 
 
+def validated_query(
+    serializer_class: type[serializers.Serializer],
+    request: Request,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A request's query string through `serializer_class`; a 400 naming each parameter
+    at fault (once, whatever position a repeated parameter's error came from)."""
+    serializer = serializer_class(data=request.query_params, context=context or {})
+    if not serializer.is_valid():
+        raise FieldErrors(
+            [
+                {"field": "" if name == "non_field_errors" else name, "message": text}
+                for name, detail in serializer.errors.items()
+                for text in _messages(detail)
+            ],
+            "Invalid request.",
+        )
+    return dict(serializer.validated_data)
+
+
 def _parameter_schema(field: serializers.Field) -> dict[str, Any]:
     if isinstance(field, serializers.ListField):
         return {"type": "array", "items": _parameter_schema(field.child)}
@@ -90,19 +110,9 @@ class ExportListView(generics.GenericAPIView):
         """The validated query parameters (a 400 with field errors otherwise)."""
         cached: dict[str, Any] | None = getattr(self, "_query", None)
         if cached is None:
-            serializer = self.query_serializer_class(
-                data=self.request.query_params, context=self.query_context()
+            cached = self._query = validated_query(
+                self.query_serializer_class, self.request, self.query_context()
             )
-            if not serializer.is_valid():
-                raise FieldErrors(
-                    [
-                        {"field": "" if name == "non_field_errors" else name, "message": text}
-                        for name, detail in serializer.errors.items()
-                        for text in _messages(detail)
-                    ],
-                    "Invalid request.",
-                )
-            cached = self._query = dict(serializer.validated_data)
         return cached
 
     def filters(self) -> Filters:

@@ -216,7 +216,10 @@ def _counter_delta(source: Counter, prev: Snapshot, cur: Snapshot) -> int | None
 
 
 def _histogram_delta(
-    name: str, prev: Snapshot, cur: Snapshot
+    name: str,
+    prev: Snapshot,
+    cur: Snapshot,
+    where: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[list[float], list[float], float] | None:
     """(finite bounds, per-bucket deltas incl. +Inf, sum delta), summed over series."""
     before = prev.histograms.get(name, {})
@@ -224,6 +227,10 @@ def _histogram_delta(
     counts: list[float] = []
     total = 0.0
     for key, series in cur.histograms[name].items():
+        if where:
+            labels = dict(key)
+            if any(labels.get(k) not in allowed for k, allowed in where.items()):
+                continue
         les = sorted(series.buckets)
         if not les or les[-1] != math.inf:
             continue
@@ -264,12 +271,14 @@ def _histogram_field(source: Histogram, prev: Snapshot, cur: Snapshot) -> dict |
     }
 
 
-def _histogram_sum(source: HistogramSum, prev: Snapshot, cur: Snapshot) -> int | None:
+def _histogram_sum(source: HistogramSum, prev: Snapshot, cur: Snapshot) -> float | None:
     name = _first(source.names, cur.histograms)
     if name is None:
         return None
-    delta = _histogram_delta(name, prev, cur)
-    return None if delta is None else max(0, round(delta[2]))
+    delta = _histogram_delta(name, prev, cur, source.where)
+    if delta is None:
+        return None
+    return max(0.0, round(delta[2], 6)) if source.seconds else max(0, round(delta[2]))
 
 
 def _gauge(source: Gauge, cur: Snapshot) -> float | None:

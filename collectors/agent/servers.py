@@ -39,6 +39,9 @@ class HistogramSum:
     """The delta of a histogram's _sum, for totals a server only keeps that way."""
 
     names: tuple[str, ...]
+    where: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Seconds stay fractional; token counts are whole.
+    seconds: bool = False
 
 
 Source = Counter | Gauge | Histogram | HistogramSum
@@ -84,6 +87,9 @@ VLLM = ServerMap(
         ),
         "e2e_hist": Histogram(("vllm:e2e_request_latency_seconds",)),
         "queue_hist": Histogram(("vllm:request_queue_time_seconds",)),
+        # Request-seconds in each phase: the prefill vs decode cost split's input.
+        "prefill_s": HistogramSum(("vllm:request_prefill_time_seconds",), seconds=True),
+        "decode_s": HistogramSum(("vllm:request_decode_time_seconds",), seconds=True),
     },
 )
 
@@ -99,6 +105,17 @@ TGI = ServerMap(
         "waiting": Gauge(("tgi_queue_size",)),
         "e2e_hist": Histogram(("tgi_request_duration",)),
         "queue_hist": Histogram(("tgi_request_queue_duration",)),
+        # GPU time of the batches in each phase.
+        "prefill_s": HistogramSum(
+            ("tgi_batch_inference_duration", "tgi_batch_forward_duration"),
+            {"method": frozenset({"prefill"})},
+            seconds=True,
+        ),
+        "decode_s": HistogramSum(
+            ("tgi_batch_inference_duration", "tgi_batch_forward_duration"),
+            {"method": frozenset({"decode"})},
+            seconds=True,
+        ),
     },
     missing={
         "ttft_hist": "TGI has no time-to-first-token series",
@@ -124,7 +141,11 @@ SGLANG = ServerMap(
         "e2e_hist": Histogram(("sglang:e2e_request_latency_seconds",)),
         "queue_hist": Histogram(("sglang:queue_time_seconds",)),
     },
-    missing={"requests_error": "SGLang counts requests without their outcome"},
+    missing={
+        "requests_error": "SGLang counts requests without their outcome",
+        "prefill_s": "SGLang does not time its phases; prefill vs decode cost uses the token model",
+        "decode_s": "SGLang does not time its phases; prefill vs decode cost uses the token model",
+    },
 )
 
 TRITON = ServerMap(
@@ -140,6 +161,8 @@ TRITON = ServerMap(
         "e2e_hist": "Triton keeps latency as cumulative microsecond counters, not histograms",
         "prompt_tokens": "Triton does not count tokens",
         "generation_tokens": "Triton does not count tokens",
+        "prefill_s": "Triton does not time prefill and decode apart",
+        "decode_s": "Triton does not time prefill and decode apart",
     },
 )
 

@@ -66,6 +66,10 @@ class InferenceSample(models.Model):
     prefix_cache_hits = models.PositiveBigIntegerField(null=True)
     prefix_cache_queries = models.PositiveBigIntegerField(null=True)
     preemptions = models.PositiveBigIntegerField(null=True)
+    # Seconds the server reports in each phase over the interval: vLLM's request
+    # prefill/decode times (request-seconds), TGI's batch inference time by method.
+    prefill_s = models.FloatField(null=True)
+    decode_s = models.FloatField(null=True)
     ttft_hist = models.JSONField(null=True)
     itl_hist = models.JSONField(null=True)
     e2e_hist = models.JSONField(null=True)

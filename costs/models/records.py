@@ -25,8 +25,10 @@ class CostRecord(models.Model):
     usd = models.DecimalField(max_digits=16, decimal_places=6)
     gpu_hours = models.FloatField()
     energy_wh = models.FloatField(default=0)
-    # The deployment held its share but finished no request in the hour.
-    idle_held = models.BooleanField(default=False)
+    # Of usd and gpu_hours, the part of the hour in which the deployment held its
+    # share with no request running or finishing (the rest is active).
+    idle_held_usd = models.DecimalField(max_digits=16, decimal_places=6, default=0)
+    idle_held_hours = models.FloatField(default=0)
     rate_usd_per_hour = models.DecimalField(max_digits=12, decimal_places=6)
     # False: no price applied (a model missing from the price book), so the $ is 0.
     priced = models.BooleanField(default=True)
@@ -45,6 +47,10 @@ class CostRecord(models.Model):
                 name="costrecord_unique_idle",
             ),
             models.CheckConstraint(condition=Q(usd__gte=0), name="costrecord_usd_non_negative"),
+            models.CheckConstraint(
+                condition=Q(idle_held_usd__gte=0, idle_held_usd__lte=models.F("usd")),
+                name="costrecord_idle_held_within_usd",
+            ),
         ]
         indexes = [models.Index(fields=["hour"], name="costrecord_hour")]
 
@@ -118,9 +124,11 @@ class HourlySpend(models.Model):
         Deployment, on_delete=models.CASCADE, null=True, related_name="+"
     )
     usd = models.DecimalField(max_digits=16, decimal_places=6)
-    # Of usd, what the deployment held while it served nothing (see CostRecord.idle_held).
+    # Of usd and gpu_hours, what the deployment held while it served nothing
+    # (see CostRecord.idle_held_usd).
     idle_held_usd = models.DecimalField(max_digits=16, decimal_places=6)
     gpu_hours = models.FloatField()
+    idle_held_gpu_hours = models.FloatField(default=0, db_default=0)
     energy_wh = models.FloatField(default=0)
 
     class Meta:

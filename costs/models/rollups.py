@@ -97,6 +97,11 @@ class InferenceRollup(models.Model):
     prefix_cache_hits = models.PositiveBigIntegerField(default=0)
     prefix_cache_queries = models.PositiveBigIntegerField(default=0)
     preemptions = models.PositiveBigIntegerField(default=0)
+    # Seconds in which the server had requests running or finished some: the
+    # rest of present_s it held its GPUs idle (the idle-held part of its cost).
+    active_s = models.FloatField(default=0, db_default=0)
+    prefill_s = models.FloatField(default=0, db_default=0)
+    decode_s = models.FloatField(default=0, db_default=0)
     ttft_hist = models.JSONField(null=True)
     itl_hist = models.JSONField(null=True)
     e2e_hist = models.JSONField(null=True)

@@ -27,6 +27,9 @@ _SUMS = (
     "prefix_cache_hits",
     "prefix_cache_queries",
     "preemptions",
+    "active_s",
+    "prefill_s",
+    "decode_s",
 )
 _MAXES = ("running_max", "waiting_max")
 _HISTS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
@@ -51,6 +54,13 @@ def inference_minutes(start: datetime, end: datetime) -> None:
         "prefix_cache_hits": f"COALESCE({_isum('prefix_cache_hits')}, 0)",
         "prefix_cache_queries": f"COALESCE({_isum('prefix_cache_queries')}, 0)",
         "preemptions": f"COALESCE({_isum('preemptions')}, 0)",
+        # A sample with requests running or finished counts as serving time.
+        "active_s": (
+            "COALESCE(SUM(CASE WHEN running > 0 OR requests_ok + requests_error"
+            " + requests_aborted > 0 THEN interval_s ELSE 0 END), 0)"
+        ),
+        "prefill_s": "COALESCE(SUM(prefill_s), 0)",
+        "decode_s": "COALESCE(SUM(decode_s), 0)",
         "running_max": "MAX(running)",
         "waiting_max": "MAX(waiting)",
     }
@@ -117,6 +127,7 @@ def _roll(
             # A sample's interval may exceed a minute (a slower agent, a missed
             # scrape): minutes keep the whole sum, so the hour still adds up.
             values["present_s"] = min(values["present_s"], resolution)
+            values["active_s"] = min(values["active_s"], values["present_s"])
         lists = [from_json(v) for v in row[2 + width :]]
         for field, hists in zip(_HISTS, lists, strict=False):
             values[field] = histograms.merge(hists)

@@ -17,6 +17,10 @@ COLOURS = {
     "band": "rgba(52, 211, 153, 0.25)",
     "anomaly": "rgba(215, 38, 61, 0.12)",
     "idle": "#b8bec9",
+    # The three kinds of GPU time: idle-held is the waste a user must see first.
+    "active": "#0072b2",
+    "held": "#d55e00",
+    "target": "#b3261e",
 }
 # Series colours in order (colour-blind-safe, after Okabe & Ito).
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")

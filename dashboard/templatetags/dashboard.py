@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from economics.phases import BASIS_LABELS
 from inferscope.lib.timerange import RANGE_PARAMS, TimeRange
 
 register = template.Library()
@@ -33,7 +34,10 @@ def usd(value: Decimal | float | str | None, digits: int = 2) -> str:
     """Dollars with thousands separators: 1234.5 -> $1,234.50."""
     if value is None or value == "":
         return "—"
-    return f"${Decimal(str(value)):,.{digits}f}"
+    amount = Decimal(str(value))
+    # -$1.50, not $-1.50; and a cost that rounds to zero is $0.00, not -$0.00.
+    text = f"${abs(amount):,.{digits}f}"
+    return f"-{text}" if amount < 0 and text.strip("$0.,") else text
 
 
 _SIZES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
@@ -109,3 +113,12 @@ def per_month(value: Decimal | float | str | None) -> str:
         return "—"
     amount = Decimal(str(value))
     return f"costs {usd(-amount)}/month" if amount < 0 else f"{usd(amount)}/month"
+
+
+@register.filter
+def phase_basis(basis: str | None, short: str = "") -> str:
+    """How a prefill/decode split was found; "short" gives its first word (measured, modelled)."""
+    text = BASIS_LABELS.get(basis or "")
+    if text is None:
+        return "not known"
+    return text.split(" (", 1)[0] if short else text

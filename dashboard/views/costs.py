@@ -14,13 +14,16 @@ from costs.budgets import budget_statuses
 from costs.models import NodePrice, PriceBookEntry
 from costs.report import report_rows
 from costs.selectors import IDLE_KEY, unpriced_gpus
-from costs.spend import spend_by_group, spend_steps, totals_of, usd_per_1m_by_group
+from costs.spend import cost_window, spend_by_group, spend_steps, totals_of, usd_per_1m_by_group
 from dashboard.charts.budget import budget_chart
+from dashboard.charts.idle import idle_chart
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
+from dashboard.economics import idle_split, unit_rows
 from dashboard.forms import CostGroupingForm
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
+from economics.selectors import deployment_economics, idle_series
 
 
 def costs(request: HttpRequest) -> HttpResponse:
@@ -40,22 +43,32 @@ def costs(request: HttpRequest) -> HttpResponse:
     rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
     times, groups = spend_by_group(rows, deployments, by)
     per_1m_times, per_1m = usd_per_1m_by_group(tr, deployments, by, pr.cost_scope, rows)
+    steps = idle_series(cost_window(tr).start, tr.end, tr.step, pr.cost_scope)
+    # Every deployment's figures once: the chargeback table covers the whole fleet,
+    # and the unit table is the same figures with the label filter applied.
+    figures = deployment_economics(start, end)
+    shown = pr.deployment_ids
+    units = figures if shown is None else {k: v for k, v in figures.items() if k in set(shown)}
     budgets = budget_statuses()
     period = {"start": start.strftime("%Y-%m-%dT%H:00"), "end": end.strftime("%Y-%m-%dT%H:00")}
+    label = step_label(max(tr.step, 3600))
     context = {
         "form": form,
         "by": by,
         "totals": totals_of(rows),
-        "spend_chart": spend_chart(
-            "spend", times, groups, step_label(max(tr.step, 3600)), (tr.start, tr.end)
-        )
+        "split": idle_split(steps),
+        "spend_since": cost_window(tr).start,
+        "idle_chart": idle_chart("idle-split", steps, label, (tr.start, tr.end)),
+        "spend_chart": spend_chart("spend", times, groups, label, (tr.start, tr.end))
         if groups
         else None,
         "per_1m_chart": line_chart(
             "usd-per-1m", per_1m_times, per_1m, "$ per 1M tokens", x_range=(tr.start, tr.end)
         ),
         "budget_chart": budget_chart(budgets) if budgets else None,
-        "rows": report_rows(start, end, by),
+        "rows": report_rows(start, end, by, figures),
+        # Over the chargeback's hours, the label filter applied (the table is the whole fleet).
+        "units": unit_rows(units, deployments),
         "chart_by": "label" if by.startswith("label:") else "deployment",
         "idle_key": IDLE_KEY,
         "show_carbon": settings.COST_GRID_GCO2_PER_KWH is not None,

@@ -11,9 +11,17 @@ from collectors.models import Deployment, settings_for
 from costs import usage
 from costs.spend import Scope, cost_window, deployment_cost_steps, deployment_spend
 from dashboard.charts.deployment import LATENCIES, deployment_charts, deployment_cost_charts
+from dashboard.charts.economics import economics_charts
+from dashboard.charts.knee import knee_chart
+from dashboard.economics import slo_rows
 from dashboard.settings_forms import DeploymentSettingsForm
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
+from economics.selectors import (
+    capacity_estimates,
+    deployment_economics,
+    deployment_economics_series,
+)
 
 CHANGE_SETTINGS = "collectors.change_deploymentsettings"
 
@@ -26,9 +34,11 @@ def deployments(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(pk__in=pr.deployment_ids)
     figures = usage.deployment_totals(tr, pr.deployment_ids)
     spend = deployment_spend(tr, pr.cost_scope)
+    estimates = capacity_estimates(pr.deployment_ids)
     table = [
         {
             "deployment": dep,
+            "estimate": estimates.get(dep.pk),
             "figures": figures.get(dep.pk),
             "usd": spend.get(dep.pk, (None, None))[0],
             "usd_per_1m": spend.get(dep.pk, (None, None))[1],
@@ -58,18 +68,33 @@ def _deployment_page(
     cost_times, cost, per_1m, usd = deployment_cost_steps(tr, dep.pk)
     label = step_label(max(tr.step, 3600))
     charts.update(deployment_cost_charts(dep.name, cost_times, cost, per_1m, label, x_range))
+    # Whole hours, as the cost above: the split and goodput are of the same dollars.
+    since = cost_window(tr).start
+    economics = deployment_economics(since, tr.end, [dep.pk]).get(dep.pk)
+    series = deployment_economics_series(since, tr.end, tr.step, [dep.pk]).get(dep.pk, {})
+    estimate = capacity_estimates([dep.pk]).get(dep.pk)
+    served = settings_for(dep)
     context = {
         "deployment": dep,
         "gpus": dep.gpus.select_related("node").order_by("node__name", "index"),
         "totals": totals,
         "usd": usd,
         "usd_per_1m": deployment_spend(tr, Scope([dep.pk])).get(dep.pk, (None, None))[1],
-        "spend_since": cost_window(tr).start,
+        "spend_since": since,
         "charts": charts,
         "latencies": LATENCIES,
-        "served": settings_for(dep),
+        "served": served,
+        "economics": economics,
+        "slo": slo_rows(economics, served),
+        "economics_charts": economics_charts(series, label, x_range),
+        "estimate": estimate,
+        "knee_chart": knee_chart(
+            estimate.detail, estimate.capacity_rps, estimate.current_rps, estimate.is_lower_bound
+        )
+        if estimate is not None
+        else None,
         "settings_form": form
-        or (DeploymentSettingsForm(instance=settings_for(dep)) if _can_edit(request) else None),
+        or (DeploymentSettingsForm(instance=served) if _can_edit(request) else None),
     }
     response = render_ranged(request, "dashboard/deployment.html", pr, context)
     if form is not None:

@@ -17,7 +17,9 @@ from costs.spend import blended_usd_per_1m, cost_window, spend_by_group, spend_s
 from dashboard.charts.gpu import gpu_charts
 from dashboard.charts.heatmap import utilization_heatmap
 from dashboard.charts.spend import spend_chart
+from dashboard.economics import idle_split
 from dashboard.views.common import page_range, render_ranged
+from economics.selectors import idle_held_deployments, idle_series
 from recommendations.selectors import open_totals, top_open
 
 ONLINE = timedelta(minutes=2)  # an agent that reports every 10 s has missed ~12 batches
@@ -25,6 +27,7 @@ MAX_HEATMAP_GPUS = 256
 # Fewer columns than a line chart's points: ~5 px each at 1280 px is still readable,
 # and a 64-GPU month is 15,000 cells instead of 23,000.
 HEATMAP_COLUMNS = 240
+HELD_SHOWN = 5  # idle-held deployments listed at the top; the costs page's table has all
 
 
 def step_label(step: int) -> str:
@@ -52,13 +55,20 @@ def overview(request: HttpRequest) -> HttpResponse:
         spend = totals_of(rows)
         deployments = {d["id"]: d for d in Deployment.objects.values("id", "name", "node__name")}
         spend_times, groups = spend_by_group(rows, deployments, "deployment")
+        # The same whole hours as the spend: the split adds up to "Spend in range".
+        since = cost_window(tr).start
+        held = idle_held_deployments(since, tr.end, pr.deployment_ids, limit=HELD_SHOWN + 1)
+        span = int((tr.end - since).total_seconds()) + 3600  # one or two steps: the totals
         context.update(
+            held=held[:HELD_SHOWN],
+            held_more=len(held) > HELD_SHOWN,
+            split=idle_split(idle_series(since, tr.end, span, pr.cost_scope)),
             online=sum(1 for g in gpus if _seen_since(g, now - ONLINE)),
             avg_util=usage.fleet_mean(totals),
             month=fleet_month_spend(now) if pr.deployment_ids is None else None,
             range_spend=spend,
             usd_per_1m=blended_usd_per_1m(tr, spend.usd, pr.deployment_ids),
-            spend_since=cost_window(tr).start,
+            spend_since=since,
             open_anomalies=anomalies_filtered(
                 status=AnomalyStatus.OPEN,
                 start=tr.start,

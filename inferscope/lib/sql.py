@@ -61,10 +61,11 @@ def from_json(value: Any) -> Any:
 
 
 def as_datetime(value: Any) -> datetime:
-    """A timestamp read with a raw cursor: SQLite gives naive UTC text."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    """A timestamp read with a raw cursor: SQLite gives naive UTC (text, or a datetime
+    where its converter parsed the column)."""
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def bucket_start(column: str, step: int) -> str:

@@ -2,7 +2,7 @@
 
 Only on measured evidence: another service serving the same model on a GPU model
 whose on-demand book price is below what the service's GPUs cost now carried its
-busiest hour per GPU within both services' latency targets (underused.peer_hours),
+busiest hour per GPU within both services' latency targets (capacity.peer_hours),
 and that GPU model's memory holds the service's peak memory per GPU.
 """
 
@@ -18,9 +18,9 @@ from costs.constants import HOURS_PER_MONTH
 from costs.models import CostRecord, GpuRollup, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context, Finding
+from recommendations.rules.capacity import PeerHour
 from recommendations.rules.data import cents, monthly, monthly_arithmetic
-from recommendations.rules.underused import (
-    PeerHour,
+from recommendations.rules.replicas import (
     Service,
     demand_chart,
     gpu_key,

@@ -10,14 +10,18 @@ from costs.models import CostRecord, GpuRollup
 from recommendations.choices import Confidence
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.data import chart, hourly_gpu, monthly, monthly_arithmetic
+from recommendations.rules.data import cents, chart, hourly_gpu, monthly, monthly_arithmetic
 
 
 @register
 class IdleGpus(Rule):
     """Config: `busy_pct` (5): an hour under this average utilization is idle;
     `idle_share` (0.8): the share of the GPU's hours that must be idle;
-    `min_hours` (24): fewer hours of data than this say nothing."""
+    `min_hours` (24): fewer hours of data than this say nothing.
+
+    The evidence splits the GPU's window $ as attribution did: active, idle-held (a
+    deployment held its share and ran nothing) and truly idle (nobody held it); the
+    action names the idle-held part where a server holds the GPU."""
 
     name = "idle_gpus"
     busy_pct = 5.0
@@ -42,17 +46,29 @@ class IdleGpus(Rule):
         }
         if not candidates:
             return []
-        costs = dict(
-            CostRecord.objects.filter(gpu_id__in=candidates, hour__gte=ctx.start, hour__lt=ctx.end)
+        # Attribution splits each record's $ into active and idle-held (a deployment
+        # held its share but ran nothing); records without a deployment are truly idle.
+        costs = {
+            row["gpu"]: row
+            for row in CostRecord.objects.filter(
+                gpu_id__in=candidates, hour__gte=ctx.start, hour__lt=ctx.end
+            )
             .values("gpu")
-            .annotate(usd=Sum("usd"))
-            .values_list("gpu", "usd")
-        )
+            .annotate(
+                total=Sum("usd"),
+                held=Sum("idle_held_usd"),
+                held_hours=Sum("idle_held_hours"),
+                truly=Sum("usd", filter=Q(deployment__isnull=True)),
+            )
+        }
         series = hourly_gpu(ctx, candidates)
         findings = []
         gpus = Gpu.objects.filter(pk__in=candidates).select_related("node")
         for gpu in gpus.prefetch_related("deployments"):
-            usd = costs.get(gpu.pk) or Decimal(0)
+            split = costs.get(gpu.pk) or {}
+            usd = split.get("total") or Decimal(0)
+            held_usd = split.get("held") or Decimal(0)
+            truly_usd = split.get("truly") or Decimal(0)
             if usd <= 0:
                 continue  # unpriced: nothing to save that we can state
             idle, seen = candidates[gpu.pk]
@@ -77,7 +93,7 @@ class IdleGpus(Rule):
                     ),
                     action=(
                         f"Stop {held_by} on {gpu.node.name} and release GPU {name}: it held"
-                        f" the GPU while it was {idle_text}."
+                        f" the GPU while it was {idle_text}{self._held_text(held, held_usd, usd)}."
                         if held
                         else f"Release GPU {name}: it was {idle_text}."
                     ),
@@ -90,6 +106,12 @@ class IdleGpus(Rule):
                         "window_usd": str(usd),
                         "busy_pct": self.busy_pct,
                         "held_by": held,
+                        # The window's $ as attribution split it: what serving cost,
+                        # what idle servers held, what nobody held.
+                        "active_usd": str(usd - held_usd - truly_usd),
+                        "idle_held_usd": str(held_usd),
+                        "idle_held_hours": round(split.get("held_hours") or 0.0, 3),
+                        "truly_idle_usd": str(truly_usd),
                         "chart": chart(
                             f"Hourly utilization of {name}",
                             [r.bucket for r in rows],
@@ -103,3 +125,14 @@ class IdleGpus(Rule):
                 )
             )
         return findings
+
+    @staticmethod
+    def _held_text(held: list[str], held_usd: Decimal, usd: Decimal) -> str:
+        """The idle-held part of the GPU's cost, where attribution found one."""
+        if held_usd <= 0:
+            return ""
+        who = "it" if len(held) == 1 else "they"
+        return (
+            f", and ${cents(held_usd)} of the GPU's ${cents(usd)} in that time was charged"
+            f" to {', '.join(held)} while {who} ran no request"
+        )

@@ -1,6 +1,7 @@
 """Rule 7: prompts that share a long prefix pay its prefill on every request unless
 the server caches it; a cache that is on but rarely hits is usually mis-routed."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 from statistics import median
 from typing import Any
@@ -10,6 +11,8 @@ from django.db.models import Count
 from collectors.choices import ServerKind
 from collectors.models import Deployment, DeploymentSettings, settings_for
 from costs.models import InferenceRollup
+from economics.phases import MODEL
+from economics.selectors import deployment_economics_series
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
 from recommendations.constants import DAYS_PER_MONTH
@@ -30,6 +33,24 @@ HOW_TO_ENABLE = {
 # decodes a few 10^3 tokens/s summed over the batch: about an order of magnitude.
 PREFILL_COST_RATIO = 10
 PCT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class PrefillPrice:
+    """What a deployment paid to compute its prompts, in the hours it served."""
+
+    prefill_usd: float
+    computed: int  # prompt tokens not served from the cache
+    hours: int
+    share: float  # of those hours' dollars
+
+    @property
+    def per_token(self) -> float:
+        return self.prefill_usd / self.computed
+
+    @property
+    def per_million(self) -> float:
+        return self.per_token * 1e6
 
 
 def _frac(value: float) -> Decimal:
@@ -53,12 +74,19 @@ class PrefixCaching(Rule):
     or give the cache more memory on a single one.
 
     Expected hit fraction = shared_prefix_tokens / average prompt tokens (each
-    replica misses a prefix once; over a window of traffic that is nothing). The
-    saving is the cost x the prefill share of GPU time x (expected - current hit
-    rate). The prefill share comes from the deployment's latest sweep at the point
-    nearest its served request shape and concurrency (TTFT against (gen_len - 1) x
-    ITL, scaled to the served prompt and generated tokens), else from
-    PREFILL_COST_RATIO at the served prompt:generated token mix.
+    replica misses a prefix once; over a window of traffic that is nothing).
+
+    Where the server timed its phases (vLLM's per-request prefill/decode times,
+    TGI's batch times) in at least `min_hours` served hours, a hit is priced at
+    what the deployment paid per prompt token it computed: the saving is (expected
+    - current hit rate) x the window's prompt tokens x (prefill $ / computed prompt
+    tokens of those hours), from economics' hourly prefill/decode split. Only hours
+    with traffic count: an idle hour's dollars are not spent on prefill, so a cache
+    saves none of them. Otherwise the saving is the cost x the prefill share of GPU
+    time x (expected - current hit rate), the prefill share from the deployment's
+    latest sweep at the point nearest its served request shape and concurrency
+    (TTFT against (gen_len - 1) x ITL, scaled to the served prompt and generated
+    tokens), else from PREFILL_COST_RATIO at the served prompt:generated token mix.
 
     Config: `min_hours` (24): fewer hourly traffic rows say nothing;
     `min_shared_tokens` (256); `low_hit_rate` (0.10); `min_shared_share` (0.5);
@@ -86,6 +114,7 @@ class PrefixCaching(Rule):
         ids = [d.pk for d in deployments]
         traffic = data.hourly_traffic(ctx, ids)
         costs = data.deployment_costs(ctx, ids)
+        prices = self._prefill_prices(ctx, ids)
         # Deployments of one name on several nodes are replicas of one service.
         replicas = dict(
             Deployment.objects.filter(name__in={d.name for d in deployments})
@@ -98,7 +127,9 @@ class PrefixCaching(Rule):
             rows = traffic.get(dep.pk, [])
             usd = costs.get(dep.pk) or Decimal(0)
             if len(rows) >= self.min_hours and usd > 0:
-                finding = self._finding(ctx, dep, rows, usd, replicas.get(dep.name, 1))
+                finding = self._finding(
+                    ctx, dep, rows, usd, replicas.get(dep.name, 1), prices.get(dep.pk)
+                )
                 if finding is not None:
                     findings.append(finding)
         return findings
@@ -110,6 +141,7 @@ class PrefixCaching(Rule):
         rows: list[InferenceRollup],
         window_usd: Decimal,
         replicas: int,
+        price: PrefillPrice | None = None,
     ) -> Finding | None:
         settings = settings_for(dep)
         shared = settings.shared_prefix_tokens
@@ -138,22 +170,43 @@ class PrefixCaching(Rule):
         gain = expected - current
         if gain < _frac(self.min_gain):
             return None
-        prefill, measured = self._prefill_share(dep, rows, avg_prompt, avg_gen)
-        share = _frac(prefill)
-        usd = data.cents(window_usd * DAYS_PER_MONTH / ctx.days * share * gain)
-        if usd <= 0:
-            return None
-        arithmetic = (
-            f"${data.cents(window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
-            f" x {share} prefill share x ({expected} expected - {current} current hit rate)"
-            f" = ${usd} per month"
-        )
-        full = len(rows) >= self.full_share * ctx.days * 24
-        confidence, why = self._confidence(settings, off, measured, full)
         facts = (
             f"its prompts average {avg_prompt:,.0f} tokens, of which a {shared:,}-token prefix"
-            f" is shared, and prefill is about {_pct(share)} of its GPU time"
+            " is shared"
         )
+        if price is not None:
+            # A hit skips a prompt token the server would otherwise compute, at what
+            # computing one cost in the hours it served.
+            window_saved = data.cents(float(gain) * prompt * price.per_token)
+            usd = data.monthly(window_saved, ctx)
+            share = _frac(price.share)
+            measured, source = True, "measured phase times"
+            arithmetic = (
+                f"${data.cents(price.prefill_usd)} of prefill / {price.computed:,} prompt"
+                f" tokens computed in {price.hours} served hours = ${price.per_million:.4f}"
+                f" per 1M; ({expected} expected - {current} current hit rate) x {prompt:,}"
+                f" prompt tokens x ${price.per_million:.4f} per 1M = "
+                + data.monthly_arithmetic(window_saved, ctx)
+            )
+            facts += (
+                f", and each prompt token it computes costs ${price.per_million:,.2f} per"
+                " million in prefill"
+            )
+        else:
+            prefill, measured = self._prefill_share(dep, rows, avg_prompt, avg_gen)
+            source = "profiling sweep" if measured else "token mix model"
+            share = _frac(prefill)
+            usd = data.cents(window_usd * DAYS_PER_MONTH / ctx.days * share * gain)
+            arithmetic = (
+                f"${data.cents(window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
+                f" x {share} prefill share x ({expected} expected - {current} current hit rate)"
+                f" = ${usd} per month"
+            )
+            facts += f", and prefill is about {_pct(share)} of its GPU time"
+        if usd <= 0:
+            return None
+        full = len(rows) >= self.full_share * ctx.days * 24
+        confidence, why = self._confidence(settings, off, measured, full)
         if off:
             title = f"Enable prefix caching on {dep.name}"
             how = HOW_TO_ENABLE[ServerKind(dep.server_kind)]
@@ -193,7 +246,11 @@ class PrefixCaching(Rule):
                 "expected_hit_fraction": float(expected),
                 "current_hit_rate": float(current),
                 "prefill_share": float(share),
-                "prefill_share_from": "profiling sweep" if measured else "token mix model",
+                "prefill_share_from": source,
+                "prefill_usd_per_1m_computed_prompt": (
+                    None if price is None else round(price.per_million, 6)
+                ),
+                "measured_hours": None if price is None else price.hours,
                 "window_usd": str(window_usd),
                 "confidence_reason": why,
                 "chart": self._chart(rows, off, expected),
@@ -201,6 +258,27 @@ class PrefixCaching(Rule):
             deployment_id=dep.pk,
             node_id=dep.node_id,
         )
+
+    def _prefill_prices(self, ctx: Context, ids: list[int]) -> dict[int, PrefillPrice]:
+        """Per deployment, prefill $ per prompt token computed over its served hours whose
+        phase split was measured; none where fewer than `min_hours` were."""
+        series = deployment_economics_series(ctx.start, ctx.end, 3600, ids)
+        out: dict[int, PrefillPrice] = {}
+        for dep_id, hours in series.items():
+            measured = [
+                f
+                for f in hours.values()
+                if f.prompt_tokens > f.cache_hits and f.bases and MODEL not in f.bases
+            ]
+            if len(measured) < self.min_hours:
+                continue
+            # Active dollars only: the idle-held part of an hour computed no prompt.
+            prefill = sum(f.active_prefill_usd for f in measured)
+            cost = sum(float(f.cost_usd - f.idle_held_usd) for f in measured)
+            computed = sum(f.prompt_tokens - f.cache_hits for f in measured)
+            if prefill > 0 and cost > 0:
+                out[dep_id] = PrefillPrice(prefill, computed, len(measured), prefill / cost)
+        return out
 
     def _prefill_share(
         self, dep: Deployment, rows: list[InferenceRollup], avg_prompt: float, avg_gen: float
@@ -239,7 +317,7 @@ class PrefixCaching(Rule):
         if off and settings.prefix_caching is not False:
             reasons.append("caching is taken as off because the server counted no cache queries")
         if not measured:
-            reasons.append("prefill's share of GPU time is modelled, not measured by a sweep")
+            reasons.append("prefill's share of GPU time is modelled, not measured")
         if not full:
             reasons.append("traffic covers only part of the window")
         confidence = Confidence.MEDIUM if len(reasons) == 1 else Confidence.LOW

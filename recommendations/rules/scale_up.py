@@ -1,6 +1,7 @@
-"""Rule 6: a service whose requests queue while the KV cache is full and latency is over
-target needs more replicas. This costs money rather than saving it: the finding states
-the cost as a negative saving, next to the SLO breaches it avoids."""
+"""Rule 6: a service whose requests queue while latency is over target, with the KV cache
+full or the load past what a replica carries (its live capacity estimate), needs more
+replicas. This costs money rather than saving it: the finding states the cost as a
+negative saving, next to the SLO breaches it avoids."""
 
 import math
 from collections import defaultdict
@@ -12,10 +13,13 @@ from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
 from costs.models import InferenceRollup
+from economics.models import CapacityBasis, CapacityEstimate
 from recommendations.choices import Confidence
 from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import data, register
 from recommendations.rules.base import Context, Finding, Rule
+from recommendations.rules.live import live_estimates, live_evidence, live_words
+from recommendations.rules.replicas import rate
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,11 @@ class Hour:
     itl: float | None
     tokens_per_s: float
     requests: int
+    rps: float  # finished requests per second, the replicas' sum
+
+    @property
+    def rps_per_replica(self) -> float:
+        return self.rps / len(self.rows) if self.rows else 0.0
 
 
 def merge_hour(bucket: datetime, rows: list[InferenceRollup]) -> Hour:
@@ -45,6 +54,7 @@ def merge_hour(bucket: datetime, rows: list[InferenceRollup]) -> Hour:
         itl=data.latency_ms(rows, "itl_hist"),
         tokens_per_s=sum(data.tokens_per_s(r) for r in rows),
         requests=sum(r.requests for r in rows),
+        rps=sum(r.requests / r.present_s for r in rows if r.present_s),
     )
 
 
@@ -61,16 +71,20 @@ def p95(values: Sequence[float]) -> float:
 class ScaleUpSlo(Rule):
     """Config: deployments with the same name are replicas of one service, judged
     together with their hourly rollups merged; `min_hours` (24): fewer hours of data
-    say nothing. A "breach hour" has requests waiting (waiting_max > 0), the KV-cache
-    average at least `kv_full` (0.9) and a p95 TTFT or ITL over the service's target
-    (the lowest-id replica with stored settings sets them, else the defaults). Fires
-    at `min_breach_hours` (3) breach hours.
+    say nothing. A "breach hour" has requests waiting (waiting_max > 0), a p95 TTFT or
+    ITL over the service's target (the lowest-id replica with stored settings sets
+    them, else the defaults), and either the KV-cache average at least `kv_full` (0.9)
+    or the hour's requests/s per replica at least what one replica carries within its
+    targets by the live capacity estimate (live.py: measured, the smallest of the
+    replicas'): a server saturated in compute queues with room left in its cache.
+    Fires at `min_breach_hours` (3) breach hours.
 
-    Replicas needed = ceil(current x p95 tokens/s of the breach hours / p95 tokens/s
-    of the hours that met both targets), at least current + 1 (current + 1 where no
-    hour met them) and at most `max_growth` (2) x current; current counts the
-    replicas that reported in the window. Cost = extra replicas x the window's cost /
-    current replicas, as a month."""
+    Replicas needed, with a live estimate = ceil(p95 requests/s of the breach hours /
+    the estimate's requests/s); without one = ceil(current x p95 tokens/s of the
+    breach hours / p95 tokens/s of the hours that met both targets) (current + 1
+    where no hour met them); at least current + 1 and at most `max_growth` (2) x
+    current either way; current counts the replicas that reported in the window.
+    Cost = extra replicas x the window's cost / current replicas, as a month."""
 
     name = "scale_up_slo"
     min_hours = 24
@@ -110,14 +124,27 @@ class ScaleUpSlo(Rule):
         hours = [merge_hour(bucket, by_hour[bucket]) for bucket in sorted(by_hour)]
         stored = [d.settings for d in deps if hasattr(d, "settings")]
         st = stored[0] if stored else settings_for(deps[0])
-        breach = [h for h in hours if self._breached(h, st)]
+        knee = next(iter(live_estimates(ctx, deps)), None)
+        breach = [h for h in hours if self._breached(h, st, knee)]
         if len(breach) < self.min_breach_hours:
             return None
         met = [h for h in hours if self._met(h, st)]
         current = len(deps)
         need_tps = p95([h.tokens_per_s for h in breach])
         met_tps = p95([h.tokens_per_s for h in met]) if met else 0.0
-        if met_tps > 0:
+        need_rps = p95([h.rps for h in breach])
+        if knee is not None and knee.capacity_rps:
+            knee_rps = knee.capacity_rps
+            needed = max(current + 1, math.ceil(round(need_rps / knee_rps, 6)))
+            sizing = (
+                f"replicas needed = ceil({rate(need_rps)} requests/s, the p95 of the breach"
+                f" hours, / {rate(knee_rps)} requests/s that one replica carries within its"
+                f" targets by its live capacity estimate) = {needed}"
+            )
+            if needed > self.max_growth * current:
+                needed = self.max_growth * current
+                sizing += f", at most {self.max_growth} x {current} per step = {needed}"
+        elif met_tps > 0:
             # Rounded first so a ratio of exactly 2 does not ceil to 3 on float noise.
             needed = max(current + 1, math.ceil(round(current * need_tps / met_tps, 6)))
             sizing = (
@@ -151,9 +178,17 @@ class ScaleUpSlo(Rule):
             )
         ]
         replicas = "replica" if extra == 1 else "replicas"
+        full_cache = all(self._full(h) for h in breach)
+        if full_cache or knee is None:
+            why = f"with the KV cache {kv * 100:.0f}% full"
+        else:
+            why = (
+                f"with the load past the {rate(knee.capacity_rps or 0.0)} requests/s one replica"
+                f" carries within its targets (the KV cache {kv * 100:.0f}% full)"
+            )
         action = (
             f"Add {extra} {replicas} to {name} (about ${cost:,} a month): in {len(breach)} of"
-            f" {len(hours)} hours requests queued with the KV cache {kv * 100:.0f}% full and"
+            f" {len(hours)} hours requests queued {why} and"
             f" {' and '.join(o for o in over if o)}, {requests:,} requests."
         )
         arithmetic = (
@@ -163,7 +198,16 @@ class ScaleUpSlo(Rule):
         )
         doubts = [
             *([] if len(hours) >= self.full_share * ctx.days * 24 else [f"{len(hours)} hours"]),
-            *([] if met else ["no hour met the targets: one replica more is a floor"]),
+            *(
+                []
+                if met or knee is not None
+                else ["no hour met the targets: one replica more is a floor"]
+            ),
+            *(
+                ["the live capacity is extrapolated beyond the load seen"]
+                if knee is not None and knee.basis == CapacityBasis.EXTRAPOLATED
+                else []
+            ),
             *([] if stored else ["the targets are the defaults, not set for this service"]),
             *([] if window_usd > 0 else ["no cost recorded"]),
         ]
@@ -190,6 +234,12 @@ class ScaleUpSlo(Rule):
                 "slo_itl_ms": st.slo_itl_ms,
                 "p95_tokens_per_s_breach": round(need_tps, 1),
                 "p95_tokens_per_s_met": round(met_tps, 1),
+                "p95_requests_per_s_breach": round(need_rps, 3),
+                "capacity_source": (
+                    "live estimate" if knee is not None else "met hours" if met_tps else "floor"
+                ),
+                "capacity_estimate": None if knee is None else live_evidence(knee),
+                "capacity_estimate_words": None if knee is None else live_words(knee),
                 "window_usd": str(data.cents(window_usd)),
                 "usd_per_replica_month": str(per_replica),
                 "monthly_cost_usd": str(cost),
@@ -200,16 +250,20 @@ class ScaleUpSlo(Rule):
             node_id=deps[0].node_id,
         )
 
-    def _breached(self, h: Hour, st: DeploymentSettings) -> bool:
-        return (
-            h.waiting > 0
-            and h.kv is not None
-            and h.kv >= self.kv_full
-            and (
-                (h.ttft is not None and h.ttft > st.slo_ttft_ms)
-                or (h.itl is not None and h.itl > st.slo_itl_ms)
-            )
+    def _full(self, h: Hour) -> bool:
+        return h.kv is not None and h.kv >= self.kv_full
+
+    def _breached(self, h: Hour, st: DeploymentSettings, knee: CapacityEstimate | None) -> bool:
+        over = (h.ttft is not None and h.ttft > st.slo_ttft_ms) or (
+            h.itl is not None and h.itl > st.slo_itl_ms
         )
+        if h.waiting <= 0 or not over:
+            return False
+        if self._full(h):
+            return True
+        # Queueing and late with cache to spare: a capacity shortage only where the
+        # load was past the knee, not a burst of long prompts on a quiet hour.
+        return knee is not None and h.rps_per_replica >= (knee.capacity_rps or float("inf"))
 
     @staticmethod
     def _met(h: Hour, st: DeploymentSettings) -> bool:

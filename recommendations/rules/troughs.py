@@ -9,12 +9,11 @@ from recommendations.choices import Confidence
 from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
+from recommendations.rules.capacity import Capacity, capacity
 from recommendations.rules.data import cents, chart
-from recommendations.rules.underused import (
+from recommendations.rules.replicas import (
     HEADROOM,
-    Capacity,
     Service,
-    capacity,
     load_services,
     plural,
     rate,
@@ -99,7 +98,7 @@ class DailyTroughs(Rule):
         peak = max(by_hour.values())
         if peak <= 0:
             return None
-        cap = capacity(service, services)
+        cap = capacity(ctx, service, services)
         per_replica = cap.per_replica if cap else peak / count
         # An hour of day never seen is no trough: it keeps every replica.
         needed = [

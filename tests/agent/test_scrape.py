@@ -54,6 +54,18 @@ def test_vllm_histograms_become_per_bucket_deltas():
     assert sample["e2e_hist"] == {"bounds": [1.0, 5.0], "counts": [1, 9, 3], "sum": 52.0}
 
 
+def test_vllm_phase_times_are_the_deltas_of_their_histogram_sums():
+    sample = convert(VLLM, "vllm_v1")
+    assert sample["prefill_s"] == pytest.approx(42.75 - 40.5)
+    assert sample["decode_s"] == pytest.approx(3196.5 - 3100.0)
+
+
+def test_tgi_phase_times_are_its_batch_times_by_method():
+    sample = convert(TGI, "tgi")
+    assert sample["prefill_s"] == pytest.approx(31.25 - 30.0)
+    assert sample["decode_s"] == pytest.approx(188.5 - 180.0)
+
+
 def test_vllm_legacy_names_fill_the_same_fields():
     sample = convert(VLLM, "vllm_v0")
     assert sample["kv_cache_usage"] == pytest.approx(0.7)

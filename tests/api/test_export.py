@@ -127,7 +127,8 @@ def test_csv_cells_by_hand(reader, fleet):
     assert row["power_avg"] == "" and row["mem_used_max"] == str(2**40)
     header, rows = parse_csv(reader.get(V1 + "cost-records", day(format="csv", idle="true")))
     [row] = [dict(zip(header, r, strict=True)) for r in rows]
-    assert row["usd"] == "0.750000" and row["deployment"] == "" and row["idle_held"] == "false"
+    assert row["usd"] == "0.750000" and row["deployment"] == ""
+    assert row["idle_held_usd"] == "0.000000" and row["idle_held_hours"] == "0.0"
     header, rows = parse_csv(reader.get(V1 + "samples/inference", day(format="csv")))
     row = dict(zip(header, rows[0], strict=True))
     assert json.loads(row["ttft_hist"]) == {"bounds": [0.1], "counts": [1, 0], "sum": 0.05}

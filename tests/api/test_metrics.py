@@ -19,8 +19,11 @@ from collectors.services import agent_create
 from costs.budgets import budget_status
 from costs.choices import Resolution
 from costs.models import Budget, HourlySpend, InferenceRollup
+from economics.models import CapacityEstimate
+from economics.services import capacity_estimates_update
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
+from tests.economics.fleet import END, store
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +137,16 @@ def test_it_exposes_the_hand_computed_figures(client, fleet, read_token):
     ]
     # chat: (3.5 + 3) $ over 1.3M tokens; embed served no tokens, so it has no rate.
     assert metrics["inferscope_deployment_usd_per_1m_tokens"] == [(chat, pytest.approx(5.0))]
+    assert metrics["inferscope_deployment_idle_held_usd_per_hour"] == [(chat, 0.5), (embed, 0.0)]
+    # The hour's $6.75: 3.5 + 1.25 held by deployments, of which 0.5 serving nothing, and 2 idle.
+    assert metrics["inferscope_cost_usd_per_hour"] == [
+        ({"kind": "active"}, 4.25),
+        ({"kind": "idle_held"}, 0.5),
+        ({"kind": "truly_idle"}, 2.0),
+    ]
+    # No latency histograms, no cache queries, no capacity estimate: no such series.
+    for name in ("goodput_ratio", "cache_net_savings_usd", "capacity_rps", "replicas_needed"):
+        assert metrics[f"inferscope_deployment_{name}"] == []
     assert metrics["inferscope_cost_hour_timestamp_seconds"] == [({}, HOUR.timestamp())]
     scope = {"budget": "search", "scope": "label team=search"}
     # November so far for team=search: 100 + 3 + 3.5.
@@ -232,6 +245,10 @@ def _fleet_of(size: int) -> None:
         spend(HOUR, "1", dep, held="0.1")
         spend(HOUR - timedelta(hours=3), "2", dep)
         tokens(dep, HOUR, 1000, 1000)
+        CapacityEstimate.objects.create(
+            deployment=dep, computed_at=NOW, window_start=NOW - timedelta(days=1),
+            window_end=NOW, capacity_rps=2.0, basis="observed", current_rps=1.0, peak_rps=3.0,
+        )  # fmt: skip
         agent, _ = agent_create(f"agent-{size}-{i}")
         Agent.objects.filter(pk=agent.pk).update(last_seen_at=NOW)
         anomaly("warning")
@@ -250,6 +267,63 @@ def test_the_query_count_does_not_grow_with_the_fleet(client, clock, read_token)
     small = _queries(client, read_token)
     _fleet_of(20)
     large = _queries(client, read_token)
-    assert small == large <= 12
+    # Cost, economics (spend, rollups, deployments), capacity, labels, budgets, anomalies,
+    # agents, recommendations, the token: none of them per deployment.
+    assert small == large <= 14
     text = client.get(URL, **bearer(read_token)).content.decode()
     assert text.count("inferscope_deployment_cost_usd_per_hour{") == 22
+    assert text.count("inferscope_deployment_replicas_needed{") == 44
+
+
+def test_it_exposes_goodput_cache_savings_and_capacity_by_hand(client, read_token, monkeypatch):
+    """tests/economics/fleet.py's two hours, scraped 20 minutes after them; every
+    figure as tests/economics/test_hand_checked.py works it out."""
+    monkeypatch.setattr(timezone, "now", lambda: END + timedelta(minutes=20))
+    store()
+    capacity_estimates_update(now=END)
+
+    metrics = scrape(client, read_token)
+
+    chat = {"deployment": "chat", "node": "node-e", "label_team": "a"}
+    embed = {"deployment": "embed", "node": "node-e", "label_team": "b"}
+    # The last complete hour, H+1: chat held its GPU serving nothing, embed served,
+    # and the third GPU had no deployment: $2 each.
+    assert metrics["inferscope_cost_usd_per_hour"] == [
+        ({"kind": "active"}, 2.0),
+        ({"kind": "idle_held"}, 2.0),
+        ({"kind": "truly_idle"}, 2.0),
+    ]
+    assert metrics["inferscope_deployment_idle_held_usd_per_hour"] == [(chat, 2.0), (embed, 0.0)]
+    # Over the 24 hours to the end of H+1: chat's two hours cost $4.00 for 420 requests of
+    # 450 within every target (TTFT, the worst metric, 93.3%); embed's 2,400 all within.
+    assert metrics["inferscope_deployment_goodput_ratio"] == [
+        (chat, pytest.approx(420 / 450, rel=1e-4)),
+        (embed, 1.0),
+    ]
+    assert metrics["inferscope_deployment_usd_per_good_request"] == [
+        (chat, pytest.approx(4.00 / 420, rel=1e-4)),
+        (embed, pytest.approx(4.00 / 2400)),
+    ]
+    # 18,000 cached prompt tokens at $0.80 / 27,000 computed ones, less one preempted
+    # request's 125 tokens redone; embed reports no cache.
+    assert metrics["inferscope_deployment_cache_net_savings_usd"] == [
+        (chat, pytest.approx((18_000 - 125) * 0.60 / 27_000)),
+    ]
+    # chat: 50 requests per busy 5 minutes (1/6 per second), too few chunks to find a
+    # knee: at least that; nothing ran in the window's last hour, 450 in 3,600 s at peak.
+    # embed: a steady 1/3 per second, far from its targets: at least that, and all used.
+    assert metrics["inferscope_deployment_capacity_rps"] == [
+        (chat, pytest.approx(1 / 6)),
+        (embed, pytest.approx(1 / 3)),
+    ]
+    assert metrics["inferscope_deployment_capacity_is_lower_bound"] == [(chat, 1.0), (embed, 1.0)]
+    assert metrics["inferscope_deployment_headroom_ratio"] == [
+        (chat, 1.0),
+        (embed, pytest.approx(0.0, abs=1e-9)),
+    ]
+    assert metrics["inferscope_deployment_replicas_needed"] == [
+        ({**chat, "load": "current"}, 0.0),
+        ({**chat, "load": "peak"}, 1.0),
+        ({**embed, "load": "current"}, 1.0),
+        ({**embed, "load": "peak"}, 1.0),
+    ]

@@ -9,14 +9,21 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from tests.dashboard.conftest import LIST_PAGES, entity_urls, fleet
+from tests.dashboard.conftest import LIST_PAGES, entity_urls, fleet, this_hour
 
 __all__ = ["fleet"]
 pytestmark = pytest.mark.django_db(transaction=True)
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "var/screenshots"))
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 # Pages whose seeded view must draw at least these charts (the rest may show none).
-MUST_DRAW = {"/": 2, "gpu": 6, "deployment": 8, "/costs/": 3, "anomaly": 1}
+# The deployment (chat): its eight charts, goodput and the knee; costs: the idle split too.
+MUST_DRAW = {"/": 2, "gpu": 6, "deployment": 10, "/costs/": 4, "anomaly": 1}
+# The economics sections each page must show (embed holds a GPU idle all day).
+SECTIONS = {
+    "/": ["#idle-held", "#idle-split"],
+    "/costs/": ["#unit-economics"],
+    "deployment": ["#unit-economics", "#capacity", "#chart-knee", "#chart-dep-goodput"],
+}
 
 
 def _login(page, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +43,9 @@ def test_every_page_draws_its_charts_without_errors(
     browser, live_server, fleet: datetime, width: str
 ):  # type: ignore[no-untyped-def]
     from costs.models import Budget
+    from economics.services import capacity_estimates_update
 
+    capacity_estimates_update(now=this_hour())
     Budget.objects.create(
         name="all of search", label_key="team", label_value="search", monthly_usd=100
     )
@@ -66,6 +75,8 @@ def test_every_page_draws_its_charts_without_errors(
         assert count >= MUST_DRAW.get(key, 0), (path, count)
         for i in range(count):
             charts.nth(i).locator("svg.main-svg").first.wait_for(state="attached")
+        for selector in SECTIONS.get(key, []):
+            assert page.locator(selector).first.is_visible(), (path, selector)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )

@@ -176,6 +176,13 @@ def test_the_report_gives_the_hand_checked_figures(
     assert rows["(idle)"]["cost_usd"] == "36.36"
     assert body["rows"][-1]["group"] == "total"
     assert body["rows"][-1]["cost_usd"] == "120.36"
+    total = body["rows"][-1]
+    # Each row's $ is active + idle-held + truly idle, and its idle $ the last two.
+    for row in body["rows"]:
+        parts = [Decimal(row[k]) for k in ("active_usd", "idle_held_usd", "truly_idle_usd")]
+        assert sum(parts) == Decimal(row["cost_usd"])
+        assert parts[1] + parts[2] == Decimal(row["idle_usd"])
+    assert total["truly_idle_usd"] == rows["(idle)"]["cost_usd"]
 
 
 def test_the_report_downloads_as_csv(client: Client, teammate, costed_day: None) -> None:
@@ -202,6 +209,7 @@ def test_the_report_downloads_as_csv(client: Client, teammate, costed_day: None)
         ("start=2026-11-02&end=2026-11-03&by=colour", "by"),
         ("start=2026-11-02&end=2026-11-03&by=label:", "by"),
         ("start=2026-11-02&end=2026-11-03&format=xml", "format"),
+        ("start=2025-01-01&end=2026-11-03", "start"),  # over 400 days
     ],
 )
 def test_bad_report_params_are_refused_with_field_errors(

@@ -144,8 +144,10 @@ def test_the_costs_page_query_count_does_not_grow_with_groups(
 ) -> None:
     client.force_login(teammate)
     # Session, user, label keys and pairs, deployments, 3 for the charts, 4 for the
-    # report, budgets (2), unpriced GPUs, alternatives, price book, node prices, badge.
-    with django_assert_max_num_queries(19):
+    # report, budgets (2), unpriced GPUs, alternatives, price book, node prices, badge;
+    # the active/idle-held/truly idle steps (1) and every deployment's unit economics
+    # (3: spend, rollups, SLO settings), which the report's phase split reuses.
+    with django_assert_max_num_queries(21):
         assert client.get(f"{PAGE}?{PERIOD}&by=gpu").status_code == 200
 
 

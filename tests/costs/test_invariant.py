@@ -1,4 +1,5 @@
-"""Deployments + idle = the fleet's bill, within $0.01, and nothing negative, on random fleets."""
+"""Deployments + idle = the fleet's bill, within $0.01, and nothing negative, on random
+fleets; active + idle-held + truly idle = the bill exactly."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,9 +15,10 @@ from collectors.ingest import ingest_batch
 from collectors.models import Agent, Node, SampleSpan
 from collectors.services import agent_create
 from costs.attribution import Claim, split
-from costs.models import CostRecord, GpuRollup, PriceBookEntry
+from costs.models import CostRecord, GpuRollup, HourlySpend, PriceBookEntry
 from costs.rollups import rollup_pending
 from costs.selectors import cost_by
+from economics.idle import idle_series
 
 claims = st.lists(
     st.builds(
@@ -24,7 +26,7 @@ claims = st.lists(
         deployment_id=st.integers(1, 1000),
         present_s=st.floats(0, 3600),
         memory_bytes=st.one_of(st.none(), st.floats(0, 2e11)),
-        requests=st.integers(0, 10**6),
+        active_s=st.floats(0, 3600),
     ),
     max_size=6,
     unique_by=lambda c: c.deployment_id,
@@ -43,6 +45,9 @@ def test_a_gpu_hour_splits_into_non_negative_parts_that_add_up(
     shares = split(price, claims, present, memory_total)
     assert sum(s.usd for s in shares) == price.quantize(Decimal("0.000001"))
     assert all(s.usd >= 0 for s in shares)
+    # Each share's idle-held part lies within it, so active + idle-held + idle = the price.
+    assert all(0 <= s.idle_held_usd <= s.usd for s in shares)
+    assert shares[-1].idle_held_usd == 0
     assert sum(s.fraction for s in shares) == pytest.approx(1.0, abs=1e-9) or not claims
     assert [s.deployment_id for s in shares][-1] is None
 
@@ -93,8 +98,9 @@ def _body(gpus: list[dict[str, Any]], deployments: list[dict[str, Any]]) -> dict
                 "deployment": f"d{d}",
                 "ts": (START + timedelta(minutes=minute)).isoformat(),
                 "interval_s": 60.0,
-                "requests_ok": dep["requests"],
-                "prompt_tokens": dep["requests"] * 100,
+                # Some minutes serve nothing: their time is idle-held.
+                "requests_ok": dep["requests"] if minute % 3 else 0,
+                "prompt_tokens": dep["requests"] * 100 if minute % 3 else 0,
             }
             if dep["memory"] is not None and uuids:
                 sample["gpu_memory"] = {u: dep["memory"] for u in uuids}
@@ -122,6 +128,8 @@ def test_on_random_fleets_deployments_plus_idle_is_the_bill(
     Node.objects.all().delete()
     Agent.objects.all().delete()
     SampleSpan.objects.all().delete()
+    # The idle rows of HourlySpend have no GPU to cascade from.
+    HourlySpend.objects.all().delete()
     PriceBookEntry.objects.update_or_create(
         gpu_model="H100 SXM",
         kind="on_demand",
@@ -136,12 +144,17 @@ def test_on_random_fleets_deployments_plus_idle_is_the_bill(
 
     bill = CostRecord.objects.aggregate(total=Sum("usd"))["total"] or Decimal(0)
     assert CostRecord.objects.filter(usd__lt=0).count() == 0
+    # Active + idle-held + truly idle = the bill, exactly: the three are parts of the records.
+    steps = idle_series(START - timedelta(hours=1), START + timedelta(hours=5), 3600)
+    assert sum((s.usd for s in steps), Decimal(0)) == bill
     end = START + timedelta(hours=5)
     for by in ("deployment", "label:team", "gpu", "node"):
         rows = cost_by(START - timedelta(hours=1), end, by)
         parts = sum((r.cost_usd for r in rows[:-1]), Decimal(0))
         assert abs(parts - bill) <= Decimal("0.01")
         assert abs(rows[-1].cost_usd - bill) <= Decimal("0.01")
+        total = rows[-1]
+        assert total.active_usd + total.idle_held_usd + total.truly_idle_usd == total.cost_usd
     # Each GPU-hour's parts add up to its price for the time the GPU was present.
     rates = {"NVIDIA H100 80GB HBM3": price, "Mystery GPU": Decimal(0)}
     rates["NVIDIA L4"] = (

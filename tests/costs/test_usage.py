@@ -149,24 +149,3 @@ def test_hourly_spend_is_the_sum_of_the_hours_records_and_follows_a_repricing(da
     compare()
     # Two H100s for 24 hours at $2 more an hour: $96 more.
     assert spend_totals(DAY, DAY + timedelta(days=1)).usd == Decimal("216.36")
-
-
-def test_the_migration_fills_hourly_spend_from_records_already_there(day: None) -> None:
-    import importlib
-
-    from django.db import connection
-
-    from costs.models import HourlySpend
-
-    migration = importlib.import_module("costs.migrations.0006_hourlyspend")
-    fields = ("hour", "deployment_id", "usd", "idle_held_usd", "gpu_hours")
-    written = sorted(HourlySpend.objects.values_list(*fields), key=str)
-    HourlySpend.objects.all().delete()
-    with connection.cursor() as cursor:
-        cursor.execute(migration.BACKFILL)
-    filled = sorted(HourlySpend.objects.values_list(*fields), key=str)
-    assert len(filled) == len(written)
-    for got, want in zip(filled, written, strict=True):
-        assert got[:2] == want[:2]
-        assert got[2:4] == pytest.approx(want[2:4], abs=Decimal("0.000001"))
-        assert got[4] == pytest.approx(want[4])

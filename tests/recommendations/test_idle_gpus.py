@@ -109,3 +109,32 @@ def test_a_gpu_held_by_an_idle_server_says_to_stop_that_server(gpus):
     )
     assert finding.evidence["held_by"] == ["summarize-7b"]
     assert finding.monthly_saving_usd == Decimal("1826.25")
+
+
+def test_a_held_gpu_reports_what_its_server_was_charged_while_idle(gpus):
+    from collectors.models import Deployment
+
+    held = Deployment.objects.create(node=gpus["idle"].node, name="summarize-7b")
+    held.gpus.add(gpus["idle"])
+    week(gpus["idle"], util=1.0)
+    # Attribution charged summarize-7b for the GPU in the last 100 hours: idle-held in
+    # all but 10 minutes of each ($2.50 x 5/6 = $2.083333 an hour); the first 68 hours
+    # the GPU was nobody's (truly idle).
+    start = END - timedelta(hours=100)
+    CostRecord.objects.filter(hour__gte=start).update(
+        deployment=held, idle_held_usd=Decimal("2.083333"), idle_held_hours=5 / 6
+    )
+    (finding,) = IdleGpus().evaluate(Context(end=END))
+    # 100 x $2.083333 = $208.3333 idle-held; 100 x $0.416667 = $41.6667 active;
+    # 68 x $2.50 = $170.00 truly idle; $420.00 in all, the saving as before.
+    assert finding.monthly_saving_usd == Decimal("1826.25")
+    assert finding.action == (
+        "Stop summarize-7b on gpu-node-1 and release GPU gpu-node-1 #0 H100 SXM: it held the"
+        " GPU while it was under 5% busy in 168 of the 168 hours it reported over the last"
+        " 7 days, and $208.33 of the GPU's $420.00 in that time was charged to summarize-7b"
+        " while it ran no request."
+    )
+    assert finding.evidence["idle_held_usd"] == "208.333300"
+    assert finding.evidence["active_usd"] == "41.666700"
+    assert finding.evidence["truly_idle_usd"] == "170.000000"
+    assert finding.evidence["idle_held_hours"] == pytest.approx(83.333, abs=1e-3)

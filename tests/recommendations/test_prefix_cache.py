@@ -161,3 +161,107 @@ def test_too_little_data_another_server_or_no_cost_say_nothing():
     unpriced = deployment(name="unpriced", shared_prefix_tokens=1800, prefix_caching=False)
     traffic(unpriced, requests=REQUESTS, prompt=PROMPT, gen=GEN)
     assert findings() == []
+
+
+def measured(dep: Deployment, hits: int = 0, hours: int = 7 * 24) -> None:
+    """A week of $5.00 hours, costed as attribution stores them, and traffic whose phases
+    vLLM timed: 1,800 request-seconds of prefill and 5,400 of decode in 3,600 busy
+    seconds an hour (an average batch of 2), so prefill is 1,800 / (1,800 + 5,400 / 2)
+    = 0.4 of the GPU time: $2.00 an hour."""
+    from datetime import timedelta
+
+    from costs.choices import Resolution
+    from costs.models import CostRecord, InferenceRollup
+    from tests.costs.fleet import save_cost_records
+
+    gpu = dep.gpus.get()
+    buckets = [END - timedelta(hours=h + 1) for h in range(hours)]
+    save_cost_records(
+        [
+            CostRecord(
+                hour=hour,
+                gpu=gpu,
+                deployment=dep,
+                usd=Decimal("5.00"),
+                gpu_hours=1.0,
+                rate_usd_per_hour=Decimal("5.00"),
+                pricing="test",
+            )
+            for hour in buckets
+        ]
+    )
+    InferenceRollup.objects.bulk_create(
+        InferenceRollup(
+            deployment=dep,
+            resolution=Resolution.HOUR,
+            bucket=hour,
+            samples=360,
+            present_s=3600.0,
+            active_s=3600.0,
+            prefill_s=1800.0,
+            decode_s=5400.0,
+            requests_ok=REQUESTS,
+            prompt_tokens=QUERIES,
+            generation_tokens=REQUESTS * GEN,
+            prefix_cache_queries=QUERIES if hits else 0,
+            prefix_cache_hits=hits,
+        )
+        for hour in buckets
+    )
+
+
+def test_measured_phase_times_price_each_hit_at_the_prefill_cost_of_a_computed_token():
+    dep = deployment(shared_prefix_tokens=1800, prefix_caching=False)
+    measured(dep)
+    [f] = findings()
+    # $2.00 of prefill an hour over 2,300,000 computed prompt tokens: $0.8696 per 1M.
+    # 0.78 x 386,400,000 prompt tokens in the week x $2.00 / 2,300,000 = $262.08
+    # x 30.4375 / 7 = $1,139.58: with no hits yet, what 0.4 of the cost x 0.78 gives.
+    assert f.monthly_saving_usd == Decimal("1139.58")
+    assert f.arithmetic == (
+        "$336.00 of prefill / 386,400,000 prompt tokens computed in 168 served hours"
+        " = $0.8696 per 1M; (0.78 expected - 0.00 current hit rate) x 386,400,000 prompt"
+        " tokens x $0.8696 per 1M = $262.08 over 7 days x 30.4375 / 7 = $1139.58 per month"
+    )
+    assert f.action == (
+        "Enable prefix caching on chat-8b (vLLM --enable-prefix-caching): its prompts average"
+        " 2,300 tokens, of which a 1,800-token prefix is shared, and each prompt token it"
+        " computes costs $0.87 per million in prefill."
+    )
+    assert f.evidence["prefill_share_from"] == "measured phase times"
+    assert f.evidence["prefill_share"] == 0.4
+    assert f.evidence["measured_hours"] == 168
+    assert f.confidence == Confidence.MEDIUM  # only the shared prefix is declared
+    json.dumps(f.evidence)
+
+
+def test_hits_are_priced_over_the_tokens_the_server_still_computed():
+    dep = deployment(shared_prefix_tokens=1800, prefix_caching=True)
+    measured(dep, hits=QUERIES // 20)  # 5% hits
+    [f] = findings()
+    # $2.00 an hour now pays for 2,185,000 computed tokens: $0.9153 per 1M.
+    # 0.73 x 386,400,000 x $2.00 / 2,185,000 = $258.19 a week x 30.4375 / 7 = $1,122.67
+    # (the prefill share alone would say $3,652.50 x 0.4 x 0.73 = $1,066.53).
+    assert f.monthly_saving_usd == Decimal("1122.67")
+    assert f.arithmetic.startswith(
+        "$336.00 of prefill / 367,080,000 prompt tokens computed in 168 served hours"
+        " = $0.9153 per 1M; (0.78 expected - 0.05 current hit rate)"
+    )
+    assert f.title == "Give chat-8b a larger prefix cache"
+
+
+def test_too_few_measured_hours_fall_back_to_the_token_mix():
+    from datetime import timedelta
+
+    from costs.models import InferenceRollup
+
+    dep = deployment(shared_prefix_tokens=1800, prefix_caching=False)
+    measured(dep)
+    # Phase times in the last 23 hours only (an upgraded server): a day is needed.
+    InferenceRollup.objects.filter(bucket__lt=END - timedelta(hours=23)).update(
+        prefill_s=0, decode_s=0
+    )
+    [f] = findings()
+    assert f.evidence["prefill_share_from"] == "token mix model"
+    # $3,652.50 a month x 0.53 (2,300 / (2,300 + 10 x 200)) x 0.78, as unmeasured.
+    assert f.monthly_saving_usd == Decimal("1509.94")

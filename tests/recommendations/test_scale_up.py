@@ -204,3 +204,74 @@ def test_too_little_data_says_nothing():
 def test_p95_interpolates_between_ranks():
     assert p95([1.0]) == 1.0
     assert p95([float(v) for v in range(1, 21)]) == pytest.approx(19.05)
+
+
+def knee(dep: Deployment, rps: float, basis: str = "observed") -> None:
+    from economics.models import CapacityEstimate
+
+    CapacityEstimate.objects.create(
+        deployment=dep,
+        computed_at=END,
+        window_start=END - timedelta(days=1),
+        window_end=END,
+        capacity_rps=rps,
+        capacity_tokens_s=rps * 4000,
+        basis=basis,
+        binding_metric="ttft",
+        current_rps=0.3,
+        peak_rps=1.1,
+    )
+
+
+def test_queueing_past_the_live_knee_with_cache_to_spare_is_a_capacity_shortage():
+    a, b = deployment(node="gpu-node-1"), deployment(node="gpu-node-2")
+    for dep in (a, b):
+        week(dep, kv=0.7)  # never full: without a knee this says nothing
+    assert run() == []
+    # Each replica crossed its TTFT target at 0.8 requests/s; in the breach hours each
+    # finished 4,000 requests an hour, 1.11 a second.
+    knee(a, 0.9)
+    knee(b, 0.8)  # the smaller one counts
+    [finding] = run()
+    # Needed = ceil(2 x 1.111 = 2.22 / 0.8) = ceil(2.78) = 3: one more. $840.00 a week
+    # for 2 replicas = $420.00 each = $1,826.25 a replica-month.
+    assert finding.monthly_saving_usd == Decimal("-1826.25")
+    assert finding.action == (
+        "Add 1 replica to chat-8b (about $1,826.25 a month): in 12 of 168 hours requests"
+        " queued with the load past the 0.8 requests/s one replica carries within its targets"
+        " (the KV cache 70% full) and p95 TTFT 3,900 ms against a 2,000 ms target, 96,000"
+        " requests."
+    )
+    assert finding.arithmetic.startswith(
+        "replicas needed = ceil(2.2 requests/s, the p95 of the breach hours, / 0.8"
+        " requests/s that one replica carries within its targets by its live capacity"
+        " estimate) = 3; $840.00 over 7 days / 2 replica(s)"
+    )
+    assert finding.confidence == Confidence.HIGH
+    assert finding.evidence["capacity_source"] == "live estimate"
+    assert finding.evidence["capacity_estimate"]["deployment_id"] == b.pk
+    assert finding.evidence["p95_requests_per_s_breach"] == pytest.approx(2.222, abs=1e-3)
+
+
+def test_hours_under_the_knee_with_cache_to_spare_are_not_breaches():
+    dep = deployment()
+    week(dep, kv=0.7)
+    knee(dep, 2.0)  # 1.11 requests/s is within what it carries
+    assert run() == []
+
+
+def test_the_live_knee_sizes_a_full_cache_breach_too_at_most_doubling():
+    dep = deployment()
+    week(dep)
+    knee(dep, 0.4, basis="extrapolated")
+    [finding] = run()
+    # ceil(1.11 / 0.4) = ceil(2.78) = 3, capped at 2 x 1: one more replica.
+    assert finding.monthly_saving_usd == Decimal("-1826.25")
+    assert "/ 0.4 requests/s that one replica carries within its targets by its live" in (
+        finding.arithmetic
+    )
+    assert "= 3, at most 2 x 1 per step = 2;" in finding.arithmetic
+    assert "queued with the KV cache 97% full" in finding.action
+    # An extrapolated knee is a fit beyond the load seen.
+    assert finding.confidence == Confidence.MEDIUM
+    assert "extrapolated" in finding.evidence["confidence_why"]

@@ -1,5 +1,6 @@
 """The whole path on the simulated fleet of `make run`: samples through ingest, the
-rollups and costs, then every rule. Its idle and idle-held GPUs must come out."""
+rollups, costs and capacity estimates, then every rule. Its idle and idle-held GPUs
+must come out, and the deployment whose peak is past its capacity must get a replica."""
 
 import io
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from recommendations.services import recommendations_recompute
 pytestmark = pytest.mark.django_db
 
 
-def test_the_simulated_fleet_gets_its_idle_gpus_released():
+def test_the_simulated_fleet_gets_its_idle_gpus_released_and_its_short_service_a_replica():
     # Up to the current hour: ingest and retention judge samples by the real clock.
     NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # noqa: N806
     agent = agent_create("simulated-agent")[0]
@@ -26,7 +27,8 @@ def test_the_simulated_fleet_gets_its_idle_gpus_released():
     for at in range(int(start), int(NOW.timestamp()), step):
         body = batch_body(at, min(at + step, NOW.timestamp()), 120.0)
         ingest_batch(agent, msgspec.json.encode(body))
-    call_command("runjobs", "rollup_pending", stdout=io.StringIO())
+    # The hourly capacity job as beat runs it after the rollups: rule 6 reads its knees.
+    call_command("runjobs", "rollup_pending", "estimate_capacity", stdout=io.StringIO())
     summary = recommendations_recompute(now=NOW)
     rows = {r.gpu.uuid: r for r in Recommendation.objects.filter(rule="idle_gpus")}
     # GPU-sim-b-1 is held by summarize-7b with no traffic; b-2 and b-3 hold nothing.
@@ -34,5 +36,14 @@ def test_the_simulated_fleet_gets_its_idle_gpus_released():
     assert rows["GPU-sim-b-1"].action.startswith("Stop summarize-7b on sim-node-b")
     assert all(r.monthly_saving_usd > 0 for r in rows.values())
     assert summary.found == Recommendation.objects.count()
-    # Busy GPUs and serving deployments stay out of it: nothing else holds.
-    assert not Recommendation.objects.exclude(rule="idle_gpus").exists()
+    # code-qwen-32b's daily peak (4 requests/s) is past what it carries within its
+    # 2,000 ms TTFT target (~3.1): its cache never fills, but its knee shows the
+    # queueing is load, so rule 6 asks for a second replica. Nothing else holds.
+    [scale_up] = Recommendation.objects.exclude(rule="idle_gpus")
+    assert scale_up.rule == "scale_up_slo"
+    assert scale_up.title == "Add capacity to code-qwen-32b"
+    assert scale_up.action.startswith("Add 1 replica to code-qwen-32b")
+    assert "with the load past the" in scale_up.action
+    assert scale_up.evidence["capacity_source"] == "live estimate"
+    assert scale_up.evidence["capacity_estimate"]["basis"] == "observed"
+    assert scale_up.monthly_saving_usd < 0

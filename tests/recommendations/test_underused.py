@@ -280,3 +280,69 @@ def test_a_replica_gone_before_the_last_day_is_not_counted_again():
     sweep(chat[0], SWEEP)
     # Two replicas run now; 1,200 tokens/s needs 2 of them.
     assert evaluate() == []
+
+
+def knee(dep: Deployment, rps: float, tokens_s: float, basis: str = "observed", **kw: object):
+    from economics.models import CapacityEstimate
+
+    values: dict[str, object] = {"window_end": END - timedelta(hours=1)}
+    values.update(kw)
+    return CapacityEstimate.objects.create(
+        deployment=dep,
+        computed_at=END,
+        window_start=END - timedelta(days=1),
+        capacity_rps=rps,
+        capacity_tokens_s=tokens_s,
+        basis=basis,
+        binding_metric="ttft",
+        current_rps=0.5,
+        peak_rps=0.8,
+        **values,
+    )
+
+
+def test_without_a_sweep_or_peers_the_live_capacity_estimate_sizes_a_replica():
+    chat = service("chat-8b", 4)
+    traffic(chat, spiky)
+    # Replica 1 crossed its TTFT target at 2 requests/s of 450 tokens each: 900 tokens/s.
+    # Replica 0's estimate says more (the smallest measured one counts); replica 2 was
+    # never loaded enough to find its knee (a lower bound, not read), replica 3's is
+    # from three days ago (not read).
+    knee(chat[0], 2.5, 1125.0, basis="extrapolated")
+    knee(chat[1], 2.0, 900.0)
+    knee(chat[2], 0.4, 180.0, basis="insufficient")
+    knee(chat[3], 0.2, 90.0, window_end=END - timedelta(days=3))
+    [finding] = evaluate()
+    assert finding.action == (
+        "Run chat-8b on 2 replicas instead of 4: its busiest hours (p95) carried 1,200"
+        " tokens/s and its live traffic shows a replica (chat-8b on chat-8b-node-1) meets"
+        " its targets up to 2 requests/s, 900 tokens/s (TTFT target, crossed in its traffic)."
+    )
+    # ceil(1,200 x 1.3 / 900) = 2: half of 4 x 168 h x $2.50 = $840 a week, $3,652.50 a month.
+    assert finding.monthly_saving_usd == Decimal("3652.50")
+    assert finding.arithmetic.startswith(
+        "max(1, ceil(1,200 tokens/s x 1.3 / 900 tokens/s)) = 2 replicas;"
+    )
+    assert finding.confidence == Confidence.MEDIUM
+    assert finding.evidence["capacity_source"] == "live"
+    assert finding.evidence["capacity"]["deployment_id"] == chat[1].pk
+    assert finding.evidence["capacity"]["basis"] == "observed"
+    json.dumps(finding.evidence)
+
+
+def test_a_sweep_still_comes_before_the_live_estimate():
+    chat = service("chat-8b", 4)
+    traffic(chat, spiky)
+    sweep(chat[1], SWEEP)
+    knee(chat[0], 0.5, 225.0)  # would keep all 4 replicas
+    [finding] = evaluate()
+    assert finding.evidence["capacity_source"] == "profiling"
+    assert finding.title == "Run chat-8b on 2 replicas instead of 4"
+
+
+def test_a_lower_bound_alone_says_nothing():
+    chat = service("chat-8b", 4)
+    traffic(chat, 10.0)
+    for dep in chat:
+        knee(dep, 0.05, 20.0, basis="insufficient")
+    assert evaluate() == []

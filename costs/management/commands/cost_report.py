@@ -16,7 +16,10 @@ def _day(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Chargeback report for a period: GPU-hours, $ cost, idle $, requests, tokens."
+    help = (
+        "Chargeback report for a period: GPU-hours and $ (active, idle-held, truly idle),"
+        " requests, tokens, $ per 1M prompt and generated tokens."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
