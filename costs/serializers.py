@@ -9,7 +9,7 @@ from collectors.models import Deployment, Node
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import FORMATS
 from costs.selectors import ReportError, parse_grouping
-from economics.phases import FORWARD, MODEL, REQUEST
+from economics.phases import BASIS_LABELS
 from inferscope.lib.api import CleanModelSerializer
 from inferscope.lib.timerange import MAX_SPAN
 
@@ -142,10 +142,11 @@ class CostReportRowSerializer(serializers.Serializer):
     idle_held_hours = serializers.FloatField()
     truly_idle_hours = serializers.FloatField()
     phase_basis = serializers.ChoiceField(
-        choices=[FORWARD, REQUEST, MODEL],
+        choices=list(BASIS_LABELS),
         allow_null=True,
         help_text="what splits $ per 1M prompt and generated tokens: forward or request, "
-        "the deployments' measured phase times; model, the token weighting; null: no tokens",
+        "the deployments' measured phase times; mixed, both; model, the token weighting; "
+        "null: no tokens",
     )
 
 

@@ -21,7 +21,7 @@ from costs.selectors import CostRow, ReportError, parse_grouping
 from economics.figures import Figures
 from economics.idle import IdleStep
 from economics.models import CapacityBasis, CapacityEstimate
-from economics.phases import FORWARD, MODEL, REQUEST
+from economics.phases import BASIS_LABELS
 from inferscope.lib.timerange import MAX_SPAN
 
 # The period a query gets when it gives none: the costs page's default range.
@@ -190,11 +190,11 @@ class DeploymentEconomicsSerializer(serializers.Serializer):
     decode_usd = Money(allow_null=True, help_text="of cost_usd, decode's part")
     phase_basis = serializers.ChoiceField(
         source="figures.basis",
-        choices=[FORWARD, REQUEST, MODEL],
+        choices=list(BASIS_LABELS),
         allow_null=True,
         read_only=True,
-        help_text="forward or request: measured phase times; model: a token weighting; "
-        "null: nothing to split by",
+        help_text="forward or request: measured phase times; mixed: hours measured both "
+        "ways; model: a token weighting; null: nothing to split by",
     )
     usd_per_1m_prompt = _share("prefill $ per million prompt tokens", "figures.usd_per_1m_prompt")
     usd_per_1m_generated = _share(
