@@ -6,7 +6,7 @@
   economics.figures.hour_figures, the function behind the pages' goodput, on the
   window's rollups added together, so the two cannot disagree.
 - headroom: the share of a deployment's capacity left at its current load (the
-  last hour) or at its busiest hour of the last day, from the hourly capacity
+  last 60 minutes) or at its busiest 60 minutes of the last day, from the hourly capacity
   estimate; only a measured capacity (observed or extrapolated) is judged.
 - idle_held: dollars a deployment was charged while it held its GPUs and served
   nothing, over the last IDLE_HELD_HOURS costed hours.
