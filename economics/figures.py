@@ -260,7 +260,10 @@ def economics_by_step(
             "hour", "deployment_id", "usd", "idle_held_usd"
         )
     }
-    rows = {(r["deployment_id"], r["bucket"]): r for r in _hour_rollups(start, end, deployment_ids)}
+    rows = {
+        (r["deployment_id"], r["bucket"]): r
+        for r in _rollups(Resolution.HOUR, start, end, deployment_ids)
+    }
     ids = {dep for dep, _ in costs} | {dep for dep, _ in rows}
     deployments = Deployment.objects.filter(pk__in=ids).select_related("settings")
     kinds = {d.pk: d.server_kind for d in deployments}
@@ -287,10 +290,10 @@ def economics_totals(
     return {dep: next(iter(steps.values())) for dep, steps in by_step.items()}
 
 
-def _hour_rollups(
-    start: datetime, end: datetime, deployment_ids: Sequence[int] | None
+def _rollups(
+    resolution: int, start: datetime, end: datetime, deployment_ids: Sequence[int] | None
 ) -> list[dict[str, Any]]:
-    """The hourly rollups' fields, read with a raw cursor and msgspec: decoding three
+    """The rollups' fields, read with a raw cursor and msgspec: decoding three
     histograms per deployment-hour through the ORM's JSONField was most of the cost."""
     text = "::text" if connection.vendor == "postgresql" else ""
     columns = [f"{f}{text}" if f.endswith("_hist") else f for f in _ROLLUP_FIELDS]
@@ -298,7 +301,7 @@ def _hour_rollups(
         f"SELECT {', '.join(columns)} FROM {InferenceRollup._meta.db_table}"
         " WHERE resolution = %s AND bucket >= %s AND bucket < %s"
     )
-    args: list[Any] = [int(Resolution.HOUR), param(start), param(end)]
+    args: list[Any] = [int(resolution), param(start), param(end)]
     if deployment_ids is not None:
         ids = list(deployment_ids) or [-1]
         sql += f" AND deployment_id IN ({', '.join(['%s'] * len(ids))})"
@@ -313,6 +316,35 @@ def _hour_rollups(
         for name in ("ttft_hist", "itl_hist", "e2e_hist"):
             values[name] = from_json(values[name])
         out.append(values)
+    return out
+
+
+_HISTS = tuple(hist for _, hist, _ in SLO_METRICS)
+_COUNTS = tuple(f for f in _ROLLUP_FIELDS[2:] if f not in _HISTS)
+
+
+def window_figures(
+    start: datetime, end: datetime, resolution: int = Resolution.MINUTE
+) -> dict[int, tuple[Figures, dict[str, float]]]:
+    """{deployment id: (its traffic figures over [start, end) with the rollups added
+    together, its SLO targets in ms)}: goodput, hit rate and phase shares of a window
+    shorter than an hour (alerts). No dollars: those are attributed per whole hour."""
+    windows: dict[int, dict[str, Any]] = {}
+    for row in _rollups(resolution, start, end, None):
+        window = windows.setdefault(
+            row["deployment_id"], {**dict.fromkeys(_COUNTS, 0), **{h: [] for h in _HISTS}}
+        )
+        for name in _COUNTS:
+            window[name] += row[name] or 0
+        for name in _HISTS:
+            window[name].append(row[name])
+    out = {}
+    for dep in Deployment.objects.filter(pk__in=list(windows)).select_related("settings"):
+        window = windows[dep.pk]
+        for name in _HISTS:
+            window[name] = histograms.merge(window[name])
+        slo = _slo(dep)
+        out[dep.pk] = (hour_figures(Decimal(0), Decimal(0), window, dep.server_kind, slo), slo)
     return out
 
 

@@ -12,7 +12,6 @@
   nothing, over the last IDLE_HELD_HOURS costed hours.
 """
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,29 +27,12 @@ from alerts.constants import (
     IDLE_HELD_HOURS,
 )
 from alerts.models import Rule
-from collectors.models import Deployment, settings_for
-from costs import histograms
-from costs.choices import Resolution
-from costs.models import HourlySpend, InferenceRollup
-from economics.figures import SLO_METRICS, Figures, hour_figures
+from costs.models import HourlySpend
+from economics.figures import SLO_METRICS, Figures, window_figures
 from economics.models import CapacityBasis, CapacityEstimate
 from economics.selectors import HeldDeployment, capacity_estimates, idle_held_deployments
 
 METRIC_NAMES = {"ttft": "TTFT", "itl": "inter-token latency", "e2e": "end-to-end latency"}
-_COUNTERS = (
-    "requests_ok",
-    "requests_error",
-    "requests_aborted",
-    "prompt_tokens",
-    "generation_tokens",
-    "prefix_cache_hits",
-    "prefix_cache_queries",
-    "preemptions",
-    "active_s",
-    "prefill_s",
-    "decode_s",
-)
-_HISTOGRAMS = tuple(hist for _, hist, _ in SLO_METRICS)
 MEASURED = (CapacityBasis.OBSERVED, CapacityBasis.EXTRAPOLATED)
 
 
@@ -88,28 +70,7 @@ def recent_goodput(
 ) -> dict[int, tuple[Figures, dict[str, float]]]:
     """{deployment id: (its Figures over the last `minutes`, its SLO targets in ms)}."""
     start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes)
-    rows = InferenceRollup.objects.filter(
-        resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=now
-    ).values_list("deployment_id", *_COUNTERS, *_HISTOGRAMS)
-    sums: dict[int, list[float]] = defaultdict(lambda: [0] * len(_COUNTERS))
-    hists: dict[int, list[list[Any]]] = defaultdict(lambda: [[] for _ in _HISTOGRAMS])
-    for deployment_id, *values in rows.iterator(chunk_size=2000):
-        total = sums[deployment_id]
-        for i, value in enumerate(values[: len(_COUNTERS)]):
-            total[i] += value or 0
-        for i, hist in enumerate(values[len(_COUNTERS) :]):
-            hists[deployment_id][i].append(hist)
-    out: dict[int, tuple[Figures, dict[str, float]]] = {}
-    for dep in Deployment.objects.filter(pk__in=list(sums)).select_related("settings"):
-        window: dict[str, Any] = dict(zip(_COUNTERS, sums[dep.pk], strict=True))
-        for name, parts in zip(_HISTOGRAMS, hists[dep.pk], strict=True):
-            window[name] = histograms.merge(parts)
-        s = settings_for(dep)
-        slo = {"slo_ttft_ms": s.slo_ttft_ms, "slo_itl_ms": s.slo_itl_ms, "slo_e2e_ms": s.slo_e2e_ms}
-        # No dollars: only the window's requests and histograms are read here.
-        figures = hour_figures(Decimal(0), Decimal(0), window, dep.server_kind, slo)
-        out[dep.pk] = (figures, slo)
-    return out
+    return window_figures(start, now)
 
 
 def _goodput_summary(figures: Figures, target_pct: float, slo: dict[str, float]) -> str:
