@@ -244,6 +244,8 @@ INFERENCE_SAMPLE_COLUMNS: dict[str, str] = {
             "preemptions",
             "prefill_s",
             "decode_s",
+            "batch_inferences",
+            "batch_executions",
             "ttft_hist",
             "itl_hist",
             "e2e_hist",
@@ -293,6 +295,12 @@ GPU_ROLLUP_COLUMNS: dict[str, str] = {
             "mem_used_n",
             "sm_clock_sum",
             "sm_clock_n",
+            "gr_engine_sum",
+            "gr_engine_n",
+            "tensor_sum",
+            "tensor_n",
+            "dram_sum",
+            "dram_n",
         )
     },
 }

@@ -7,7 +7,11 @@ a loopback receiver that answers like the ingest API. CPU is read from
 /proc/PID/stat after a warm-up (imports and the first scrape are not the
 steady state) and over the whole run; peak RSS is VmHWM.
 
-    .venv/bin/python bench/agent_overhead.py [--seconds 60]
+    .venv/bin/python bench/agent_overhead.py [--seconds 60] [--dcgm]
+
+--dcgm adds a dcgm-exporter page for 8 GPUs (default and profiling counters,
+built from tests/agent/fixtures/dcgm_t0.txt) scraped as `--source dcgm=URL`:
+the node without NVML.
 
 Target: under 1% of one core and under 80 MB.
 """
@@ -193,6 +197,41 @@ class Counting(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def dcgm_page(gpus: int = 8) -> bytes:
+    """dcgm-exporter's page for `gpus` GPUs, from the fixture's first GPU."""
+    fixture = ROOT / "tests" / "agent" / "fixtures" / "dcgm_t0.txt"
+    lines = []
+    for line in fixture.read_text().splitlines():
+        if line.startswith("#"):
+            lines.append(line)
+        elif 'gpu="0"' in line:
+            for gpu in range(gpus):
+                lines.append(
+                    line.replace('gpu="0"', f'gpu="{gpu}"')
+                    .replace('device="nvidia0"', f'device="nvidia{gpu}"')
+                    .replace(
+                        "GPU-3f8a2c71-9d4e-5b60-a1c8-7e2f94d05b1", f"GPU-bench-0000-{gpu:04d}-"
+                    )
+                )
+    return ("\n".join(lines) + "\n").encode()
+
+
+class Dcgm(http.server.BaseHTTPRequestHandler):
+    body = b""
+    hits = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        Dcgm.hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(Dcgm.body)))
+        self.end_headers()
+        self.wfile.write(Dcgm.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
@@ -209,7 +248,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--dcgm", action="store_true", help="also scrape a dcgm-exporter page")
     args = parser.parse_args()
+    extra: list[str] = []
+    if args.dcgm:
+        Dcgm.body = dcgm_page()
+        dcgm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dcgm)
+        threading.Thread(target=dcgm.serve_forever, daemon=True).start()
+        extra = ["--source", f"dcgm=http://127.0.0.1:{dcgm.server_address[1]}/metrics"]
 
     servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), Counting) for _ in range(3)]
     for server in servers:
@@ -237,6 +283,7 @@ def main() -> int:
                 f"vllm:chat-a=http://127.0.0.1:{ports[1]}/metrics",
                 "--source",
                 f"vllm:chat-b=http://127.0.0.1:{ports[2]}/metrics",
+                *extra,
             ],
             cwd=ROOT,
             stderr=subprocess.DEVNULL,
@@ -263,6 +310,10 @@ def main() -> int:
         f"  ran {wall:.1f} s after a {args.warmup:.0f} s warm-up: "
         f"{Counting.hits} scrapes, {Counting.posts} batches posted"
     )
+    if args.dcgm:
+        print(
+            f"  + dcgm-exporter, 8 GPUs: {len(Dcgm.body) / 1024:.0f} KiB page, {Dcgm.hits} scrapes"
+        )
     print(
         f"  CPU (steady state): {cpu:.2f} s = {share:.2f}% of one core (target < 1%): "
         f"{'PASS' if share < 1 else 'FAIL'}"

@@ -9,6 +9,7 @@ A batch costs a fixed number of queries, whatever the size of its inventory.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import F
 
@@ -156,7 +157,15 @@ def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
     listed = {u for d in inventory.deployments for u in d.gpus or ()}
     if not wanted and not listed:
         return
-    fields = ["node_id", "index", "model_name", "memory_total_bytes"]
+    fields = [
+        "node_id",
+        "index",
+        "model_name",
+        "memory_total_bytes",
+        "mig_profile",
+        "gpu_fraction",
+        "util_from",
+    ]
     # Tuples, not model instances: a node lists its GPUs in every batch, and
     # building a hundred Gpu objects to find that nothing changed cost more than
     # the rest of the inventory work.
@@ -205,8 +214,16 @@ def _upsert_gpus(inventory: Inventory, refs: InventoryRefs) -> None:
         links.exclude(deployment__node_id=F("gpu__node_id")).delete()
 
 
-def _gpu_values(given: GpuIn, refs: InventoryRefs) -> tuple[int, int | None, str, int | None]:
-    return (refs.node_ids[given.node], given.index, given.model, given.memory_total_bytes)
+def _gpu_values(given: GpuIn, refs: InventoryRefs) -> tuple[Any, ...]:
+    return (
+        refs.node_ids[given.node],
+        given.index,
+        given.model,
+        given.memory_total_bytes,
+        given.mig_profile,
+        given.gpu_fraction,
+        given.util_from,
+    )
 
 
 def _upsert_deployments(inventory: Inventory, refs: InventoryRefs) -> None:

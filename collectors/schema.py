@@ -45,7 +45,7 @@ Delta = Annotated[int, msgspec.Meta(ge=0, le=2**40)]
 Labels = Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_LABELS)]
 # \A…\Z rather than ^…$: "$" would let a trailing newline through.
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9._:-]+\Z")]
-ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "other"]
+ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "trtllm", "other"]
 
 
 class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -65,6 +65,13 @@ class GpuIn(_Strict):
     index: Annotated[int, msgspec.Meta(ge=0, le=1024)] | None = None
     model: GpuModel = ""
     memory_total_bytes: Count | None = None
+    # A MIG instance: its profile (e.g. "3g.40gb") and the share of the physical
+    # GPU's compute slices it holds, which is the share of the GPU's price it costs.
+    mig_profile: Annotated[str, msgspec.Meta(max_length=50, pattern=_NO_NUL)] = ""
+    gpu_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
+    # Where util_gpu comes from: the device's utilization, or (on MIG instances,
+    # which have none) the graphics engine's activity.
+    util_from: Literal["device", "graphics_engine"] = "device"
 
 
 class DeploymentIn(_Strict):
@@ -87,12 +94,14 @@ class Inventory(_Strict):
 
 
 class Histogram(_Strict):
-    """Per-bucket deltas: counts[i] for values <= bounds[i], counts[-1] above the last bound."""
+    """Per-bucket deltas: counts[i] for values <= bounds[i], counts[-1] above the last bound.
 
-    bounds: Annotated[
-        list[NonNegative], msgspec.Meta(min_length=1, max_length=MAX_HISTOGRAM_BUCKETS)
-    ]
-    counts: Annotated[list[Count], msgspec.Meta(min_length=2, max_length=MAX_HISTOGRAM_BUCKETS + 1)]
+    No bounds (one count) is a server that keeps only a total time and a count
+    (Triton): the mean is known, percentiles are not.
+    """
+
+    bounds: Annotated[list[NonNegative], msgspec.Meta(max_length=MAX_HISTOGRAM_BUCKETS)]
+    counts: Annotated[list[Count], msgspec.Meta(min_length=1, max_length=MAX_HISTOGRAM_BUCKETS + 1)]
     sum: NonNegative | None = None
 
     def __post_init__(self) -> None:
@@ -122,6 +131,11 @@ class GpuSampleIn(_Strict):
     pcie_tx_bytes_s: NonNegative | None = None
     ecc_corrected: Count | None = None
     ecc_uncorrected: Count | None = None
+    # dcgm-exporter's profiling fields: the fraction of time the graphics engine,
+    # the tensor cores and the memory interface were busy.
+    gr_engine_active: Fraction | None = None
+    tensor_active: Fraction | None = None
+    dram_active: Fraction | None = None
 
 
 class InferenceSampleIn(_Strict):
@@ -142,6 +156,10 @@ class InferenceSampleIn(_Strict):
     # Seconds spent in prefill and in decode over the interval, as the server counts them.
     prefill_s: NonNegative | None = None
     decode_s: NonNegative | None = None
+    # Inferences and executions (Triton): a batch of n requests is n and 1, so
+    # their ratio is the mean batch size.
+    batch_inferences: Delta | None = None
+    batch_executions: Delta | None = None
     ttft_hist: Histogram | None = None
     itl_hist: Histogram | None = None
     e2e_hist: Histogram | None = None

@@ -156,7 +156,7 @@ def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:
     gpus = {
         g["id"]: g
         for g in Gpu.objects.filter(pk__in=[r[0] for r in gpu_rows]).values(
-            "id", "uuid", "node_id", "model_name", "memory_total_bytes"
+            "id", "uuid", "node_id", "model_name", "memory_total_bytes", "gpu_fraction"
         )
     }
     claims = _claims(hour, {g["uuid"]: g["id"] for g in gpus.values()})
@@ -167,12 +167,15 @@ def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:
         if present_s <= 0:
             continue
         rate = prices.rate(gpu["node_id"], gpu["model_name"], hour.date())
-        hours = Decimal(repr(present_s)) / 3600
+        # A MIG instance costs its share of the physical GPU's hour; energy is
+        # already its share (the exporter apportions the GPU's counter).
+        fraction = gpu["gpu_fraction"]
+        hours = Decimal(repr(present_s)) / 3600 * Decimal(repr(fraction))
         energy_kwh = Decimal(repr(energy_j)) / 3_600_000
         price = rate.cost(hours, energy_kwh)
         memory_total = mem_total or gpu["memory_total_bytes"]
         for share in split(price, claims.get(gpu_id, []), present_s, memory_total):
-            records.append(_record(hour, gpu_id, share, present_s, energy_j, rate))
+            records.append(_record(hour, gpu_id, share, present_s * fraction, energy_j, rate))
     return records
 
 

@@ -17,8 +17,10 @@ def merge(histograms: Iterable[Histogram | None]) -> Histogram | None:
     present = [h for h in histograms if h]
     if not present:
         return None
-    shapes = Counter(tuple(h["bounds"]) for h in present)
-    bounds = list(shapes.most_common(1)[0][0])
+    # A histogram with buckets wins over a count-and-sum one (Triton's means): its
+    # count then lands in +Inf, and the mean (sum / count) stays exact.
+    shapes = Counter(tuple(h["bounds"]) for h in present if h["bounds"])
+    bounds = list(shapes.most_common(1)[0][0]) if shapes else []
     counts = [0] * (len(bounds) + 1)
     total = 0.0
     has_sum = True
@@ -44,8 +46,8 @@ def quantile(hist: Histogram | None, q: float, log: bool = False) -> float | Non
     is closer to log-normal than uniform inside a wide bucket, so this errs less
     where the capacity estimate needs it.
     """
-    if not hist:
-        return None
+    if not hist or not hist["bounds"]:
+        return None  # a count and a sum: the mean is known, no quantile is
     total = sum(hist["counts"])
     if total == 0:
         return None
@@ -67,7 +69,7 @@ def fraction_at_most(hist: Histogram | None, value: float) -> float | None:
     """The share of observations at or under `value`, interpolating inside its bucket
     as quantile() does (Prometheus's histogram_fraction). Observations past the last
     finite bound count as over it: their value is unknown."""
-    if not hist:
+    if not hist or not hist["bounds"]:
         return None
     total = sum(hist["counts"])
     if total == 0:

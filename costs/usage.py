@@ -20,10 +20,13 @@ import msgspec
 from django.db import connection
 
 from costs.constants import THROTTLE_MASK
-from costs.histograms import Histogram, merge, quantile
+from costs.deployment_figures import QUANTILES, DeploymentFigures, figures_of
+from costs.histograms import merge
 from costs.models import GpuRollup, InferenceRollup
 from inferscope.lib.sql import bucket_start, param, step_time
 from inferscope.lib.timerange import DAY, HOUR, MINUTE, RAW, TimeRange
+
+__all__ = ["QUANTILES", "DeploymentFigures"]
 
 _FLOAT = "DOUBLE PRECISION"
 _THROTTLED_RAW = (
@@ -41,6 +44,13 @@ GPU_METRICS = {
     "temp": ("SUM(temp_sum) / NULLIF(SUM(temp_n), 0)", "AVG(temp_c)"),
     "temp_max": ("MAX(temp_max)", "MAX(temp_c)"),
     "sm_clock": ("SUM(sm_clock_sum) / NULLIF(SUM(sm_clock_n), 0)", "AVG(sm_clock_mhz)"),
+    # dcgm-exporter's profiling fractions, as percent.
+    "gr_engine": (
+        "100.0 * SUM(gr_engine_sum) / NULLIF(SUM(gr_engine_n), 0)",
+        "100.0 * AVG(gr_engine_active)",
+    ),
+    "tensor": ("100.0 * SUM(tensor_sum) / NULLIF(SUM(tensor_n), 0)", "100.0 * AVG(tensor_active)"),
+    "dram": ("100.0 * SUM(dram_sum) / NULLIF(SUM(dram_n), 0)", "100.0 * AVG(dram_active)"),
     "throttled_pct": (
         "100.0 * SUM(throttled_s) / NULLIF(SUM(present_s), 0)",
         f"AVG({_THROTTLED_RAW})",
@@ -63,9 +73,10 @@ DEPLOYMENT_METRICS = {
     "prefix_hits": ("SUM(prefix_cache_hits)", "SUM(prefix_cache_hits)"),
     "prefix_queries": ("SUM(prefix_cache_queries)", "SUM(prefix_cache_queries)"),
     "preemptions": ("SUM(preemptions)", "SUM(preemptions)"),
+    "batch_inferences": ("SUM(batch_inferences)", "SUM(batch_inferences)"),
+    "batch_executions": ("SUM(batch_executions)", "SUM(batch_executions)"),
 }
-HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist")
-QUANTILES = (0.5, 0.95, 0.99)
+HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
 _GPU = {"rollup": GpuRollup._meta.db_table, "raw": "collectors_gpusample", "fk": "gpu_id"}
 _DEPLOYMENT = {
     "rollup": InferenceRollup._meta.db_table,
@@ -228,6 +239,9 @@ _MEANS = {
     "mem_used": "present_s",
     "temp": "present_s",
     "sm_clock": "present_s",
+    "gr_engine": "present_s",
+    "tensor": "present_s",
+    "dram": "present_s",
     "throttled_pct": "present_s",
     "kv_cache": "present_s",
 }
@@ -281,70 +295,6 @@ def gpu_totals(
     return _totals(_GPU, metrics, tr, gpu_ids)
 
 
-@dataclass
-class DeploymentFigures:
-    """One deployment over a range (or one step): rates, latency percentiles, error rate."""
-
-    requests: float = 0
-    errors: float = 0
-    prompt_tokens: float = 0
-    generation_tokens: float = 0
-    present_s: float = 0
-    running_max: float | None = None
-    waiting_max: float | None = None
-    kv_cache: float | None = None
-    prefix_hits: float = 0
-    prefix_queries: float = 0
-    preemptions: float = 0
-    latency: dict[str, dict[float, float | None]] = field(default_factory=dict)
-
-    @property
-    def requests_per_s(self) -> float | None:
-        return self.requests / self.present_s if self.present_s else None
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        tokens = self.prompt_tokens + self.generation_tokens
-        return tokens / self.present_s if self.present_s else None
-
-    @property
-    def generated_per_s(self) -> float | None:
-        return self.generation_tokens / self.present_s if self.present_s else None
-
-    @property
-    def prompt_per_s(self) -> float | None:
-        return self.prompt_tokens / self.present_s if self.present_s else None
-
-    @property
-    def errors_per_s(self) -> float | None:
-        return self.errors / self.present_s if self.present_s else None
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.errors / self.requests if self.requests else None
-
-    @property
-    def prefix_hit_rate(self) -> float | None:
-        return self.prefix_hits / self.prefix_queries if self.prefix_queries else None
-
-    def p(self, hist: str, q: float) -> float | None:
-        return self.latency.get(hist, {}).get(q)
-
-
-def _figures(values: dict[str, Any], hists: dict[str, Histogram | None]) -> DeploymentFigures:
-    figures = DeploymentFigures()
-    for name, value in values.items():
-        setattr(figures, name, value if _nullable(name) else (value or 0))
-    figures.latency = {
-        name: {q: quantile(hist, q) for q in QUANTILES} for name, hist in hists.items()
-    }
-    return figures
-
-
-def _nullable(name: str) -> bool:
-    return name in ("running_max", "waiting_max", "kv_cache")
-
-
 def _histograms(
     tile_list: Iterable[Tile], ids: Sequence[int] | None, step: int | None
 ) -> dict[tuple[int, int], dict[str, list[Any]]]:
@@ -376,10 +326,10 @@ def deployment_totals(
     """Each deployment over the whole range: the deployments table (latency: percentiles too)."""
     totals = _totals(_DEPLOYMENT, DEPLOYMENT_METRICS, tr, deployment_ids)
     if not latency:
-        return {pk: _figures(values, {}) for pk, values in totals.items()}
+        return {pk: figures_of(values, {}) for pk, values in totals.items()}
     hists = _histograms(tiles(tr.start, tr.end, tr.source), deployment_ids, None)
     return {
-        pk: _figures(values, {h: merge(hists[(pk, 0)].get(h, [])) for h in HISTOGRAMS})
+        pk: figures_of(values, {h: merge(hists[(pk, 0)].get(h, [])) for h in HISTOGRAMS})
         for pk, values in totals.items()
     }
 
@@ -396,7 +346,7 @@ def deployment_series(
     for i, ts in enumerate(series.times):
         values = {name: column[i] for name, column in series.values.items()}
         slot = hists.get((deployment_id, int(ts.timestamp())), {})
-        points.append(_figures(values, {h: merge(slot.get(h, [])) for h in HISTOGRAMS}))
+        points.append(figures_of(values, {h: merge(slot.get(h, [])) for h in HISTOGRAMS}))
     return series.times, points
 
 

@@ -100,6 +100,9 @@ def gpu_sample(uuid: str = "GPU-0000", ts: datetime | None = None, **fields: Any
         "pcie_tx_bytes_s": 1.3e8,
         "ecc_corrected": 0,
         "ecc_uncorrected": 0,
+        "gr_engine_active": 0.82,
+        "tensor_active": 0.41,
+        "dram_active": 0.55,
     }
     sample.update(fields)
     return sample

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.agent.exporters import EXPORTERS
 from collectors.agent.servers import SERVERS
 from profiling.runner.presets import PRESETS
 
-SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS)
+SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS, *EXPORTERS)
 MAX_BATCH_SAMPLES = 10_000  # the ingest API's default INGEST_MAX_SAMPLES
-_SOURCE = re.compile(r"^(?P<kind>[a-z]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
+_SOURCE = re.compile(r"^(?P<kind>[a-z_]+)(?::(?P<name>[^=]+))?(?:=(?P<url>.+))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)?$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
 # A GPU as nvidia-smi names it: its index, or its UUID.
@@ -49,7 +50,7 @@ class SourceSpec:
             kinds = ", ".join(SOURCE_KINDS)
             raise ConfigError(f"source {text!r}: expected KIND[:NAME]=URL with KIND one of {kinds}")
         kind, url = match["kind"], match["url"] or ""
-        if kind in SERVERS or kind == "prometheus":
+        if kind in SERVERS or kind in EXPORTERS or kind == "prometheus":
             if not url.startswith(("http://", "https://")):
                 raise ConfigError(f"source {text!r}: {kind} needs an http(s) URL")
         elif url:
@@ -224,7 +225,8 @@ def parser() -> argparse.ArgumentParser:
         "--source",
         action="append",
         dest="sources",
-        help="nvml | simulated | KIND[:NAME]=URL[#label=value] with KIND vllm, tgi, triton, sglang",
+        help="nvml | simulated | prometheus=URL | dcgm=URL | nvidia_smi=URL"
+        " | KIND[:NAME]=URL[#label=value] with KIND vllm, tgi, triton, sglang, trtllm",
     )
     p.add_argument("--batch-max-samples", help="send a batch once it holds this many samples")
     p.add_argument("--batch-max-age", help="send a batch once its oldest sample is this old")

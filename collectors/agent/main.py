@@ -8,10 +8,17 @@ from types import FrameType
 
 from collectors.agent.client import IngestClient, Shipper
 from collectors.agent.config import Config, ConfigError, load
+from collectors.agent.exporters import EXPORTERS
 from collectors.agent.nvml import NvmlUnavailable
 from collectors.agent.profiling import JobClient, ProfilingWorker
 from collectors.agent.runner import Runner
-from collectors.agent.sources import NvmlCollector, ServerCollector, SimulatedCollector, Source
+from collectors.agent.sources import (
+    ExporterCollector,
+    NvmlCollector,
+    ServerCollector,
+    SimulatedCollector,
+    Source,
+)
 from collectors.agent.spool import Spool, SpoolBusy
 
 logger = logging.getLogger("inferscope.agent")
@@ -33,6 +40,8 @@ def build_sources(config: Config) -> list[Source]:
             from collectors.agent.promql import PrometheusCollector
 
             sources.append(PrometheusCollector(spec.url, config.interval_s))
+        elif spec.kind in EXPORTERS:
+            sources.append(ExporterCollector(spec, config.node))
         else:
             sources.append(ServerCollector(spec, config.node))
     for source in sources:

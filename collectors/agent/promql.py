@@ -1,7 +1,8 @@
 """The same fields, read with PromQL from a Prometheus server that already scrapes
 dcgm-exporter and the inference servers (prometheus-api-client).
 
-GPU fields come from dcgm-exporter's DCGM_FI_* series, one GPU per UUID label;
+GPU fields come from dcgm-exporter's DCGM_FI_* or nvidia_gpu_exporter's nvidia_smi_*
+series (collectors/agent/exporters.py), one GPU per UUID label or MIG instance;
 each inference server's series, grouped by (job, instance), go through the same
 delta logic as a direct scrape.
 """
@@ -17,37 +18,21 @@ from urllib.parse import urlsplit
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from collectors.agent.exporters import EXPORTERS, ExporterReader
 from collectors.agent.scrape import EndpointConverter, HistogramSeries, Snapshot, label_key
-from collectors.agent.servers import SERVERS, Counter, ServerMap
+from collectors.agent.servers import SERVERS, ServerMap, counter_names
 
 logger = logging.getLogger(__name__)
 
-# GpuSample field <- (dcgm-exporter metric, factor to the schema's unit).
-DCGM_FIELDS: dict[str, tuple[str, float]] = {
-    "util_gpu": ("DCGM_FI_DEV_GPU_UTIL", 1.0),
-    "util_mem": ("DCGM_FI_DEV_MEM_COPY_UTIL", 1.0),
-    "mem_used_bytes": ("DCGM_FI_DEV_FB_USED", 2.0**20),  # MiB
-    "power_w": ("DCGM_FI_DEV_POWER_USAGE", 1.0),
-    "energy_j": ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", 1e-3),  # mJ
-    "temp_c": ("DCGM_FI_DEV_GPU_TEMP", 1.0),
-    "sm_clock_mhz": ("DCGM_FI_DEV_SM_CLOCK", 1.0),
-    "mem_clock_mhz": ("DCGM_FI_DEV_MEM_CLOCK", 1.0),
-    "pcie_rx_bytes_s": ("DCGM_FI_PROF_PCIE_RX_BYTES", 1.0),
-    "pcie_tx_bytes_s": ("DCGM_FI_PROF_PCIE_TX_BYTES", 1.0),
-    "ecc_corrected": ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", 1.0),
-    "ecc_uncorrected": ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", 1.0),
+_PREFIXES = {
+    "vllm": "vllm:",
+    "sglang": "sglang:",
+    "tgi": "tgi_",
+    "triton": "nv_inference_",
+    "trtllm": "trtllm_",
 }
-_INTEGER_FIELDS = {
-    "mem_used_bytes",
-    "sm_clock_mhz",
-    "mem_clock_mhz",
-    "ecc_corrected",
-    "ecc_uncorrected",
-}
-_FB_PARTS = ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_RESERVED")
-_PREFIXES = {"vllm": "vllm:", "sglang": "sglang:", "tgi": "tgi_", "triton": "nv_inference_"}
-SERVER_QUERY = '{__name__=~"vllm:.+|sglang:.+|tgi_.+|nv_inference_.+"}'
-GPU_QUERY = '{__name__=~"DCGM_FI_.+"}'
+SERVER_QUERY = '{__name__=~"vllm:.+|sglang:.+|tgi_.+|nv_inference_.+|trtllm_.+"}'
+GPU_QUERY = '{__name__=~"DCGM_FI_.+|nvidia_smi_.+"}'
 
 Series = tuple[str, dict[str, str], float]
 
@@ -65,33 +50,8 @@ def _series(result: Iterable[Mapping[str, Any]]) -> tuple[list[Series], float]:
     return out, newest
 
 
-def gpu_samples(series: list[Series], ts: datetime) -> tuple[list[dict], list[dict]]:
-    """(inventory GPUs, GpuSamples) from DCGM series, one GPU per UUID label."""
-    by_gpu: dict[str, dict[str, float]] = defaultdict(dict)
-    labels_of: dict[str, dict[str, str]] = {}
-    for name, labels, value in series:
-        uuid = labels.get("UUID")
-        if uuid:
-            by_gpu[uuid][name] = value
-            labels_of.setdefault(uuid, labels)
-    gpus, samples = [], []
-    for uuid, values in sorted(by_gpu.items()):
-        labels = labels_of[uuid]
-        node = labels.get("Hostname") or _host(labels.get("instance", ""))
-        fb = [values.get(part) for part in _FB_PARTS]
-        total = None if fb[0] is None or fb[1] is None else int(sum(v or 0 for v in fb) * 2**20)
-        gpu: dict[str, Any] = {"uuid": uuid, "node": node, "model": labels.get("modelName", "")}
-        if labels.get("gpu", "").isdigit():
-            gpu["index"] = int(labels["gpu"])
-        gpu["memory_total_bytes"] = total
-        gpus.append(gpu)
-        sample: dict[str, Any] = {"gpu": uuid, "ts": ts, "mem_total_bytes": total}
-        for field, (metric, factor) in DCGM_FIELDS.items():
-            if metric in values:
-                value = values[metric] * factor
-                sample[field] = round(value) if field in _INTEGER_FIELDS else value
-        samples.append(sample)
-    return gpus, samples
+def _gpu_node(labels: Mapping[str, str]) -> str:
+    return labels.get("Hostname") or _host(labels.get("instance", ""))
 
 
 def _host(instance: str) -> str:
@@ -104,7 +64,7 @@ def snapshot(series: list[Series], server: ServerMap) -> Snapshot:
     PromQL results carry no TYPE lines: histograms are recognised by their
     _bucket series and counters by the server map (or a _total suffix).
     """
-    counter_names = {n for s in server.fields.values() if isinstance(s, Counter) for n in s.names}
+    counters = counter_names(server)
     families = {name[: -len("_bucket")] for name, _, _ in series if name.endswith("_bucket")}
     snap = Snapshot()
     for name, labels, value in series:
@@ -120,10 +80,10 @@ def snapshot(series: list[Series], server: ServerMap) -> Snapshot:
                 entry.buckets[float(labels["le"])] = value
             elif name.endswith("_sum"):
                 entry.total = value
-        elif name.removesuffix("_total") in counter_names or name.endswith("_total"):
+        elif name.removesuffix("_total") in counters or name.endswith("_total"):
             snap.counters.setdefault(name.removesuffix("_total"), {})[label_key(labels)] = value
         else:
-            snap.gauges.setdefault(name, []).append(value)
+            snap.gauges.setdefault(name, {})[label_key(labels)] = value
     return snap
 
 
@@ -136,6 +96,7 @@ class PrometheusCollector:
         # One quick try per interval: a hung Prometheus must not stall the other sources.
         self.prom = PrometheusConnect(url=url, disable_ssl=False, retry=Retry(total=0), timeout=5)
         self.converters: dict[tuple[str, str], EndpointConverter] = {}
+        self.readers = [ExporterReader(e, f"{url} {e.kind}") for e in EXPORTERS.values()]
         self._failing = False
 
     def collect(self, ts: datetime, into: Any) -> None:
@@ -148,11 +109,12 @@ class PrometheusCollector:
             self._failing = True
             return
         self._failing = False
-        gpus, samples = gpu_samples(gpu_series, ts)
-        for gpu in gpus:
-            into.nodes.setdefault(gpu["node"], {"name": gpu["node"]})
-            into.gpus[gpu["uuid"]] = gpu
-        into.gpu_samples.extend(samples)
+        for reader in self.readers:
+            gpus, samples = reader.read(gpu_series, ts, _gpu_node)
+            for gpu in gpus:
+                into.nodes.setdefault(gpu["node"], {"name": gpu["node"]})
+                into.gpus[gpu["uuid"]] = gpu
+            into.gpu_samples.extend(samples)
         # Counters move when Prometheus scrapes, not when we ask: deltas run from
         # its scrape time, so a slower scrape interval does not skew rates.
         when = datetime.fromtimestamp(scraped_at, UTC) if scraped_at else ts
@@ -177,7 +139,12 @@ class PrometheusCollector:
                 "node": node,
                 "server": kind,
                 "model": next(
-                    (lbl["model_name"] for _, lbl, _ in items if "model_name" in lbl), ""
+                    (
+                        lbl["model_name"]
+                        for _, lbl, _ in items
+                        if lbl.get("model_name", "undefined") != "undefined"
+                    ),
+                    "",
                 ),
                 "endpoint": f"http://{instance}/metrics",
             }

@@ -1,49 +1,23 @@
-"""Turn an inference server's /metrics text into InferenceSample fields.
-
-A scrape is a snapshot of cumulative counters; a sample is what happened
-between two scrapes. Deltas are taken per series (label set) before summing,
-so a restart of one engine (its counters back near zero) counts as a reset of
-that series only, and never as a negative delta.
-"""
+"""Turn an inference server's /metrics text into InferenceSample fields: the page
+is parsed into a Snapshot, and two consecutive snapshots make one sample
+(collectors/agent/fields.py computes each field)."""
 
 import logging
 import math
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.agent.servers import Counter, Gauge, Histogram, HistogramSum, ServerMap
+from collectors.agent import fields
+from collectors.agent.fields import HistogramSeries, Snapshot, label_key
+from collectors.agent.servers import ServerMap
+
+__all__ = ["EndpointConverter", "HistogramSeries", "Snapshot", "fetch", "label_key"]
 
 logger = logging.getLogger(__name__)
-
-LabelKey = tuple[tuple[str, str], ...]
-# The ingest schema's bound on one interval's counter step (collectors/schema.py Delta).
-MAX_DELTA = 2**40
-
-
-@dataclass
-class HistogramSeries:
-    buckets: dict[float, float]  # upper bound (inf included) -> cumulative count
-    total: float = 0.0  # the _sum
-
-
-@dataclass
-class Snapshot:
-    counters: dict[str, dict[LabelKey, float]] = field(default_factory=dict)
-    gauges: dict[str, list[float]] = field(default_factory=dict)
-    histograms: dict[str, dict[LabelKey, HistogramSeries]] = field(default_factory=dict)
-
-    def has(self, name: str) -> bool:
-        return name in self.counters or name in self.gauges or name in self.histograms
-
-
-def label_key(labels: Mapping[str, str], drop: str = "") -> LabelKey:
-    return tuple(sorted((k, v) for k, v in labels.items() if k != drop))
-
 
 _SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created")
 
@@ -183,110 +157,12 @@ def parse_snapshot(
                 continue
             snap.counters.setdefault(name.removesuffix("_total"), {})[label_key(labels)] = value
         elif kind in ("gauge", "unknown"):
-            snap.gauges.setdefault(name, []).append(value)
+            snap.gauges.setdefault(name, {})[label_key(labels)] = value
             if kind == "unknown":
                 # An untyped series may be a counter whose exporter left out TYPE.
                 base = name.removesuffix("_total")
                 snap.counters.setdefault(base, {})[label_key(labels)] = value
     return snap
-
-
-def _first(names: tuple[str, ...], present: Mapping[str, Any]) -> str | None:
-    return next((n for n in names if n in present), None)
-
-
-def _counter_delta(source: Counter, prev: Snapshot, cur: Snapshot) -> int | None:
-    name = _first(source.names, cur.counters)
-    if name is None:
-        return None
-    before = prev.counters.get(name, {})
-    total = 0.0
-    for key, value in cur.counters[name].items():
-        labels = dict(key)
-        if any(labels.get(k) not in allowed for k, allowed in source.where.items()):
-            continue
-        old = before.get(key, 0.0)
-        total += value - old if value >= old else value  # below the last value: a reset
-    if total > MAX_DELTA:
-        # Only a misread reset gets here (two replicas behind one URL): the
-        # server refuses it, and one bad counter must not lose the whole batch.
-        logger.warning("dropping an implausible %s step of %d", name, total)
-        return None
-    return round(total)
-
-
-def _histogram_delta(
-    name: str,
-    prev: Snapshot,
-    cur: Snapshot,
-    where: Mapping[str, frozenset[str]] | None = None,
-) -> tuple[list[float], list[float], float] | None:
-    """(finite bounds, per-bucket deltas incl. +Inf, sum delta), summed over series."""
-    before = prev.histograms.get(name, {})
-    bounds: list[float] | None = None
-    counts: list[float] = []
-    total = 0.0
-    for key, series in cur.histograms[name].items():
-        if where:
-            labels = dict(key)
-            if any(labels.get(k) not in allowed for k, allowed in where.items()):
-                continue
-        les = sorted(series.buckets)
-        if not les or les[-1] != math.inf:
-            continue
-        if bounds is None:
-            bounds = les[:-1]
-            counts = [0.0] * len(les)
-        elif les[:-1] != bounds:
-            logger.warning("%s: series %s has other buckets; skipped", name, dict(key))
-            continue
-        old = before.get(key)
-        if (
-            old is None
-            or set(old.buckets) != set(series.buckets)  # re-bucketed: a new series
-            or any(series.buckets[le] < old.buckets.get(le, 0.0) for le in les)
-        ):
-            old = HistogramSeries({})  # new series, or the server restarted: count from zero
-        cumulative = [series.buckets[le] - old.buckets.get(le, 0.0) for le in les]
-        for index, value in enumerate(cumulative):
-            counts[index] += value - (cumulative[index - 1] if index else 0.0)
-        total += series.total - old.total
-    if bounds is None:
-        return None
-    return bounds, counts, total
-
-
-def _histogram_field(source: Histogram, prev: Snapshot, cur: Snapshot) -> dict | None:
-    name = _first(source.names, cur.histograms)
-    if name is None:
-        return None
-    delta = _histogram_delta(name, prev, cur)
-    if delta is None or not delta[0]:
-        return None
-    bounds, counts, total = delta
-    return {
-        "bounds": bounds,
-        "counts": [max(0, round(c)) for c in counts],
-        "sum": max(0.0, total),
-    }
-
-
-def _histogram_sum(source: HistogramSum, prev: Snapshot, cur: Snapshot) -> float | None:
-    name = _first(source.names, cur.histograms)
-    if name is None:
-        return None
-    delta = _histogram_delta(name, prev, cur, source.where)
-    if delta is None:
-        return None
-    return max(0.0, round(delta[2], 6)) if source.seconds else max(0, round(delta[2]))
-
-
-def _gauge(source: Gauge, cur: Snapshot) -> float | None:
-    name = _first(source.names, cur.gauges)
-    if name is None or not cur.gauges[name]:
-        return None
-    values = cur.gauges[name]
-    return sum(values) if source.aggregate == "sum" else sum(values) / len(values)
 
 
 MAX_INTERVAL_S = 86400.0  # the ingest schema's longest interval
@@ -313,7 +189,7 @@ class EndpointConverter:
         self.select = dict(select or {})
         self._previous: tuple[Snapshot, datetime] | None = None
         self._reported: set[str] = set()
-        self._wanted = frozenset(n for s in server.fields.values() for n in s.names)
+        self._wanted = frozenset(n for s in server.fields.values() for n in s.reads)
         self._cache = SeriesCache()
 
     def update(self, text: str, ts: datetime) -> dict[str, Any] | None:
@@ -337,22 +213,21 @@ class EndpointConverter:
             self._previous = (current, ts)  # too long a gap to be one sample: start over
             return None
         sample: dict[str, Any] = {"ts": ts, "interval_s": interval}
-        before = previous[0]
         for name, source in self.server.fields.items():
-            value: Any
-            if isinstance(source, Counter):
-                value = _counter_delta(source, before, current)
-            elif isinstance(source, Gauge):
-                value = _gauge(source, current)
-            elif isinstance(source, Histogram):
-                value = _histogram_field(source, before, current)
-            else:
-                value = _histogram_sum(source, before, current)
+            value = fields.value(source, previous[0], current)
             if value is not None:
                 sample[name] = value
         return sample
 
     def _report_missing(self, snap: Snapshot) -> None:
+        if not self._reported:
+            # What this kind of server never gives, and what is derived, said once
+            # at the first scrape: a user reading the log knows why a field is empty.
+            for name, why in self.server.missing.items():
+                logger.info("%s (%s): no %s: %s", self.where, self.server.kind, name, why)
+            for name, how in self.server.derived.items():
+                logger.info("%s (%s): %s is %s", self.where, self.server.kind, name, how)
+            self._reported.add("")
         # Once per field: a server that lacks a metric lacks it every interval.
         for name, source in self.server.fields.items():
             if name in self._reported or any(snap.has(n) for n in source.names):

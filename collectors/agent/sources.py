@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from collectors.agent import procs, simulated
 from collectors.agent.config import SourceSpec
+from collectors.agent.exporters import EXPORTERS, ExporterReader
 from collectors.agent.nvml import NvmlSource
-from collectors.agent.scrape import EndpointConverter, fetch
+from collectors.agent.scrape import EndpointConverter, SeriesCache, fetch
 from collectors.agent.servers import SERVERS
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,28 @@ class Source(Protocol):
     def collect(self, ts: datetime, into: Collection) -> None: ...
 
 
+class Page:
+    """One /metrics URL, fetched each interval; an outage is logged once, not every time."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.failing = False
+
+    def get(self) -> str | None:
+        try:
+            text = fetch(self.url, self.timeout)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            if not self.failing:
+                logger.warning("cannot scrape %s: %s", self.url, exc)
+            self.failing = True
+            return None
+        if self.failing:
+            logger.info("scraping %s again", self.url)
+            self.failing = False
+        return text
+
+
 class NvmlCollector:
     def __init__(self, node: str) -> None:
         self.node = node
@@ -79,20 +102,13 @@ class ServerCollector:
         self._memory_known: dict[str, int] | None = None
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
         self.model = ""
-        self._failing = False
+        self.page = Page(spec.url, timeout)
 
     def collect(self, ts: datetime, into: Collection) -> None:
         into.nodes[self.node] = self.node_entry
-        try:
-            text = fetch(self.spec.url, self.timeout)
-        except (OSError, ValueError, http.client.HTTPException) as exc:
-            if not self._failing:  # once per outage, not every interval
-                logger.warning("cannot scrape %s: %s", self.spec.url, exc)
-            self._failing = True
+        text = self.page.get()
+        if text is None:
             return
-        if self._failing:
-            logger.info("scraping %s again", self.spec.url)
-            self._failing = False
         self.model = self.model or _model_name(text)
         deployment: dict[str, Any] = {
             "name": self.spec.name,
@@ -139,14 +155,48 @@ class ServerCollector:
         return self._gpus_known
 
 
+class ExporterCollector:
+    """A GPU exporter's /metrics page (dcgm-exporter, nvidia_gpu_exporter): GPU
+    telemetry for a node where the agent cannot load NVML itself."""
+
+    def __init__(self, spec: SourceSpec, node: str, timeout: float = 5.0) -> None:
+        self.spec = spec
+        self.reader = ExporterReader(EXPORTERS[spec.kind], spec.url)
+        self.page = Page(spec.url, timeout)
+        self._cache = SeriesCache()
+        host = urlsplit(spec.url).hostname or ""
+        # An exporter beside the agent reports the agent's node; one elsewhere, its own.
+        self.node = node if host in _LOCAL_HOSTS else ""
+        self.host = host
+
+    def collect(self, ts: datetime, into: Collection) -> None:
+        text = self.page.get()
+        if text is None:
+            return
+        series = [
+            (name, dict(labels), value) for _, _, name, labels, value in self._cache.samples(text)
+        ]
+        gpus, samples = self.reader.read(series, ts, self._node_of)
+        for gpu in gpus:
+            into.nodes.setdefault(gpu["node"], {"name": gpu["node"]})
+            into.gpus[gpu["uuid"]] = gpu
+        into.gpu_samples.extend(samples)
+
+    def _node_of(self, labels: Any) -> str:
+        return self.node or labels.get("Hostname") or self.host
+
+
 GPU_RECHECK_S = 60.0
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", socket.gethostname()}
 _MODEL_LABEL = re.compile(r'\b(?:model_name|model)="([^"]*)"')
 
 
 def _model_name(text: str) -> str:
-    match = _MODEL_LABEL.search(text)
-    return match.group(1) if match else ""
+    # trtllm-serve labels every series model_name="undefined": no name at all.
+    for match in _MODEL_LABEL.finditer(text):
+        if match.group(1) not in ("", "undefined"):
+            return match.group(1)
+    return ""
 
 
 class SimulatedCollector:

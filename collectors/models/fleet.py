@@ -3,7 +3,7 @@ import secrets
 
 from django.db import models
 
-from collectors.choices import ServerKind
+from collectors.choices import ServerKind, UtilFrom
 from collectors.constants import TOKEN_PREFIX
 
 __all__ = ["Agent", "Deployment", "Gpu", "Node"]
@@ -39,13 +39,22 @@ class Node(models.Model):
 
 
 class Gpu(models.Model):
-    """One physical GPU, identified by its NVML uuid."""
+    """One GPU, identified by its NVML uuid, or one MIG instance of a GPU."""
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="gpus")
     uuid = models.CharField(max_length=100, unique=True)
     index = models.PositiveSmallIntegerField(null=True, blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     memory_total_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # A MIG instance is a GPU of its own here, priced at its share of the physical one.
+    # Database defaults too: rows written by older code (or raw SQL) stay valid.
+    mig_profile = models.CharField(max_length=50, blank=True, default="", db_default="")
+    gpu_fraction = models.FloatField(
+        default=1.0, db_default=1.0, help_text="share of the physical GPU's price this device costs"
+    )
+    util_from = models.CharField(
+        max_length=20, choices=UtilFrom.choices, default=UtilFrom.DEVICE, db_default="device"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

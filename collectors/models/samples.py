@@ -29,6 +29,9 @@ class GpuSample(models.Model):
     pcie_tx_bytes_s = models.FloatField(null=True)
     ecc_corrected = models.PositiveBigIntegerField(null=True)
     ecc_uncorrected = models.PositiveBigIntegerField(null=True)
+    gr_engine_active = models.FloatField(null=True, help_text="fraction, 0-1 (DCGM)")
+    tensor_active = models.FloatField(null=True, help_text="fraction, 0-1 (DCGM)")
+    dram_active = models.FloatField(null=True, help_text="fraction, 0-1 (DCGM)")
 
     class Meta:
         # Pages and rollups read one GPU over a time range; the BRIN index on ts
@@ -70,6 +73,8 @@ class InferenceSample(models.Model):
     # prefill/decode times (request-seconds), TGI's batch inference time by method.
     prefill_s = models.FloatField(null=True)
     decode_s = models.FloatField(null=True)
+    batch_inferences = models.PositiveBigIntegerField(null=True)
+    batch_executions = models.PositiveBigIntegerField(null=True)
     ttft_hist = models.JSONField(null=True)
     itl_hist = models.JSONField(null=True)
     e2e_hist = models.JSONField(null=True)

@@ -38,6 +38,13 @@ class GpuRollup(models.Model):
     mem_used_n = models.PositiveIntegerField(default=0, db_default=0)
     sm_clock_sum = models.FloatField(default=0, db_default=0)
     sm_clock_n = models.PositiveIntegerField(default=0, db_default=0)
+    # dcgm-exporter's profiling fractions (0-1), where the GPU's source has them.
+    gr_engine_sum = models.FloatField(default=0, db_default=0)
+    gr_engine_n = models.PositiveIntegerField(default=0, db_default=0)
+    tensor_sum = models.FloatField(default=0, db_default=0)
+    tensor_n = models.PositiveIntegerField(default=0, db_default=0)
+    dram_sum = models.FloatField(default=0, db_default=0)
+    dram_n = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -102,6 +109,8 @@ class InferenceRollup(models.Model):
     active_s = models.FloatField(default=0, db_default=0)
     prefill_s = models.FloatField(default=0, db_default=0)
     decode_s = models.FloatField(default=0, db_default=0)
+    batch_inferences = models.PositiveBigIntegerField(default=0, db_default=0)
+    batch_executions = models.PositiveBigIntegerField(default=0, db_default=0)
     ttft_hist = models.JSONField(null=True)
     itl_hist = models.JSONField(null=True)
     e2e_hist = models.JSONField(null=True)

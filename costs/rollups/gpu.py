@@ -11,7 +11,8 @@ from inferscope.lib.sql import least, param, seconds, trunc
 _GPU_COLUMNS = (
     "samples, present_s, util_sum, util_n, util_max, power_sum, power_n, power_max,"
     " energy_j, mem_used_max, mem_total, throttled_s, temp_sum, temp_n, temp_max,"
-    " mem_used_sum, mem_used_n, sm_clock_sum, sm_clock_n"
+    " mem_used_sum, mem_used_n, sm_clock_sum, sm_clock_n,"
+    " gr_engine_sum, gr_engine_n, tensor_sum, tensor_n, dram_sum, dram_n"
 )
 _GPU_UPDATE = ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in _GPU_COLUMNS.split(","))
 
@@ -35,10 +36,14 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
             SUM(CASE WHEN (throttle_reasons & {THROTTLE_MASK}) <> 0 THEN covered ELSE 0 END),
             COALESCE(SUM(temp_c), 0), COUNT(temp_c), MAX(temp_c),
             COALESCE(SUM(mem_used_bytes), 0), COUNT(mem_used_bytes),
-            COALESCE(SUM(sm_clock_mhz), 0), COUNT(sm_clock_mhz)
+            COALESCE(SUM(sm_clock_mhz), 0), COUNT(sm_clock_mhz),
+            COALESCE(SUM(gr_engine_active), 0), COUNT(gr_engine_active),
+            COALESCE(SUM(tensor_active), 0), COUNT(tensor_active),
+            COALESCE(SUM(dram_active), 0), COUNT(dram_active)
         FROM (
             SELECT gpu_id, ts, util_gpu, power_w, mem_used_bytes, mem_total_bytes,
-                throttle_reasons, temp_c, sm_clock_mhz,
+                throttle_reasons, temp_c, sm_clock_mhz, gr_engine_active, tensor_active,
+                dram_active,
                 CASE WHEN {gap} <= {MAX_SAMPLE_GAP_S} THEN {gap} ELSE 0 END AS covered,
                 CASE WHEN {gap} IS NULL OR {gap} > {MAX_SAMPLE_GAP_S} THEN 0
                     WHEN energy_j >= prev_energy
@@ -49,6 +54,7 @@ def gpu_minutes(start: datetime, end: datetime) -> None:
             FROM (
                 SELECT gpu_id, ts, util_gpu, power_w, energy_j, mem_used_bytes,
                     mem_total_bytes, throttle_reasons, temp_c, sm_clock_mhz,
+                    gr_engine_active, tensor_active, dram_active,
                     {seconds("ts", "LAG(ts) OVER w")} AS gap,
                     LAG(energy_j) OVER w AS prev_energy
                 FROM collectors_gpusample
@@ -76,7 +82,9 @@ def merge_gpu(source: int, target: int, start: datetime, end: datetime) -> None:
             SUM(util_sum), SUM(util_n), MAX(util_max), SUM(power_sum), SUM(power_n),
             MAX(power_max), SUM(energy_j), MAX(mem_used_max), MAX(mem_total), SUM(throttled_s),
             SUM(temp_sum), SUM(temp_n), MAX(temp_max),
-            SUM(mem_used_sum), SUM(mem_used_n), SUM(sm_clock_sum), SUM(sm_clock_n)
+            SUM(mem_used_sum), SUM(mem_used_n), SUM(sm_clock_sum), SUM(sm_clock_n),
+            SUM(gr_engine_sum), SUM(gr_engine_n), SUM(tensor_sum), SUM(tensor_n),
+            SUM(dram_sum), SUM(dram_n)
         FROM {table}
         WHERE resolution = %s AND bucket >= %s AND bucket < %s
         GROUP BY gpu_id, {bucket}

@@ -30,6 +30,8 @@ _SUMS = (
     "active_s",
     "prefill_s",
     "decode_s",
+    "batch_inferences",
+    "batch_executions",
 )
 _MAXES = ("running_max", "waiting_max")
 _HISTS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
@@ -61,6 +63,8 @@ def inference_minutes(start: datetime, end: datetime) -> None:
         ),
         "prefill_s": "COALESCE(SUM(prefill_s), 0)",
         "decode_s": "COALESCE(SUM(decode_s), 0)",
+        "batch_inferences": f"COALESCE({_isum('batch_inferences')}, 0)",
+        "batch_executions": f"COALESCE({_isum('batch_executions')}, 0)",
         "running_max": "MAX(running)",
         "waiting_max": "MAX(waiting)",
     }

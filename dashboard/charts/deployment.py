@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from costs.usage import QUANTILES, DeploymentFigures
+from costs.deployment_figures import QUANTILES, DeploymentFigures
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
 
@@ -12,6 +12,7 @@ LATENCIES = (
     ("ttft_hist", "Time to first token"),
     ("itl_hist", "Inter-token latency"),
     ("e2e_hist", "End-to-end latency"),
+    ("queue_hist", "Queue time"),
 )
 
 
@@ -57,8 +58,10 @@ def deployment_charts(
         ),
     }
     for hist, title in LATENCIES:
-        percentiles = {f"p{round(q * 100)}": [_ms(p.p(hist, q)) for p in points] for q in QUANTILES}
-        charts[title] = chart(f"dep-{hist.removesuffix('_hist')}", percentiles, "ms")
+        traces = {f"p{round(q * 100)}": [_ms(p.p(hist, q)) for p in points] for q in QUANTILES}
+        # The mean too: all a server that keeps only total time and a count gives.
+        traces["mean"] = [_ms(p.mean(hist)) for p in points]
+        charts[title] = chart(f"dep-{hist.removesuffix('_hist')}", traces, "ms", dashed=["mean"])
     charts["Queue"] = chart(
         "dep-queue",
         {
@@ -66,6 +69,9 @@ def deployment_charts(
             "waiting (peak)": column(lambda p: p.waiting_max),
         },
         "requests",
+    )
+    charts["Batch size"] = chart(
+        "dep-batch", {"requests per execution": column(lambda p: p.mean_batch)}, "requests"
     )
     charts["KV cache"] = chart(
         "dep-kv", {"KV cache used %": column(lambda p: _pct(p.kv_cache))}, "%", y_range=(0, 100)

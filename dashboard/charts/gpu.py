@@ -48,6 +48,17 @@ def gpu_charts(
             "°C",
             dashed=["peak °C"],
         ),
+        # dcgm-exporter's profiling fields: busy time of the engines, not just "a kernel ran".
+        "Engine activity": chart(
+            "gpu-activity",
+            {
+                "graphics engine %": scaled("gr_engine"),
+                "tensor cores %": scaled("tensor"),
+                "memory (DRAM) %": scaled("dram"),
+            },
+            "%",
+            y_range=(0, 100),
+        ),
         "SM clock": chart("gpu-clock", {"MHz": scaled("sm_clock")}, "MHz"),
         "Throttled": chart(
             "gpu-throttle", {"% of time": scaled("throttled_pct")}, "%", y_range=(0, 100)

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from collectors.agent.servers import SERVERS
 from collectors.models import Deployment, settings_for
 from costs import usage
 from costs.spend import Scope, cost_window, deployment_cost_steps, deployment_spend
@@ -83,6 +84,7 @@ def _deployment_page(
         "spend_since": since,
         "charts": charts,
         "latencies": LATENCIES,
+        "dialect": dialect_notes(dep.server_kind),
         "served": served,
         "economics": economics,
         "slo": slo_rows(economics, served),
@@ -100,6 +102,36 @@ def _deployment_page(
     if form is not None:
         response.status_code = 400
     return response
+
+
+# InferenceSample fields as the deployment page names them.
+_FIELD_LABELS = {
+    "ttft_hist": "Time to first token",
+    "itl_hist": "Inter-token latency",
+    "e2e_hist": "End-to-end latency",
+    "queue_hist": "Queue time",
+    "prefix_cache_hits": "Prefix cache hits",
+    "prefix_cache_queries": "Prefix cache queries",
+    "kv_cache_usage": "KV cache",
+    "prompt_tokens": "Prompt tokens",
+    "generation_tokens": "Generated tokens",
+    "requests_error": "Errors",
+    "prefill_s": "Prefill time",
+    "decode_s": "Decode time",
+}
+
+
+def dialect_notes(kind: str) -> dict[str, list[tuple[str, str]]]:
+    """What this server kind's figures are derived from, and what it cannot give
+    (collectors/agent/servers.py), for the note beside the charts."""
+    server = SERVERS.get(kind)
+    if server is None:
+        return {}
+    notes = {
+        "derived": [(_FIELD_LABELS.get(f, f), how) for f, how in server.derived.items()],
+        "missing": [(_FIELD_LABELS.get(f, f), why) for f, why in server.missing.items()],
+    }
+    return notes if notes["derived"] or notes["missing"] else {}
 
 
 def _can_edit(request: HttpRequest) -> bool:

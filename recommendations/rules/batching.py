@@ -24,6 +24,7 @@ KNOBS = {
     "sglang": "max_running_requests",
     "tgi": "max_concurrent_requests",
     "triton": "max_batch_size",
+    "trtllm": "max_batch_size",
 }
 
 Group = tuple[str, str, str, bool, int, int]  # dtype, quant, attention, compiled, shape

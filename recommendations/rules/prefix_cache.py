@@ -25,6 +25,7 @@ HOW_TO_ENABLE = {
     ServerKind.VLLM: "vLLM --enable-prefix-caching",
     ServerKind.SGLANG: "SGLang RadixAttention: drop --disable-radix-cache",
     ServerKind.TGI: "TGI PREFIX_CACHING=1, the default since 3.0",
+    ServerKind.TRTLLM: "TensorRT-LLM KV-cache reuse: kv_cache_config.enable_block_reuse",
 }
 # Without a sweep: a prefilled token costs about 1/k of a generated token's GPU time.
 # A decode step reads every weight to make one token per sequence (memory-bound);
@@ -63,7 +64,7 @@ def _pct(value: Decimal) -> str:
 
 @register
 class PrefixCaching(Rule):
-    """For vLLM, SGLang and TGI deployments whose settings say how many tokens most
+    """For vLLM, SGLang, TGI and TensorRT-LLM deployments whose settings say how many tokens most
     prompts share (shared_prefix_tokens).
 
     Case A, caching off (settings say so, or the server counted no cache queries

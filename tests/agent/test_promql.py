@@ -8,6 +8,7 @@ import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -35,11 +36,19 @@ DCGM = "".join(
 )
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+# Other pages on other paths, each its own scrape job: a MIG node's dcgm-exporter,
+# nvidia_gpu_exporter and trtllm-serve (t0 first, t1 after).
+PAGES = {"/mig": "dcgm_mig", "/smi": "nvidia_smi", "/trtllm": "trtllm"}
+
+
 class Exporter:
     """dcgm-exporter's page plus a vLLM server's, growing with every scrape."""
 
     def __init__(self) -> None:
         registry = CollectorRegistry()
+        exporter = self
+        self.advanced = False  # the fixture pages: t0 until the test moves them on
         labels = ["model_name", "engine"]
         prompt = Counter("vllm:prompt_tokens", "", labels, registry=registry)
         running = Gauge("vllm:num_requests_running", "", labels, registry=registry)
@@ -53,6 +62,13 @@ class Exporter:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                if self.path in PAGES:
+                    name = f"{PAGES[self.path]}_t{int(exporter.advanced)}.txt"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.end_headers()
+                    self.wfile.write((FIXTURES / name).read_bytes())
+                    return
                 prompt.labels("llama-8b", "0").inc(1000)
                 running.labels("llama-8b", "0").set(7)
                 ttft.labels("llama-8b", "0").observe(0.2)
@@ -82,6 +98,11 @@ def prometheus(tmp_path):
         "scrape_configs:\n"
         "  - job_name: chat\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+        + "".join(
+            f"  - job_name: {path[1:]}\n    metrics_path: {path}\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+            for path in PAGES
+        )
     )
     process = subprocess.Popen(
         [
@@ -99,8 +120,10 @@ def prometheus(tmp_path):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                query = f"{url}/api/v1/query?query=vllm:prompt_tokens_total"
-                if b'"value"' in urllib.request.urlopen(query, timeout=2).read():
+                # Every job scraped at least once, the fixture pages included.
+                query = f"{url}/api/v1/query?query=count(up%3D%3D1)"
+                answer = urllib.request.urlopen(query, timeout=2).read()
+                if f'"{1 + len(PAGES)}"'.encode() in answer:
                     break
             except OSError:
                 pass
@@ -139,13 +162,40 @@ def test_gpus_and_servers_are_read_with_promql(prometheus):
         msgspec.convert(gpu_sample, GpuSampleIn)
 
     assert first.inference_samples == []  # the first read is the baseline
-    [inference] = second.inference_samples
+    [inference] = [s for s in second.inference_samples if s["deployment"].startswith("chat:")]
     assert inference["deployment"] == f"chat:{exporter.port}"
     assert inference["prompt_tokens"] >= 2000 and inference["prompt_tokens"] % 1000 == 0
     assert inference["running"] == 7
     assert sum(inference["ttft_hist"]["counts"]) == inference["prompt_tokens"] // 1000
     assert second.deployments[("127.0.0.1", f"chat:{exporter.port}")]["model"] == "llama-8b"
     msgspec.convert(inference, InferenceSampleIn)
+
+
+def test_mig_nvidia_smi_and_trtllm_through_promql(prometheus):
+    url, exporter = prometheus
+    source = PrometheusCollector(url, interval_s=1.0)
+    source.collect(datetime.now(UTC), Collection())
+    exporter.advanced = True
+    time.sleep(2.5)
+    into = Collection()
+    source.collect(datetime.now(UTC), into)
+    for sample in into.gpu_samples:
+        msgspec.convert(sample, GpuSampleIn)
+    a100 = "GPU-6c1e9b42-0a7d-3f58-92e4-d85b17ac3f60"
+    mig = {u: g for u, g in into.gpus.items() if u.startswith(a100)}
+    assert sorted(g["mig_profile"] for g in mig.values()) == ["1g.10gb", "2g.20gb", "3g.40gb"]
+    assert a100 not in into.gpus  # billed through its instances only
+    assert {g["node"] for g in mig.values()} == {"gpu-a100-mig-01"}
+    instance = next(s for s in into.gpu_samples if s["gpu"] == f"{a100}/mig-2")
+    assert instance["util_gpu"] == pytest.approx(instance["gr_engine_active"] * 100)
+    smi = into.gpus["GPU-3f8a2c71-9d4e-5b60-a1c8-7e2f94d05b13"]
+    assert smi["node"] == "127.0.0.1" and smi["model"] == "NVIDIA H100 80GB HBM3"
+    deployment = into.deployments[("127.0.0.1", f"trtllm:{exporter.port}")]
+    assert deployment["server"] == "trtllm" and deployment["model"] == ""
+    [trt] = [s for s in into.inference_samples if s["deployment"] == f"trtllm:{exporter.port}"]
+    assert trt["requests_ok"] == (185 - 173) + (1324 - 1279)
+    assert trt["prefix_cache_hits"] == 315520 - 304512
+    msgspec.convert(trt, InferenceSampleIn)
 
 
 def test_an_unreachable_prometheus_is_reported_and_skipped(caplog):

@@ -80,7 +80,26 @@ def test_tgi_tokens_come_from_its_length_histograms():
     assert (sample["running"], sample["waiting"]) == (5, 0)
     assert sample["e2e_hist"]["counts"] == [2, 14, 4]
     assert sample["queue_hist"]["sum"] == pytest.approx(0.4)
-    assert "ttft_hist" not in sample
+
+
+def test_tgi_ttft_is_derived_from_queue_time_plus_prefill_batch_time():
+    sample = convert(TGI, "tgi")
+    # 20 requests queued (18 under 10 ms, 2 under 100 ms); 20 prefill batches
+    # (18 under 100 ms, 2 past it, 1.25 s in all): the sum of the two, spread
+    # over the queue histogram's buckets.
+    ttft = sample["ttft_hist"]
+    assert ttft["bounds"] == [0.01, 0.1]
+    assert ttft["counts"] == [2, 14, 4]
+    assert sum(ttft["counts"]) == sample["queue_hist"]["counts"][0] + 2
+    # The mean is exact: mean queue time + mean prefill time, per request.
+    assert ttft["sum"] == pytest.approx(0.4 + 20 * 1.25 / 20)
+    assert "derived" in TGI.derived["ttft_hist"]
+
+
+def test_tgi_inter_token_latency_is_the_decode_step_not_the_mean_per_token():
+    sample = convert(TGI, "tgi")
+    # 400 decode steps, 8.5 s: each gave every request in its batch one token.
+    assert sample["itl_hist"] == {"bounds": [0.1], "counts": [400, 0], "sum": 8.5}
 
 
 @pytest.mark.parametrize("fixture", ["sglang", "sglang_oldlabels"])
@@ -136,8 +155,9 @@ def test_the_docs_list_every_mapped_metric():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "agent-metrics.md").read_text()
     for server in SERVERS.values():
         assert f"### {server.kind}" in doc
+        assert server.checked_against.split(" (")[0] in doc, server.kind
         for source in server.fields.values():
-            for name in source.names:
+            for name in source.reads:
                 assert f"`{name}`" in doc, name
 
 
@@ -170,12 +190,18 @@ def test_the_series_cache_reads_pages_as_the_parser_does():
     assert plain.counters["odd"] == {(("path", "/a b,c=d"), ("q", 'x"y')): 3.0}
 
 
-def test_the_docs_list_every_dcgm_metric_read():
-    from collectors.agent.promql import DCGM_FIELDS
+def test_the_docs_list_every_exporter_metric_read():
+    from collectors.agent.exporters import EXPORTERS
+    from collectors.schema import GpuSampleIn
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "agent-metrics.md").read_text()
-    for metric, _ in DCGM_FIELDS.values():
-        assert f"`{metric}`" in doc, metric
+    for exporter in EXPORTERS.values():
+        assert f"### {exporter.kind}" in doc
+        assert exporter.checked_against.split(" (")[0] in doc, exporter.kind
+        assert set(exporter.fields) | set(exporter.missing) <= set(GpuSampleIn.__struct_fields__)
+        for spec in exporter.fields.values():
+            for metric in spec.names:
+                assert f"`{metric}`" in doc, metric
 
 
 def _page(counter: float | None, buckets: dict[str, float] | None = None) -> str:
@@ -225,7 +251,7 @@ def test_the_series_cache_follows_a_family_that_changes_type():
     cache = SeriesCache()
     gauge = "# TYPE thing gauge\nthing 3\n"
     counter = "# TYPE thing counter\nthing 4\n"
-    assert parse_snapshot(gauge, cache=cache).gauges == {"thing": [3.0]}
+    assert parse_snapshot(gauge, cache=cache).gauges == {"thing": {(): 3.0}}
     assert parse_snapshot(counter, cache=cache).counters == {"thing": {(): 4.0}}
 
 
