@@ -18,7 +18,7 @@ from typing import Any, Literal
 logger = logging.getLogger(__name__)
 
 # (metric name, labels, value), as a page or a PromQL instant vector gives them.
-Series = tuple[str, dict[str, str], float]
+Series = tuple[str, Mapping[str, str], float]
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,8 @@ _RANGES = {
     "util_mem": 100.0,
     **dict.fromkeys(("gr_engine_active", "tensor_active", "dram_active"), 1.0),
 }
+# The mig_profile of a MIG GPU's slices that no instance holds.
+FREE_SLICES = "unallocated"
 _MIG_SLICES = re.compile(r"^(\d+)g\.")
 
 
@@ -168,7 +170,7 @@ def mig_fraction(profile: str, model: str, instances: int) -> float:
 @dataclass
 class _Device:
     uuid: str
-    labels: dict[str, str]
+    labels: Mapping[str, str]
     values: dict[str, float] = field(default_factory=dict)
     profile: str = ""
 
@@ -185,28 +187,52 @@ class ExporterReader:
         self.where = where
         self._reported: set[str] = set()
         self._blank: set[tuple[str, str]] = set()
+        # Looked up once, not per GPU and scrape: (field, spec, names without _total).
+        self._fields = [
+            (name, spec, tuple(_base(n) for n in spec.names))
+            for name, spec in exporter.fields.items()
+        ]
+        self.wanted = frozenset(
+            [n for spec in exporter.fields.values() for n in spec.names]
+            + [n for n in (exporter.info_metric, exporter.index_metric) if n]
+        )
 
     def read(
         self, series: Iterable[Series], ts: Any, node_of: Callable[[Mapping[str, str]], str]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         devices, parents, info = self._devices(series)
         self._report_missing(devices)
-        per_gpu: dict[str, int] = defaultdict(int)
+        uuid_label = self.exporter.uuid_label
+        instances: dict[str, list[_Device]] = defaultdict(list)
         for device in devices.values():
             if device.profile:
-                per_gpu[device.labels.get(self.exporter.uuid_label, "")] += 1
+                instances[device.labels.get(uuid_label, "")].append(device)
+        fractions: dict[str, float] = {}
+        for parent_uuid, parts in instances.items():
+            model = {**info.get(parent_uuid, {}), **parts[0].labels}.get(
+                self.exporter.model_label or "name", ""
+            )
+            for part in parts:
+                fractions[part.uuid] = mig_fraction(part.profile, model, len(parts))
+            free = 1.0 - sum(fractions[p.uuid] for p in parts)
+            if free > 1e-6:
+                # Slices no instance holds are still paid for: a device of their own,
+                # with the GPU's power and energy share, and idle by construction.
+                key = f"{parent_uuid}/mig-free"
+                fractions[key] = free
+                values = {**parts[0].values, **parents.get(parent_uuid, {})}
+                devices[key] = _Device(key, parts[0].labels, values, FREE_SLICES)
         gpus, samples = [], []
         for device in sorted(devices.values(), key=lambda d: d.uuid):
-            parent_uuid = device.labels.get(self.exporter.uuid_label, device.uuid)
+            parent_uuid = device.labels.get(uuid_label, device.uuid)
             labels = {**info.get(parent_uuid, {}), **device.labels}
             model = labels.get(self.exporter.model_label or "name", "")
-            fraction = 1.0
             values = dict(device.values)
             if device.profile:
-                fraction = mig_fraction(device.profile, model, per_gpu[parent_uuid])
                 # Device-wide series (power, clocks) come once per physical GPU.
                 for name, value in parents.get(parent_uuid, {}).items():
                     values.setdefault(name, value)
+            fraction = fractions.get(device.uuid, 1.0)
             gpu, sample = self._gpu(device, labels, model, fraction, values, node_of(labels), ts)
             gpus.append(gpu)
             samples.append(sample)
@@ -271,8 +297,10 @@ class ExporterReader:
         if index.isdigit():
             gpu["index"] = int(index)
         sample: dict[str, Any] = {"gpu": device.uuid, "ts": ts}
-        for name, spec in self.exporter.fields.items():
-            value = _field(spec, values)
+        for name, spec, names in self._fields:
+            if device.profile == FREE_SLICES and not spec.apportioned:
+                continue  # only the GPU's power and energy reach slices nobody holds
+            value = _field(spec, names, values)
             if value is None:
                 continue
             if spec.apportioned and device.profile:
@@ -301,6 +329,9 @@ class ExporterReader:
                 logger.info("%s (%s): no %s: %s", self.where, self.exporter.kind, name, why)
             self._reported.add("")
         present = {name for device in devices.values() for name in device.values}
+        mig = any(device.profile for device in devices.values())
+        if mig and "DCGM_FI_PROF_GR_ENGINE_ACTIVE" in present:
+            present.add("DCGM_FI_DEV_GPU_UTIL")  # on MIG, read from graphics-engine activity
         for name, spec in self.exporter.fields.items():
             if name in self._reported or any(_base(n) in present for n in spec.names):
                 continue
@@ -318,8 +349,9 @@ def _base(name: str) -> str:
     return name.removesuffix("_total")
 
 
-def _field(spec: ExporterField, values: Mapping[str, float]) -> float | None:
-    names = [_base(n) for n in spec.names]
+def _field(
+    spec: ExporterField, names: tuple[str, ...], values: Mapping[str, float]
+) -> float | None:
     if spec.combine == "sum":
         if not all(n in values for n in names[:2]):
             return None

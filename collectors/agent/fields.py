@@ -170,7 +170,9 @@ def histogram_sum(source: HistogramSum, prev: Snapshot, cur: Snapshot) -> float 
     delta = histogram_delta(name, prev, cur, source.where)
     if delta is None:
         return None
-    return max(0.0, round(delta[2], 6)) if source.seconds else max(0, round(delta[2]))
+    if source.seconds:
+        return max(0.0, round(delta[2], 6))
+    return _bounded(name, max(0.0, delta[2]))  # token counts: at most a Delta
 
 
 def gauge(source: Gauge, cur: Snapshot) -> float | None:
@@ -207,6 +209,8 @@ def lifetime_rate(source: LifetimeRate, prev: Snapshot, cur: Snapshot) -> int | 
     rate_name, total_name = _first(source.names, cur.gauges), _first(source.total, cur.counters)
     if rate_name is None or total_name is None or not cur.gauges[rate_name]:
         return None
+    if min(cur.gauges[rate_name].values()) < 0:
+        return None  # vLLM V0 reports -1 while prefix caching is off: no cache to query
     queries = _raw_delta(total_name, prev, cur)
     if source.part == "queries":
         return _bounded(total_name, queries)
@@ -215,13 +219,13 @@ def lifetime_rate(source: LifetimeRate, prev: Snapshot, cur: Snapshot) -> int | 
     hits = rate * total
     old_total = sum(prev.counters.get(total_name, {}).values())
     if prev.gauges.get(rate_name) and old_total <= total:
+        # A cache that was off at the last scrape had no hits then.
         hits -= _clamp_rate(list(prev.gauges[rate_name].values())) * old_total
     # The gauge and the counter are sampled a moment apart: keep hits within queries.
     return _bounded(rate_name, min(max(hits, 0.0), queries))
 
 
 def _clamp_rate(values: list[float]) -> float:
-    # vLLM V0 reports -1 while prefix caching is off.
     return min(max(sum(values) / len(values), 0.0), 1.0)
 
 
@@ -241,9 +245,11 @@ def _points(hist: dict) -> list[tuple[float, float, float]]:
     uppers = [*bounds, bounds[-1]]
     inside = sum(c * (lo + up) / 2 for lo, up, c in zip(lowers, uppers, counts, strict=True))
     over = counts[-1]
+    past = bounds[-1]
     if over and hist.get("sum") is not None:
-        past = (hist["sum"] - inside + over * bounds[-1]) / over
-        uppers[-1] = lowers[-1] = max(bounds[-1], past)
+        past = max(past, (hist["sum"] - inside + over * bounds[-1]) / over)
+    # Strictly past the last bound: observations over it stay in +Inf.
+    uppers[-1] = lowers[-1] = max(past, math.nextafter(bounds[-1], math.inf))
     return [(lo, up, c) for lo, up, c in zip(lowers, uppers, counts, strict=True) if c]
 
 
@@ -285,6 +291,21 @@ def _whole(parts: list[float], total: int) -> list[int]:
     for i in order[: max(rest, 0)]:
         floors[i] += 1
     return floors
+
+
+def absent(source: Source, snap: Snapshot) -> tuple[str, ...] | None:
+    """Metrics one part of `source` needs, none of which the page has (None: all there)."""
+    if isinstance(source, FirstOf):
+        gaps = [absent(option, snap) for option in source.options]
+        return None if any(gap is None for gap in gaps) else source.names
+    if isinstance(source, SumOfHistograms):
+        return absent(source.first, snap) or absent(source.second, snap)
+    groups: tuple[tuple[str, ...], ...] = (source.names,)
+    if isinstance(source, CumulativeTime):
+        groups = (source.names, source.count)
+    elif isinstance(source, LifetimeRate):
+        groups = (source.names, source.total)
+    return next((g for g in groups if not any(snap.has(n) for n in g)), None)
 
 
 def value(source: Source, prev: Snapshot, cur: Snapshot) -> Any:

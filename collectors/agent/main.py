@@ -47,6 +47,15 @@ def build_sources(config: Config) -> list[Source]:
     for source in sources:
         if isinstance(source, ServerCollector) and nvml is not None:
             source.nvml = nvml.nvml  # to tell which GPUs each local server uses
+    if nvml is not None:
+        # An exporter on this node reports the GPUs NVML does (on MIG, as instances
+        # beside their GPUs): both would bill them twice.
+        for source in [s for s in sources if isinstance(s, ExporterCollector) and s.node]:
+            logger.warning(
+                "%s reports this node's GPUs, which NVML already reads; not scraped",
+                source.spec.url,
+            )
+            sources.remove(source)
     return sources
 
 

@@ -95,7 +95,7 @@ class PrometheusCollector:
         self.interval_s = interval_s
         # One quick try per interval: a hung Prometheus must not stall the other sources.
         self.prom = PrometheusConnect(url=url, disable_ssl=False, retry=Retry(total=0), timeout=5)
-        self.converters: dict[tuple[str, str], EndpointConverter] = {}
+        self.converters: dict[tuple[str, str, str], EndpointConverter] = {}
         self.readers = [ExporterReader(e, f"{url} {e.kind}") for e in EXPORTERS.values()]
         self._failing = False
 
@@ -128,26 +128,47 @@ class PrometheusCollector:
             kind = next((k for k, p in _PREFIXES.items() if items[0][0].startswith(p)), None)
             if kind is None:
                 continue
-            node, name = _host(instance), f"{job}:{instance.rpartition(':')[2]}"
-            converter = self.converters.get((job, instance))
-            if converter is None:
-                converter = EndpointConverter(SERVERS[kind], f"{self.url} {job}/{instance}")
-                self.converters[(job, instance)] = converter
+            node = _host(instance)
             into.nodes.setdefault(node, {"name": node})
-            into.deployments[(node, name)] = {
-                "name": name,
-                "node": node,
-                "server": kind,
-                "model": next(
-                    (
-                        lbl["model_name"]
-                        for _, lbl, _ in items
-                        if lbl.get("model_name", "undefined") != "undefined"
-                    ),
-                    "",
-                ),
-                "endpoint": f"http://{instance}/metrics",
-            }
-            sample = converter.update_snapshot(snapshot(items, SERVERS[kind]), ts)
-            if sample is not None:
-                into.inference_samples.append({"deployment": name, "node": node, **sample})
+            for model, part in _per_model(kind, items).items():
+                self._deployment(kind, job, instance, model, part, ts, into)
+
+    def _deployment(
+        self,
+        kind: str,
+        job: str,
+        instance: str,
+        model: str,
+        items: list[Series],
+        ts: datetime,
+        into: Any,
+    ) -> None:
+        node, name = _host(instance), f"{job}:{instance.rpartition(':')[2]}"
+        if model:
+            name = f"{name}/{model}"
+        converter = self.converters.get((job, instance, model))
+        if converter is None:
+            converter = EndpointConverter(SERVERS[kind], f"{self.url} {job}/{instance}")
+            self.converters[(job, instance, model)] = converter
+        named = (lbl.get("model_name", "undefined") for _, lbl, _ in items)
+        into.deployments[(node, name)] = {
+            "name": name,
+            "node": node,
+            "server": kind,
+            "model": model or next((m for m in named if m != "undefined"), ""),
+            "endpoint": f"http://{instance}/metrics",
+        }
+        sample = converter.update_snapshot(snapshot(items, SERVERS[kind]), ts)
+        if sample is not None:
+            into.inference_samples.append({"deployment": name, "node": node, **sample})
+
+
+def _per_model(kind: str, items: list[Series]) -> dict[str, list[Series]]:
+    """Triton serves several models per endpoint, and an ensemble counts each request
+    once per model it passes through: one deployment per model. Others: one."""
+    if kind != "triton":
+        return {"": items}
+    out: dict[str, list[Series]] = defaultdict(list)
+    for item in items:
+        out[item[1].get("model", "")].append(item)
+    return out

@@ -165,6 +165,8 @@ def parse_snapshot(
     return snap
 
 
+# The ingest schema's bounds on gauges (Fraction, NonNegative).
+_GAUGE_RANGES = {"kv_cache_usage": 1.0, "running": math.inf, "waiting": math.inf}
 MAX_INTERVAL_S = 86400.0  # the ingest schema's longest interval
 
 
@@ -189,6 +191,7 @@ class EndpointConverter:
         self.select = dict(select or {})
         self._previous: tuple[Snapshot, datetime] | None = None
         self._reported: set[str] = set()
+        self._out_of_range: set[str] = set()
         self._wanted = frozenset(n for s in server.fields.values() for n in s.reads)
         self._cache = SeriesCache()
 
@@ -216,11 +219,42 @@ class EndpointConverter:
         for name, source in self.server.fields.items():
             value = fields.value(source, previous[0], current)
             if value is not None:
-                sample[name] = value
-        return sample
+                sample[name] = self._in_range(name, value)
+        return {k: v for k, v in sample.items() if v is not None}
+
+    def _in_range(self, name: str, value: Any) -> Any:
+        """Gauges the schema bounds: a reading a hair past the bound is clamped, one far
+        past it (a percent where a fraction belongs) dropped, said once. Sent as
+        read, either would have the server refuse the whole batch."""
+        top = _GAUGE_RANGES.get(name)
+        if top is None or -1e-6 <= value <= top + 1e-6:
+            return value if top is None else min(max(value, 0.0), top)
+        if name not in self._out_of_range:
+            self._out_of_range.add(name)
+            logger.warning("%s: %s of %s is out of range; left empty", self.where, name, value)
+        return None
+
+    def _report_mixed(self, snap: Snapshot) -> None:
+        label = self.server.one_per
+        if not label or label in self.select:
+            return
+        values = {dict(k).get(label) for series in snap.counters.values() for k in series}
+        values.discard(None)
+        if len(values) > 1:
+            logger.warning(
+                "%s (%s) serves %d models (%s): their figures are added up, and an ensemble"
+                " counts each request once per model it passes through; give one per"
+                " source with #%s=NAME",
+                self.where,
+                self.server.kind,
+                len(values),
+                ", ".join(sorted(str(v) for v in values)),
+                label,
+            )
 
     def _report_missing(self, snap: Snapshot) -> None:
         if not self._reported:
+            self._report_mixed(snap)
             # What this kind of server never gives, and what is derived, said once
             # at the first scrape: a user reading the log knows why a field is empty.
             for name, why in self.server.missing.items():
@@ -230,14 +264,15 @@ class EndpointConverter:
             self._reported.add("")
         # Once per field: a server that lacks a metric lacks it every interval.
         for name, source in self.server.fields.items():
-            if name in self._reported or any(snap.has(n) for n in source.names):
+            lacking = None if name in self._reported else fields.absent(source, snap)
+            if lacking is None:
                 continue
             self._reported.add(name)
             logger.warning(
                 "%s (%s): exposes none of %s; %s will be empty",
                 self.where,
                 self.server.kind,
-                ", ".join(source.names),
+                ", ".join(lacking),
                 name,
             )
 

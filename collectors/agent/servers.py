@@ -147,6 +147,9 @@ class ServerMap:
     missing: Mapping[str, str] = field(default_factory=dict)
     # Fields computed from other series rather than read, with how: shown beside them.
     derived: Mapping[str, str] = field(default_factory=dict)
+    # A label that tells apart things that are better deployments of their own
+    # (Triton's models): a source without a selector on it is warned, once.
+    one_per: str = ""
 
 
 def counter_names(server: ServerMap) -> set[str]:
@@ -252,7 +255,8 @@ TGI = ServerMap(
         "ttft_hist": "derived: TGI has no time-to-first-token series; its queue time plus"
         " the time of a prefill batch",
         "itl_hist": "derived: the time of one decode step (TGI's per-token latency"
-        " includes the prefill)",
+        " includes the prefill); a prefill run between steps also holds tokens up, and"
+        " is not in it",
     },
 )
 
@@ -357,6 +361,7 @@ TRITON = ServerMap(
         "queue_hist": "the interval's mean only, from the cumulative queue-time counter",
         "ttft_hist": "the time to the first response of a decoupled model",
     },
+    one_per="model",
 )
 
 SERVERS: dict[str, ServerMap] = {s.kind: s for s in (VLLM, TGI, SGLANG, TRITON, TRTLLM)}

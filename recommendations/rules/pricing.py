@@ -31,6 +31,13 @@ class _GpuWindow:
     model: str
     gpu_hours: float
     rate: Decimal
+    # A MIG instance's share of its GPU: its GPU-hours are that share of its hours.
+    fraction: float = 1.0
+
+    @property
+    def hours(self) -> float:
+        """Hours the device was present (a MIG instance's hours, not its GPU-hours)."""
+        return self.gpu_hours / self.fraction
 
 
 class _Prices:
@@ -75,6 +82,7 @@ def _gpu_windows(ctx: Context, ids: Iterable[int] | None = None) -> list[_GpuWin
             canonical_model(g.model_name) or g.model_name,
             hours[g.pk] or 0.0,
             Decimal(g.rate),
+            g.gpu_fraction,
         )
         for g in gpus
         if g.rate is not None
@@ -182,7 +190,7 @@ class Pricing(Rule):
             price = prices.price(g.model, PricingKind.RESERVED)
             if price is None or g.rate <= price or not prices.on_demand(g.node_id):
                 continue
-            if g.gpu_hours >= self.present_share * window_hours:
+            if g.hours >= self.present_share * window_hours:
                 reserved[g.pk] = price
                 candidates.append(g)
         util = _util_hours(ctx, [g.pk for g in candidates], self.busy_pct)
@@ -237,7 +245,7 @@ class Pricing(Rule):
         saving = cents(saving)
         node = gpus[0].node_name
         window_hours = ctx.days * 24
-        ran = int(min(g.gpu_hours for g in gpus))
+        ran = int(min(g.hours for g in gpus))
         if len(parts) == 1:
             what = f"{node}'s {parts[0][0]} to a reserved/committed price ({parts[0][1]})"
         else:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from collectors.agent.scrape import EndpointConverter
+from collectors.agent.scrape import EndpointConverter, parse_snapshot
 from collectors.agent.servers import SGLANG, TRITON, TRTLLM, VLLM
 from collectors.agent.sources import _model_name
 from tests.agent.test_scrape import FIXTURES, T0, T1, convert
@@ -39,9 +39,13 @@ def test_vllm_v0_hit_rate_survives_a_restart_and_an_off_cache():
     # A restart: the counter starts again; hits are the new lifetime's.
     _, after_restart = pages(VLLM, v0_page(0.5, 10000), v0_page(0.25, 800))
     assert (after_restart["prefix_cache_hits"], after_restart["prefix_cache_queries"]) == (200, 800)
-    # -1 while prefix caching is off: no hits, never a negative count.
+    # -1 while prefix caching is off: no cache, so no hits and no queries (not a
+    # cache that missed every time, which would read as "on, 0% hits").
     _, off = pages(VLLM, v0_page(-1, 10000), v0_page(-1, 11000))
-    assert (off["prefix_cache_hits"], off["prefix_cache_queries"]) == (0, 1000)
+    assert "prefix_cache_hits" not in off and "prefix_cache_queries" not in off
+    # Turned on between two scrapes: the hits since are the lifetime rate's.
+    _, on = pages(VLLM, v0_page(-1, 10000), v0_page(0.5, 12000))
+    assert (on["prefix_cache_hits"], on["prefix_cache_queries"]) == (2000, 2000)
 
 
 def test_vllm_v1_counters_win_over_the_v0_gauge():
@@ -128,11 +132,15 @@ def test_every_server_counts_a_restart_as_a_reset_not_a_negative_step():
         converter = EndpointConverter(server, "http://test/reset")
         converter.update((FIXTURES / f"{name}_t1.txt").read_text(), T0)
         # The server restarted between scrapes: its counters are back at the t0 page's.
-        sample = converter.update((FIXTURES / f"{name}_t0.txt").read_text(), T1)
-        assert sample["requests_ok"] > 0, name  # counted from zero, never negative
+        after = converter.update((FIXTURES / f"{name}_t0.txt").read_text(), T1)
+        # Counted from zero: the step is the whole of the new counters, as a first
+        # scrape after start-up against an empty baseline would give.
+        fresh = EndpointConverter(server, "http://test/fresh")
+        fresh._previous = (parse_snapshot(""), T0)
+        expected = fresh.update((FIXTURES / f"{name}_t0.txt").read_text(), T1)
+        assert after["requests_ok"] == expected["requests_ok"] > 0, name
         for hist in ("ttft_hist", "e2e_hist"):
-            if hist in sample:
-                assert min(sample[hist]["counts"]) >= 0, (name, hist)
+            assert after.get(hist) == expected.get(hist), (name, hist)
 
 
 def test_what_a_server_cannot_give_or_derives_is_logged_once(caplog):
@@ -166,3 +174,42 @@ def test_sglang_queue_time_of_repeating_ranks_counts_once():
 
     _, sample = pages(SGLANG, page(100), page(130))
     assert sample["queue_hist"]["counts"] == [30, 0]  # not 60: two ranks, one engine
+
+
+def test_a_missing_part_of_a_derived_field_is_reported(caplog):
+    import logging
+
+    from collectors.agent.servers import TGI
+
+    # Queue times but no prefill batch times: TTFT cannot be derived, and the log says why.
+    text = (FIXTURES / "tgi_t0.txt").read_text()
+    text = "\n".join(line for line in text.splitlines() if "batch_inference" not in line)
+    with caplog.at_level(logging.WARNING):
+        EndpointConverter(TGI, "http://tgi/metrics").update(text + "\n", T0)
+    assert (
+        "http://tgi/metrics (tgi): exposes none of tgi_batch_inference_duration,"
+        " tgi_batch_forward_duration; ttft_hist will be empty"
+    ) in caplog.messages
+
+
+def test_a_fraction_gauge_out_of_range_never_refuses_the_batch(caplog):
+    def page(usage: float) -> str:
+        return f"# TYPE trtllm_kv_cache_utilization gauge\ntrtllm_kv_cache_utilization {usage}\n"
+
+    _, hair = pages(TRTLLM, page(0.5), page(1.0000001))
+    assert hair["kv_cache_usage"] == 1.0
+    _, percent = pages(TRTLLM, page(50), page(78.5))
+    assert "kv_cache_usage" not in percent
+    assert any("out of range" in m for m in caplog.messages)
+
+
+def test_a_triton_source_adding_up_several_models_is_warned_once(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            convert(TRITON, "triton")
+        convert(TRITON, "triton", select={"model": "llama"})
+    warned = [m for m in caplog.messages if "serves 2 models (embedder, llama)" in m]
+    assert len(warned) == 2  # once per source that adds them up, none for the narrowed one
+    assert "#model=NAME" in warned[0]

@@ -94,7 +94,9 @@ def test_real_values_near_the_sentinels_are_data():
 
 def test_mig_gives_one_sample_per_instance_with_graphics_engine_utilization():
     gpus, samples = read(DCGM, "dcgm_mig_t0", "dcgm_mig_t1")
-    assert set(gpus) == {f"{A100}/mig-{gi}" for gi in (2, 3, 9)}  # no sample for the GPU too
+    # No sample for the GPU as well: it is billed through its instances, and the
+    # slice no instance holds (7 - 3 - 2 - 1) is a device of its own.
+    assert set(gpus) == {f"{A100}/mig-{gi}" for gi in (2, 3, 9, "free")}
     three = gpus[f"{A100}/mig-2"]
     assert three["mig_profile"] == "3g.40gb"
     assert three["gpu_fraction"] == pytest.approx(3 / 7)
@@ -103,9 +105,19 @@ def test_mig_gives_one_sample_per_instance_with_graphics_engine_utilization():
     sample = samples[f"{A100}/mig-2"]
     assert sample["util_gpu"] == pytest.approx(sample["gr_engine_active"] * 100)
     # The GPU's power is repeated on each instance's series: each gets its share.
-    shares = [samples[f"{A100}/mig-{gi}"]["power_w"] for gi in (2, 3, 9)]
+    shares = [samples[f"{A100}/mig-{gi}"]["power_w"] for gi in (2, 3, 9, "free")]
     assert shares[0] / shares[2] == pytest.approx(3)
-    assert sum(g["gpu_fraction"] for g in gpus.values()) == pytest.approx(6 / 7)
+    # The instances and the free slice add up to the GPU: its power, energy and price.
+    gpu_power = next(
+        v
+        for n, lbl, v in series((FIXTURES / "dcgm_mig_t1.txt").read_text())
+        if n == "DCGM_FI_DEV_POWER_USAGE"
+    )
+    assert sum(shares) == pytest.approx(gpu_power)
+    assert sum(g["gpu_fraction"] for g in gpus.values()) == pytest.approx(1.0)
+    free = gpus[f"{A100}/mig-free"]
+    assert (free["mig_profile"], free["gpu_fraction"]) == ("unallocated", pytest.approx(1 / 7))
+    assert set(samples[f"{A100}/mig-free"]) == {"gpu", "ts", "power_w", "energy_j"}
 
 
 def test_mig_slices_of_a_profile_and_of_an_a30():

@@ -146,3 +146,20 @@ def test_no_devices_is_reported_too(monkeypatch):
     monkeypatch.setattr(pynvml, "nvmlDeviceGetCount", lambda: 0)
     with pytest.raises(NvmlUnavailable, match="found no GPU"):
         NvmlSource()
+
+
+def test_a_local_exporter_beside_nvml_is_not_scraped_twice(nvml, caplog):
+    from collectors.agent.config import Config, SourceSpec
+    from collectors.agent.main import build_sources
+    from collectors.agent.sources import ExporterCollector, NvmlCollector
+
+    config = Config(node="n1")
+    config.sources = [
+        SourceSpec.parse("nvml"),
+        SourceSpec.parse("dcgm=http://127.0.0.1:9400/metrics"),
+        SourceSpec.parse("dcgm=http://gpu-node-9:9400/metrics"),  # another node: kept
+    ]
+    sources = build_sources(config)
+    assert [type(s) for s in sources] == [NvmlCollector, ExporterCollector]
+    assert sources[1].spec.url == "http://gpu-node-9:9400/metrics"
+    assert "http://127.0.0.1:9400/metrics reports this node's GPUs" in caplog.text

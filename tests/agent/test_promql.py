@@ -38,8 +38,8 @@ DCGM = "".join(
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Other pages on other paths, each its own scrape job: a MIG node's dcgm-exporter,
-# nvidia_gpu_exporter and trtllm-serve (t0 first, t1 after).
-PAGES = {"/mig": "dcgm_mig", "/smi": "nvidia_smi", "/trtllm": "trtllm"}
+# nvidia_gpu_exporter, trtllm-serve and a Triton with two models (t0 first, t1 after).
+PAGES = {"/mig": "dcgm_mig", "/smi": "nvidia_smi", "/trtllm": "trtllm", "/triton": "triton"}
 
 
 class Exporter:
@@ -183,7 +183,8 @@ def test_mig_nvidia_smi_and_trtllm_through_promql(prometheus):
         msgspec.convert(sample, GpuSampleIn)
     a100 = "GPU-6c1e9b42-0a7d-3f58-92e4-d85b17ac3f60"
     mig = {u: g for u, g in into.gpus.items() if u.startswith(a100)}
-    assert sorted(g["mig_profile"] for g in mig.values()) == ["1g.10gb", "2g.20gb", "3g.40gb"]
+    profiles = sorted(g["mig_profile"] for g in mig.values())
+    assert profiles == ["1g.10gb", "2g.20gb", "3g.40gb", "unallocated"]
     assert a100 not in into.gpus  # billed through its instances only
     assert {g["node"] for g in mig.values()} == {"gpu-a100-mig-01"}
     instance = next(s for s in into.gpu_samples if s["gpu"] == f"{a100}/mig-2")
@@ -196,6 +197,16 @@ def test_mig_nvidia_smi_and_trtllm_through_promql(prometheus):
     assert trt["requests_ok"] == (185 - 173) + (1324 - 1279)
     assert trt["prefix_cache_hits"] == 315520 - 304512
     msgspec.convert(trt, InferenceSampleIn)
+    # Triton: one deployment per model, so an ensemble's steps are not added up.
+    triton = {
+        s["deployment"]: s for s in into.inference_samples if s["deployment"].startswith("triton:")
+    }
+    port = exporter.port
+    assert set(triton) == {f"triton:{port}/llama", f"triton:{port}/embedder"}
+    assert triton[f"triton:{port}/llama"]["requests_ok"] == 30
+    embedder = triton[f"triton:{port}/embedder"]
+    assert (embedder["batch_inferences"], embedder["batch_executions"]) == (600, 80)
+    assert into.deployments[("127.0.0.1", f"triton:{port}/llama")]["model"] == "llama"
 
 
 def test_an_unreachable_prometheus_is_reported_and_skipped(caplog):
