@@ -28,6 +28,13 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, NullIf
 from django.db.models.lookups import Exact
 
+from api.columns import (
+    COST_RECORD_COLUMNS,
+    GPU_ROLLUP_COLUMNS,
+    GPU_SAMPLE_COLUMNS,
+    INFERENCE_ROLLUP_COLUMNS,
+    INFERENCE_SAMPLE_COLUMNS,
+)
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
 from collectors.selectors import gpus_with_latest
 from costs.models import CostRecord, GpuRollup, InferenceRollup
@@ -195,169 +202,15 @@ def cost_scope_ids(filters: Filters) -> tuple[list[int], list[int]] | None:
 
 # Time series ------------------------------------------------------------------------
 
-GPU_SAMPLE_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "gpu": "gpu_id",
-    "gpu_uuid": "gpu__uuid",
-    "ts": "ts",
-    **{
-        name: name
-        for name in (
-            "util_gpu",
-            "util_mem",
-            "mem_used_bytes",
-            "mem_total_bytes",
-            "power_w",
-            "power_limit_w",
-            "energy_j",
-            "temp_c",
-            "sm_clock_mhz",
-            "mem_clock_mhz",
-            "throttle_reasons",
-            "pcie_rx_bytes_s",
-            "pcie_tx_bytes_s",
-            "ecc_corrected",
-            "ecc_uncorrected",
-        )
-    },
-}
-
-INFERENCE_SAMPLE_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "deployment": "deployment_id",
-    "deployment_name": "deployment__name",
-    "ts": "ts",
-    **{
-        name: name
-        for name in (
-            "interval_s",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
-            "prompt_tokens",
-            "generation_tokens",
-            "running",
-            "waiting",
-            "kv_cache_usage",
-            "prefix_cache_hits",
-            "prefix_cache_queries",
-            "preemptions",
-            "prefill_s",
-            "decode_s",
-            "batch_inferences",
-            "batch_executions",
-            "ttft_hist",
-            "itl_hist",
-            "e2e_hist",
-            "queue_hist",
-            "gpu_memory",
-        )
-    },
-}
-
-# Annotated as avg_*: the models' *_avg properties take those names on an instance.
-_AVERAGES = {
-    f"{name}_avg": f"avg_{name}"
-    for name in ("util", "power", "temp", "mem_used", "sm_clock", "kv_cache")
-}
-
-GPU_ROLLUP_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "gpu": "gpu_id",
-    "gpu_uuid": "gpu__uuid",
-    "resolution_s": "resolution",
-    "bucket": "bucket",
-    **{
-        name: _AVERAGES.get(name, name)
-        for name in (
-            "samples",
-            "present_s",
-            "util_avg",
-            "util_max",
-            "power_avg",
-            "power_max",
-            "energy_j",
-            "mem_used_avg",
-            "mem_used_max",
-            "mem_total",
-            "temp_avg",
-            "temp_max",
-            "sm_clock_avg",
-            "throttled_s",
-            # Sums and counts too: buckets merge exactly only through them.
-            "util_sum",
-            "util_n",
-            "power_sum",
-            "power_n",
-            "temp_sum",
-            "temp_n",
-            "mem_used_sum",
-            "mem_used_n",
-            "sm_clock_sum",
-            "sm_clock_n",
-            "gr_engine_sum",
-            "gr_engine_n",
-            "tensor_sum",
-            "tensor_n",
-            "dram_sum",
-            "dram_n",
-        )
-    },
-}
-
-INFERENCE_ROLLUP_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "deployment": "deployment_id",
-    "deployment_name": "deployment__name",
-    "resolution_s": "resolution",
-    "bucket": "bucket",
-    **{
-        name: _AVERAGES.get(name, name)
-        for name in (
-            "samples",
-            "present_s",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
-            "prompt_tokens",
-            "generation_tokens",
-            "running_max",
-            "waiting_max",
-            "kv_cache_avg",
-            "kv_cache_sum",
-            "kv_cache_n",
-            "prefix_cache_hits",
-            "prefix_cache_queries",
-            "preemptions",
-            "active_s",
-            "prefill_s",
-            "decode_s",
-            "ttft_hist",
-            "itl_hist",
-            "e2e_hist",
-            "queue_hist",
-            "gpu_memory",
-        )
-    },
-}
-
-COST_RECORD_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "hour": "hour",
-    "gpu": "gpu_id",
-    "gpu_uuid": "gpu__uuid",
-    "node_name": "gpu__node__name",
-    "deployment": "deployment_id",
-    "deployment_name": "deployment__name",
-    "usd": "usd",
-    "gpu_hours": "gpu_hours",
-    "energy_wh": "energy_wh",
-    "idle_held_usd": "idle_held_usd",
-    "idle_held_hours": "idle_held_hours",
-    "rate_usd_per_hour": "rate_usd_per_hour",
-    "priced": "priced",
-    "pricing": "pricing",
-}
+# The export's columns live in api/columns.py; the views read them from here.
+__all__ = [
+    "COST_RECORD_COLUMNS",
+    "GPU_ROLLUP_COLUMNS",
+    "GPU_SAMPLE_COLUMNS",
+    "INFERENCE_ROLLUP_COLUMNS",
+    "INFERENCE_SAMPLE_COLUMNS",
+    "Filters",
+]
 
 
 def gpu_samples_list(filters: Filters) -> QuerySet[GpuSample]:
