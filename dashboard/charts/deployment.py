@@ -70,9 +70,10 @@ def deployment_charts(
         },
         "requests",
     )
-    charts["Batch size"] = chart(
-        "dep-batch", {"requests per execution": column(lambda p: p.mean_batch)}, "requests"
-    )
+    batch = column(lambda p: p.mean_batch)
+    if any(b is not None for b in batch):
+        # Only servers that count executions (Triton): an empty card elsewhere is noise.
+        charts["Batch size"] = chart("dep-batch", {"requests per execution": batch}, "requests")
     charts["KV cache"] = chart(
         "dep-kv", {"KV cache used %": column(lambda p: _pct(p.kv_cache))}, "%", y_range=(0, 100)
     )

@@ -22,7 +22,7 @@ def gpu_charts(
     def chart(name: str, traces: dict[str, list[Any]], unit: str, **kw: Any) -> str | None:
         return line_chart(name, times, traces, unit, x_range=x_range, **kw)
 
-    return {
+    charts = {
         "Utilization": chart(
             "gpu-util",
             {"average %": scaled("util"), "peak %": scaled("util_max")},
@@ -64,3 +64,7 @@ def gpu_charts(
             "gpu-throttle", {"% of time": scaled("throttled_pct")}, "%", y_range=(0, 100)
         ),
     }
+    if charts["Engine activity"] is None:
+        # Only dcgm-exporter reads these: on an NVML GPU the card would always be empty.
+        del charts["Engine activity"]
+    return charts
