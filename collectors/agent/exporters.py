@@ -178,8 +178,8 @@ class _Device:
 class ExporterReader:
     """Turns one exporter's series into inventory GPUs and GpuSamples.
 
-    Keeps what it has already said (a field the exporter lacks, a MIG instance
-    whose utilization comes from graphics-engine activity), to say it once.
+    Keeps what it has already said (a field the exporter lacks, a blank value of a
+    GPU's metric), to say it once.
     """
 
     def __init__(self, exporter: ExporterMap, where: str) -> None:
