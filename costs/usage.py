@@ -76,7 +76,9 @@ DEPLOYMENT_METRICS = {
     "batch_inferences": ("SUM(batch_inferences)", "SUM(batch_inferences)"),
     "batch_executions": ("SUM(batch_executions)", "SUM(batch_executions)"),
 }
-HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
+HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist")
+# A deployment's own page charts queue time too; the lists do not read it.
+SERIES_HISTOGRAMS = (*HISTOGRAMS, "queue_hist")
 _GPU = {"rollup": GpuRollup._meta.db_table, "raw": "collectors_gpusample", "fk": "gpu_id"}
 _DEPLOYMENT = {
     "rollup": InferenceRollup._meta.db_table,
@@ -296,7 +298,10 @@ def gpu_totals(
 
 
 def _histograms(
-    tile_list: Iterable[Tile], ids: Sequence[int] | None, step: int | None
+    tile_list: Iterable[Tile],
+    ids: Sequence[int] | None,
+    step: int | None,
+    names: Sequence[str] = HISTOGRAMS,
 ) -> dict[tuple[int, int], dict[str, list[Any]]]:
     """The stored latency histograms per (deployment, step start); step None: whole range."""
     out: dict[tuple[int, int], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
@@ -307,14 +312,14 @@ def _histograms(
         when = bucket_start(column, step) if step else "0"
         where, args = _where(_DEPLOYMENT, tile, ids)
         text = "::text" if connection.vendor == "postgresql" else ""
-        hists = ", ".join(f"{h}{text}" for h in HISTOGRAMS)
+        hists = ", ".join(f"{h}{text}" for h in names)
         table = _DEPLOYMENT["raw" if raw else "rollup"]
         sql = f"SELECT deployment_id, {when}, {hists} FROM {table} WHERE {where}"
         with connection.cursor() as cursor:
             cursor.execute(sql, args)
             for row in cursor.fetchall():
                 slot = out[(row[0], int(step_time(row[1]).timestamp()))]
-                for name, value in zip(HISTOGRAMS, row[2:], strict=True):
+                for name, value in zip(names, row[2:], strict=True):
                     if value is not None:
                         slot[name].append(decode(value) if isinstance(value, str) else value)
     return out
@@ -341,12 +346,14 @@ def deployment_series(
     series = _series(_DEPLOYMENT, DEPLOYMENT_METRICS, tr, [deployment_id]).get(deployment_id)
     if series is None:
         return [], []
-    hists = _histograms([(tr.source, tr.start, tr.end)], [deployment_id], tr.step)
+    tile = [(tr.source, tr.start, tr.end)]
+    hists = _histograms(tile, [deployment_id], tr.step, SERIES_HISTOGRAMS)
     points = []
     for i, ts in enumerate(series.times):
         values = {name: column[i] for name, column in series.values.items()}
         slot = hists.get((deployment_id, int(ts.timestamp())), {})
-        points.append(figures_of(values, {h: merge(slot.get(h, [])) for h in HISTOGRAMS}))
+        merged = {h: merge(slot.get(h, [])) for h in SERIES_HISTOGRAMS}
+        points.append(figures_of(values, merged))
     return series.times, points
 
 

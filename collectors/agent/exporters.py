@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from collectors.agent.fields import within
+
 logger = logging.getLogger(__name__)
 
 # (metric name, labels, value), as a page or a PromQL instant vector gives them.
@@ -315,10 +317,12 @@ class ExporterReader:
                 gpu["util_from"] = "graphics_engine"
         gpu["memory_total_bytes"] = sample.get("mem_total_bytes")
         for name, top in _RANGES.items():
-            if name in sample and not -1e-9 <= sample[name] <= top * (1 + 1e-9):
-                del sample[name]  # outside the schema's range: a misread, not data
-            elif name in sample:
-                sample[name] = min(max(sample[name], 0.0), top)
+            if name in sample:
+                bounded = within(sample[name], top)
+                if bounded is None:
+                    del sample[name]  # outside the schema's range: a misread, not data
+                else:
+                    sample[name] = bounded
         return gpu, sample
 
     def _report_missing(self, devices: Mapping[str, _Device]) -> None:

@@ -53,6 +53,15 @@ def label_key(labels: Mapping[str, str], drop: str = "") -> LabelKey:
     return tuple(sorted((k, v) for k, v in labels.items() if k != drop))
 
 
+def within(value: float, top: float) -> float | None:
+    """A reading the ingest schema bounds to [0, top]: a hair past a bound (float
+    rounding) is clamped, one far past it (a percent where a fraction belongs) is
+    None. Sent as read, either would have the server refuse the whole batch."""
+    if -1e-6 <= value <= top + 1e-6 * max(top, 1.0):
+        return min(max(value, 0.0), top)
+    return None
+
+
 def _first(names: tuple[str, ...], present: Mapping[str, Any]) -> str | None:
     return next((n for n in names if n in present), None)
 

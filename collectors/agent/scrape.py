@@ -223,16 +223,14 @@ class EndpointConverter:
         return {k: v for k, v in sample.items() if v is not None}
 
     def _in_range(self, name: str, value: Any) -> Any:
-        """Gauges the schema bounds: a reading a hair past the bound is clamped, one far
-        past it (a percent where a fraction belongs) dropped, said once. Sent as
-        read, either would have the server refuse the whole batch."""
         top = _GAUGE_RANGES.get(name)
-        if top is None or -1e-6 <= value <= top + 1e-6:
-            return value if top is None else min(max(value, 0.0), top)
-        if name not in self._out_of_range:
-            self._out_of_range.add(name)
+        if top is None:
+            return value
+        bounded = fields.within(value, top)
+        if bounded is None and name not in self._out_of_range:
+            self._out_of_range.add(name)  # said once: a bad gauge stays bad
             logger.warning("%s: %s of %s is out of range; left empty", self.where, name, value)
-        return None
+        return bounded
 
     def _report_mixed(self, snap: Snapshot) -> None:
         label = self.server.one_per

@@ -101,7 +101,7 @@ class ServerCollector:
         self._gpus_known: list[str] | None = None
         self._memory_known: dict[str, int] | None = None
         self.converter = EndpointConverter(SERVERS[spec.kind], spec.url, spec.select)
-        self.model = ""
+        self.model: str | None = None  # read from the first page: a server keeps its model
         self.page = Page(spec.url, timeout)
 
     def collect(self, ts: datetime, into: Collection) -> None:
@@ -109,7 +109,10 @@ class ServerCollector:
         text = self.page.get()
         if text is None:
             return
-        self.model = self.model or _model_name(text)
+        if self.model is None:
+            # Once: scanning every page for a name that is not there (trtllm-serve's
+            # "undefined") would be a regex over the whole page each interval.
+            self.model = _model_name(text)
         deployment: dict[str, Any] = {
             "name": self.spec.name,
             "node": self.node,
