@@ -5,6 +5,7 @@ goes through `explain_errors`, which walks the same types field by field to
 list every error, not just the first.
 """
 
+import json
 import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -209,6 +210,28 @@ def _message(exc: msgspec.MsgspecError) -> str:
     return text.split(" - at `", 1)[0]
 
 
+def _decode_failure(body: bytes, exc: Exception) -> str:
+    """Our own words for a body that is not JSON: a decoder's wording (and its byte
+    offsets) change between releases, and agents and people match on ours."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"The body is not valid UTF-8 (byte {bad.start})"
+    if not text.strip():
+        return "Malformed JSON: the body is empty"
+    try:
+        # The standard library locates the error; it is only run on a refused body.
+        json.loads(text)
+    except json.JSONDecodeError as bad:
+        if bad.pos >= len(text.rstrip()):
+            return "Malformed JSON: the body ends before the JSON does"
+        return f"Malformed JSON at byte {len(text[: bad.pos].encode())}"
+    except RecursionError:
+        return "JSON is nested too deeply"
+    # What Python's json takes and JSON (RFC 8259) does not.
+    return "Malformed JSON: NaN, Infinity and numbers beyond a double's range are not JSON"
+
+
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -279,14 +302,10 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
     """Every field-level error of a body that `decode_batch` rejected."""
     try:
         raw = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        detail = _message(exc).removeprefix("JSON is malformed: ")
-        return [{"field": "", "message": f"Malformed JSON: {detail}"}]
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return [{"field": "", "message": _decode_failure(body, exc)}]
     except RecursionError:
         return [{"field": "", "message": "JSON is nested too deeply"}]
-    except UnicodeDecodeError:
-        # msgspec raises this (not a DecodeError) for invalid UTF-8 inside a string.
-        return [{"field": "", "message": "The body is not valid UTF-8"}]
     if not isinstance(raw, dict):
         return [{"field": "", "message": "The body must be a JSON object"}]
     version = raw.get("schema_version")

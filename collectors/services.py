@@ -1,10 +1,10 @@
-import os
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from collectors.models import Agent
+from inferscope.lib.paths import write_private
 
 
 @transaction.atomic
@@ -32,10 +32,7 @@ def agent_token_file(name: str, path: Path) -> bool:
         token = agent.set_new_token()
         agent.revoked_at = None
         agent.save(update_fields=["token_hash", "token_prefix", "revoked_at"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(token)
+    write_private(path, token)
     return True
 
 

@@ -7,3 +7,4 @@ class InferscopeConfig(AppConfig):
 
     def ready(self) -> None:
         from inferscope import checks  # noqa: F401  (registers the system checks)
+        from inferscope.lib import tasklog  # noqa: F401  (logs what periodic tasks did)

@@ -1,16 +1,15 @@
 """`inferscope web|worker|alerts-worker|beat|init|run`: the commands that make run and
 docker-compose.yml both use, so the two cannot drift apart."""
 
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Sequence
 
-from inferscope.lib.paths import data_dir
+from inferscope.lib.paths import FIRST_LOGIN_FILE, data_dir
+from inferscope.supervise import STOP_GRACE_SECONDS, supervise, terminate_with_parent
 
 # The long-running processes: `inferscope run` starts all three; docker-compose
 # runs each as its own service with the same argv.
@@ -23,7 +22,6 @@ PROCESSES: dict[str, list[str]] = {
 # Only `make run` starts an agent beside the server; in production agents run on
 # the GPU nodes (deploy/), not in the central stack.
 LOCAL_AGENT = ["inferscope", "agent"]
-STOP_GRACE_SECONDS = 20
 
 
 def _manage(*args: str) -> None:
@@ -46,6 +44,9 @@ def web() -> None:
     port = os.environ.get("PORT", "8000")
     # Not HOST: some shells export HOST as the machine's name.
     host = os.environ.get("WEB_HOST", "127.0.0.1")
+    # A line per request only at DEBUG: the agent posts every few seconds, and
+    # Django's own log still shows every 4xx and 5xx.
+    debug = os.environ.get("LOG_LEVEL", "INFO").upper() == "DEBUG"
     _exec(
         [
             "gunicorn",
@@ -54,10 +55,10 @@ def web() -> None:
             f"{host}:{port}",
             "--workers",
             os.environ.get("WEB_CONCURRENCY", "2"),
-            "--access-logfile",
-            "-",
+            *(["--access-logfile", "-"] if debug else []),
+            # Inside the supervisor's grace, so in-flight requests finish first.
             "--graceful-timeout",
-            "10",
+            str(STOP_GRACE_SECONDS - 1),
             # Longer than SQLite's 30 s busy timeout, so a request waiting for the
             # write lock can still answer 503 rather than be killed.
             "--timeout",
@@ -150,72 +151,36 @@ def agent() -> None:
     )
 
 
-def supervise(commands: Mapping[str, Sequence[str]]) -> int:
-    """Run `commands` until one exits or we get SIGINT/SIGTERM; then stop them all.
-
-    Children get their own session so that Ctrl-C reaches only us, and each is
-    stopped once, gracefully, with SIGTERM before a SIGKILL after the grace time.
-    """
-    stopping = False
-
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    # SIGHUP: the terminal closed. Children must not outlive us in any case.
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, request_stop)
-    children = {
-        name: subprocess.Popen(
-            [_program(argv[0]), *argv[1:]],
-            start_new_session=True,
-            preexec_fn=_terminate_with_parent,
-        )
-        for name, argv in commands.items()
-    }
-    exit_code = 0
-    while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(
-                    f"inferscope: {name} exited with code {child.returncode}; stopping",
-                    file=sys.stderr,
-                )
-                exit_code = child.returncode or 1
-                stopping = True
-                break
-        time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in children.values():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-    return exit_code
-
-
-def _terminate_with_parent() -> None:
-    """In the child, before exec: ask Linux for SIGTERM when the supervisor dies,
-    even by SIGKILL, so that no server is left holding the port."""
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def run() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inferscope.settings")
+    # `make run` execs us: when make is stopped or killed, so are we, and so the server.
+    terminate_with_parent()
     local_agent = os.environ.get("INFERSCOPE_LOCAL_AGENT", "1") != "0"
     init(local_agent=local_agent)
     port = os.environ.get("PORT", "8000")
-    print(f"Inferscope is starting on http://127.0.0.1:{port}/ (Ctrl-C stops it).", flush=True)
+    url = f"http://127.0.0.1:{port}/"
+    print(f"Inferscope is starting on {url} (Ctrl-C stops it).", flush=True)
     processes = dict(PROCESSES)
     if local_agent:
         processes["agent"] = LOCAL_AGENT
-    return supervise(processes)
+    return supervise(processes, program=_program, on_started=lambda: _say_ready(url))
+
+
+def _say_ready(url: str) -> bool:
+    """Once the web server answers, the last startup line: where to log in."""
+    try:
+        with urllib.request.urlopen(f"{url}healthz", timeout=1):
+            pass
+    except OSError:
+        return False
+    first_login = data_dir() / FIRST_LOGIN_FILE
+    login = (
+        f"log in as admin with the password in {first_login}"
+        if first_login.exists()
+        else "log in with your account"
+    )
+    print(f"Inferscope is ready at {url}: {login} (Ctrl-C stops it).", flush=True)
+    return True
 
 
 COMMANDS: dict[str, Callable[[], int | None]] = {

@@ -13,7 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from inferscope.lib.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 from inferscope.lib.paths import data_dir
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# Templates and static files live inside the package, so that the wheel carries them.
+PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = data_dir()
 # It holds the SQLite file (sessions included) and the secret key: owner only.
 DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -46,7 +47,8 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+# Links in alerts; unset, it follows the port `inferscope web` listens on.
+SITE_URL = env_str("SITE_URL", f"http://localhost:{env_int('PORT', 8000, minimum=1)}")
 
 # Alert email goes through Django's SMTP backend; with no EMAIL_HOST, to the log.
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -112,7 +114,8 @@ LOGOUT_REDIRECT_URL = "login"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The project's templates, before the apps', so they can override the admin's.
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -155,7 +158,6 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
@@ -303,7 +305,14 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A line per task received, run and sent; inferscope.lib.tasklog logs the
+        # tasks that did something instead. Warnings and errors still show.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+    },
 }
 
 # The beat schedule is data in inferscope/schedule.py.

@@ -17,6 +17,9 @@ def stored() -> tuple[int, ...]:
     )
 
 
+NOT_JSON_NUMBERS = "Malformed JSON: NaN, Infinity and numbers beyond a double's range are not JSON"
+
+
 def assert_field_error(response, field: str, fragment: str = "") -> None:
     assert response.status_code == 400, response.content
     errors = response.json()["errors"]
@@ -265,33 +268,44 @@ class TestBadInput:
         assert "inference_samples[0].requests_ok" in fields
 
     @pytest.mark.parametrize(
-        "raw",
+        ("raw", "message"),
         [
-            b"{",
-            b"[]",
-            b"null",
-            b'"text"',
-            b"NaN",
-            b'{"schema_version": 1, "batch_id": NaN}',
-            b"\xff\xfe",
+            (b"{", "Malformed JSON: the body ends before the JSON does"),
+            (b"[]", "The body must be a JSON object"),
+            (b"null", "The body must be a JSON object"),
+            (b'"text"', "The body must be a JSON object"),
+            (b"nan", "Malformed JSON at byte 0"),
+            (b'{"schema_version": 1, "batch_id": nul}', "Malformed JSON at byte 34"),
+            (b'{"schema_version": 1, "batch_id": NaN}', NOT_JSON_NUMBERS),
+            (b'{"model": "\xc3\xa9", "x": 1,, }', "Malformed JSON at byte 23"),
+            (b"{} x", "Malformed JSON at byte 3"),
+            (b"\xff\xfe", "The body is not valid UTF-8 (byte 0)"),
+            (b'{"a": "\xc3"}', "The body is not valid UTF-8 (byte 7)"),
         ],
     )
-    def test_it_refuses_malformed_json(self, post_batch, raw):
+    def test_it_refuses_malformed_json_in_its_own_words(self, post_batch, raw, message):
         response = post_batch(raw)
         assert response.status_code == 400
-        assert response.json()["errors"]
+        assert response.json()["errors"] == [{"field": "", "message": message}]
 
     @pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400"])
     def test_it_refuses_nan_and_infinity(self, post_batch, token):
         raw = msgspec.json.encode(batch()).replace(b'"temp_c":71.0', b'"temp_c":' + token, 1)
         response = post_batch(raw)
         assert response.status_code == 400
-        assert response.json()["errors"][0]["field"] in ("", "gpu_samples[0].temp_c")
+        assert response.json()["errors"] == [{"field": "", "message": NOT_JSON_NUMBERS}]
         assert GpuSample.objects.count() == 0
 
     def test_it_refuses_an_empty_body(self, post_batch):
         response = post_batch(b"")
         assert response.status_code == 400
+        assert response.json()["errors"][0]["message"] == "The body is empty."
+
+    def test_it_refuses_a_body_of_whitespace(self, post_batch):
+        response = post_batch(b" \n")
+        assert response.json()["errors"] == [
+            {"field": "", "message": "Malformed JSON: the body is empty"}
+        ]
 
     def test_it_refuses_more_samples_than_the_limit(self, post_batch):
         with override_settings(INGEST_MAX_SAMPLES=5):

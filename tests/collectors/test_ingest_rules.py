@@ -143,7 +143,9 @@ class TestTransport:
         raw = msgspec.json.encode(batch()).replace(b'"0.1.0"', b'"0.1.0' + bad + b'"', 1)
         response = post_batch(raw)
         assert response.status_code == 400
-        assert response.json()["errors"][0]["message"] == "The body is not valid UTF-8"
+        at = raw.index(bad)
+        message = response.json()["errors"][0]["message"]
+        assert message == f"The body is not valid UTF-8 (byte {at})"
 
     def test_a_batch_id_with_a_trailing_newline_is_refused(self, post_batch):
         assert_field_error(post_batch(batch("abc\n")), "batch_id", "regex")

@@ -17,7 +17,7 @@ def start_supervisor(tmp_path: Path, commands: dict[str, list[str]]) -> subproce
     script = textwrap.dedent(
         f"""
         import sys
-        from inferscope.cli import supervise
+        from inferscope.supervise import supervise
         sys.exit(supervise({commands!r}))
         """
     )

@@ -1,11 +1,13 @@
-import tomllib
+import fnmatch
+import subprocess
 from pathlib import Path
 
 import yaml
 
 from inferscope.cli import PROCESSES
 
-COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
 
 
 def load() -> dict:
@@ -41,10 +43,36 @@ def test_migrations_run_before_the_processes_start():
         )
 
 
-def test_the_image_copies_every_package_the_project_installs():
-    root = COMPOSE.parent
-    dockerfile = (root / "Dockerfile").read_text()
-    packages = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    for pattern in packages["packages"]["find"]["include"]:
-        name = pattern.rstrip("*")
-        assert f"COPY {name} {name}\n" in dockerfile, name
+def test_the_image_installs_the_locked_wheel_built_from_the_whole_tree():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY . .\n" in dockerfile
+    assert "pip wheel --no-deps --no-build-isolation" in dockerfile
+    assert dockerfile.count("--require-hashes --no-deps -r") == 2
+    assert "pip check" in dockerfile
+
+
+def test_the_docker_build_context_keeps_every_file_the_build_needs():
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    needed = [p for p in tracked if not p.startswith(("tests/", "docs/", "bench/", ".ci/"))]
+    assert "economics/__init__.py" in needed and "requirements/agent.txt" in needed
+    dropped = [p for p in needed if _docker_ignores(ignored, p)]
+    assert dropped == []
+
+
+def _docker_ignores(patterns: list[str], path: str) -> bool:
+    """Docker's rule: a pattern excludes a path or any folder above it."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        bare = pattern.removeprefix("**/")
+        for prefix in prefixes:
+            if fnmatch.fnmatch(prefix, pattern) or fnmatch.fnmatch(prefix.rsplit("/", 1)[-1], bare):
+                return True
+    return False

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 from celery.app.defaults import NAMESPACES, flatten
 from django.conf import settings
@@ -58,3 +62,25 @@ def test_every_celery_setting_is_one_celery_knows():
 
 def test_the_embedded_default_never_runs_tasks_eagerly():
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+
+
+@pytest.mark.parametrize(
+    ("env", "site_url"),
+    [
+        ({"PORT": "8201"}, "http://localhost:8201"),
+        ({}, "http://localhost:8000"),
+        ({"PORT": "8201", "SITE_URL": "https://scope.example"}, "https://scope.example"),
+    ],
+)
+def test_site_url_follows_the_port_when_unset(env, site_url):
+    # Settings are read once per process: read them in a fresh one.
+    base = {k: v for k, v in os.environ.items() if k not in ("PORT", "SITE_URL")}
+    code = "from django.conf import settings; print(settings.SITE_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**base, **env, "DJANGO_SETTINGS_MODULE": "inferscope.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == site_url
