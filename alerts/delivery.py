@@ -10,6 +10,7 @@ from django.utils import timezone
 from alerts.channels import TRANSPORTS, DeliveryError
 from alerts.choices import DeliveryStatus
 from alerts.constants import MAX_DELIVERY_RETRIES
+from alerts.errors import UnsendableMessage
 from alerts.messages import event_message, test_message
 from alerts.models import AlertEvent, Channel, Delivery, DeliveryAttempt
 
@@ -68,7 +69,12 @@ def attempt_delivery(delivery_id: int) -> bool:
         delivery.save(update_fields=["status", "sent_at", "last_error", "attempts"])
         return True
     delivery.last_error = str(error)[:500]
-    retry = not error.permanent and delivery.attempts <= MAX_DELIVERY_RETRIES and not delivery.test
+    retry = (
+        not error.permanent
+        and not isinstance(error, UnsendableMessage)
+        and delivery.attempts <= MAX_DELIVERY_RETRIES
+        and not delivery.test
+    )
     if not retry:
         delivery.status = DeliveryStatus.FAILED
     delivery.save(update_fields=["status", "last_error", "attempts"])

@@ -5,3 +5,8 @@ class DeliveryError(Exception):
     def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class UnsendableMessage(DeliveryError):
+    """This message cannot be built for this channel (a name that no header can
+    hold, say): it fails once, with the reason, and the channel stays enabled."""

@@ -1,5 +1,6 @@
 """An alert event (or a test) as a channel-neutral Message."""
 
+import re
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -15,6 +16,15 @@ _VERB = {
     EventKind.REMINDER: "Still firing",
     EventKind.RESOLVED: "Resolved",
 }
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Names as one line: a subject, a header or a Slack title must not be split by a
+    newline an agent put in a deployment's name (names stored before ingest refused them)."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def absolute(path: str) -> str:
@@ -38,11 +48,12 @@ def entity_path(entity: str) -> str:
 def event_message(event: AlertEvent) -> Message:
     alert, rule = event.alert, event.alert.rule
     severity = "resolved" if event.kind == EventKind.RESOLVED else alert.severity
-    title = f"[{_VERB[EventKind(event.kind)]}] {rule.name}: {alert.entity_label}"
+    entity, rule_name = one_line(alert.entity_label), one_line(rule.name)
+    title = f"[{_VERB[EventKind(event.kind)]}] {rule_name}: {entity}"
     since = alert.fired_at or alert.started_at
     fields = [
-        ("Entity", alert.entity_label),
-        ("Rule", rule.name),
+        ("Entity", entity),
+        ("Rule", rule_name),
         ("Since", _when(since)),
     ]
     if event.value is not None:
@@ -81,7 +92,7 @@ def test_message(channel: Channel) -> Message:
     link = absolute(reverse("admin:alerts_channel_change", args=[channel.pk]))
     return Message(
         kind="test",
-        title=f"[Test] Inferscope alerts reach {channel.name}",
+        title=f"[Test] Inferscope alerts reach {one_line(channel.name)}",
         text="This is a test message: alerts of the rules that use this channel will arrive here.",
         severity="info",
         link=link,

@@ -112,13 +112,15 @@ def serialized_rows(
     queryset: QuerySet[Any],
     serializer_class: type[BaseSerializer[Any]],
     header: Sequence[str],
+    context: Mapping[str, Any] | None = None,
     chunk_size: int = 500,
 ) -> Iterator[list[Any]]:
     """For lists whose rows are not flat columns (a deployment's GPUs): each model
-    through the list's serializer. Prefetches still apply, one chunk at a time."""
+    through the list's serializer, with the page's context (who is asking), so an
+    export shows what the page shows. Prefetches still apply, one chunk at a time."""
     obj: Model
     for obj in queryset.iterator(chunk_size=chunk_size):
-        data = serializer_class(obj).data
+        data = serializer_class(obj, context=dict(context or {})).data
         yield [data[name] for name in header]
 
 

@@ -164,7 +164,8 @@ class TimeRangeExportMixin(generics.GenericAPIView):
             # The page's keys: write-only fields (a channel's URL and secret) never leave.
             fields = cast(Serializer, serializer_class()).fields
             header = [name for name, field in fields.items() if not field.write_only]
-            rows = serialized_rows(queryset, serializer_class, header)
+            context = view.get_serializer_context()
+            rows = serialized_rows(queryset, serializer_class, header, context)
             envelope = (
                 {"count": queryset.count(), "next": None, "previous": None}
                 if fmt == "json"

@@ -114,8 +114,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 
 class AgentSerializer(serializers.ModelSerializer):
-    """No token hash: the prefix is what tells tokens apart."""
+    """No token hash. The token's first characters tell tokens apart, and are part of
+    the secret: only people who may manage agents see them (null for the others)."""
 
+    token_prefix = serializers.SerializerMethodField()
     created_at = UtcDateTimeField(read_only=True)
     last_seen_at = UtcDateTimeField(read_only=True, allow_null=True)
     revoked_at = UtcDateTimeField(read_only=True, allow_null=True)
@@ -139,6 +141,11 @@ class AgentSerializer(serializers.ModelSerializer):
 
     def get_active(self, agent: Agent) -> bool:
         return agent.revoked_at is None
+
+    def get_token_prefix(self, agent: Agent) -> str | None:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return agent.token_prefix if user and user.has_perm("collectors.change_agent") else None
 
 
 # Time series ------------------------------------------------------------------------

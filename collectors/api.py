@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError
+from django.utils.http import parse_header_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from psycopg.errors import DeadlockDetected, LockNotAvailable, SerializationFailure
 from rest_framework import exceptions, permissions, serializers
@@ -59,6 +60,7 @@ class IngestBodyParser(BaseParser):
     def parse(  # type: ignore[override]
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
     ) -> bytes:
+        _check_content_type(media_type or "")
         limit = settings.INGEST_MAX_BODY_BYTES
         meta = parser_context["request"].META
         try:
@@ -79,6 +81,17 @@ class IngestBodyParser(BaseParser):
                 f"Content-Encoding {encoding!r} is not supported; use gzip or none.",
             )
         return _gunzip(body, limit)
+
+
+def _check_content_type(content_type: str) -> None:
+    """Exactly application/json in UTF-8: DRF would also take `*/*` or `application/*`,
+    and a UTF-16 body would be decoded as UTF-8."""
+    main, params = parse_header_parameters(content_type)
+    charset = params.get("charset", "utf-8").lower()
+    if main.lower() != "application/json" or charset not in ("utf-8", "utf8"):
+        raise exceptions.UnsupportedMediaType(
+            content_type, f"Content-Type {content_type!r}: send application/json in UTF-8."
+        )
 
 
 def _gunzip(body: bytes, limit: int) -> bytes:

@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -18,7 +18,13 @@ from django.utils import timezone
 from psycopg.errors import UniqueViolation
 
 from collectors.constants import EARLIEST_SAMPLE_TIME, LAST_SEEN_RESOLUTION, MAX_REPORTED_ERRORS
-from collectors.inventory import InventoryError, resolve_deployments, resolve_gpus, upsert_inventory
+from collectors.inventory import (
+    InventoryError,
+    check_gpu_memory,
+    resolve_deployments,
+    resolve_gpus,
+    upsert_inventory,
+)
 from collectors.models import Agent, GpuSample, InferenceSample, IngestBatch, SampleSpan
 from collectors.schema import (
     GPU_SAMPLE_COLUMNS,
@@ -65,10 +71,20 @@ def parse_batch(body: bytes, now: datetime | None = None) -> Batch:
         batch = decode_batch(body)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
         raise IngestError(explain_errors(body)) from None
+    _in_utc(batch.gpu_samples)
+    _in_utc(batch.inference_samples)
     errors = _check_limits(batch, now or timezone.now())
     if errors:
         raise IngestError(errors)
     return batch
+
+
+def _in_utc(samples: Sequence[Any]) -> None:
+    """Every time in UTC from here on: RFC 3339 allows offsets to ±23:59, PostgreSQL's
+    timestamptz input only to ±15:59, and a batch must not fail on how it wrote its clock."""
+    for sample in samples:
+        if sample.ts.tzinfo is not UTC:
+            sample.ts = sample.ts.astimezone(UTC)
 
 
 def _check_limits(batch: Batch, now: datetime) -> list[dict[str, str]]:
@@ -122,6 +138,7 @@ def ingest_batch(agent: Agent, body: bytes, now: datetime | None = None) -> Inge
             deployment_ids = resolve_deployments(
                 refs, [(s.node, s.deployment) for s in batch.inference_samples]
             )
+            check_gpu_memory(refs, deployment_ids, [s.gpu_memory for s in batch.inference_samples])
         except InventoryError as exc:
             raise IngestError(exc.errors) from None
         _write_gpu_samples(batch, gpu_ids)

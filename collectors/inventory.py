@@ -361,3 +361,35 @@ def resolve_deployments(refs: InventoryRefs, keys: list[tuple[str | None, str]])
             break
     _raise_if(errors)
     return out
+
+
+def check_gpu_memory(
+    refs: InventoryRefs, deployment_ids: list[int], memories: list[dict[str, int] | None]
+) -> None:
+    """A deployment may claim memory only on its own node's GPUs: the memory it
+    reports decides whose cost each GPU's hour becomes (costs/attribution.py)."""
+    wanted = {uuid for memory in memories if memory for uuid in memory}
+    if not wanted:
+        return
+    gpu_nodes = {uuid: refs.gpu_nodes[uuid] for uuid in wanted if uuid in refs.gpu_nodes}
+    if wanted - gpu_nodes.keys():
+        for uuid, (_, node, _) in _stored_gpus(wanted - gpu_nodes.keys()).items():
+            gpu_nodes[uuid] = node
+    dep_nodes = {pk: refs.node_ids[node] for (node, _), pk in refs.deployment_ids.items()}
+    claiming = {pk for pk, memory in zip(deployment_ids, memories, strict=True) if memory}
+    if claiming - dep_nodes.keys():
+        rows = Deployment.objects.filter(pk__in=claiming - dep_nodes.keys())
+        dep_nodes.update(rows.values_list("pk", "node_id"))
+    errors: Errors = []
+    for index, (pk, memory) in enumerate(zip(deployment_ids, memories, strict=True)):
+        for uuid in memory or ():
+            if uuid not in gpu_nodes:
+                message = f"Unknown GPU {uuid!r}: list it in this batch's inventory first"
+            elif gpu_nodes[uuid] != dep_nodes[pk]:
+                message = f"GPU {uuid!r} is not on this deployment's node"
+            else:
+                continue
+            errors.append(_error(f"inference_samples[{index}].gpu_memory.{uuid}", message))
+            if len(errors) >= MAX_REPORTED_ERRORS:
+                raise InventoryError(errors)
+    _raise_if(errors)

@@ -5,7 +5,6 @@ goes through `explain_errors`, which walks the same types field by field to
 list every error, not just the first.
 """
 
-import json
 import typing
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -22,18 +21,27 @@ from collectors.constants import (
     MAX_NUMBER,
     MAX_REPORTED_ERRORS,
 )
+from collectors.json_errors import duplicate_keys, json_problems
 
-# PostgreSQL text cannot hold NUL, so it is refused here rather than failing the COPY.
-_NO_NUL = r"^[^\x00]*$"
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=_NO_NUL)]
-Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_NO_NUL)]
+# One line of text: no control characters (PostgreSQL text cannot hold NUL; a newline
+# in a name would reach an email header or split a log line), nor Unicode's line and
+# paragraph separators. \A…\Z rather than ^…$: "$" would let a trailing newline through.
+_ONE_LINE = r"\A[^\x00-\x1f\x7f\x85\u2028\u2029]*\Z"
+_BATCH_ID = r"\A[A-Za-z0-9._:-]+\Z"
+# Our words for a string that does not match its pattern, rather than the regex.
+_PATTERN_MESSAGES = {
+    _ONE_LINE: "Must be one line of text, without control characters",
+    _BATCH_ID: "Only letters, digits and . _ : - are allowed",
+}
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=_ONE_LINE)]
+Text = Annotated[str, msgspec.Meta(max_length=500, pattern=_ONE_LINE)]
 
 # Strings stored in a column of a fixed length (see the models) are refused past it.
-GpuUuid = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=_NO_NUL)]
-Hostname = Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)]
-GpuModel = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
-ModelName = Annotated[str, msgspec.Meta(max_length=300, pattern=_NO_NUL)]
-Version = Annotated[str, msgspec.Meta(max_length=100, pattern=_NO_NUL)]
+GpuUuid = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=_ONE_LINE)]
+Hostname = Annotated[str, msgspec.Meta(max_length=255, pattern=_ONE_LINE)]
+GpuModel = Annotated[str, msgspec.Meta(max_length=200, pattern=_ONE_LINE)]
+ModelName = Annotated[str, msgspec.Meta(max_length=300, pattern=_ONE_LINE)]
+Version = Annotated[str, msgspec.Meta(max_length=100, pattern=_ONE_LINE)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
 Number = Annotated[float, msgspec.Meta(ge=-MAX_NUMBER, le=MAX_NUMBER)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0, le=MAX_NUMBER)]
@@ -44,8 +52,7 @@ Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 # tokens in one scrape, and the bound keeps a year of sums inside a bigint.
 Delta = Annotated[int, msgspec.Meta(ge=0, le=2**40)]
 Labels = Annotated[dict[Name, Text], msgspec.Meta(max_length=MAX_LABELS)]
-# \A…\Z rather than ^…$: "$" would let a trailing newline through.
-BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"\A[A-Za-z0-9._:-]+\Z")]
+BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_BATCH_ID)]
 ServerKindName = Literal["vllm", "tgi", "triton", "sglang", "trtllm", "other"]
 
 
@@ -68,7 +75,7 @@ class GpuIn(_Strict):
     memory_total_bytes: Count | None = None
     # A MIG instance: its profile (e.g. "3g.40gb") and the share of the physical
     # GPU's compute slices it holds, which is the share of the GPU's price it costs.
-    mig_profile: Annotated[str, msgspec.Meta(max_length=50, pattern=_NO_NUL)] = ""
+    mig_profile: Annotated[str, msgspec.Meta(max_length=50, pattern=_ONE_LINE)] = ""
     gpu_fraction: Annotated[float, msgspec.Meta(gt=0, le=1)] = 1.0
     # Where util_gpu comes from: the device's utilization, or (on MIG instances,
     # which have none) the graphics engine's activity.
@@ -206,30 +213,12 @@ def decode_batch(body: bytes) -> Batch:
 
 def _message(exc: msgspec.MsgspecError) -> str:
     text = str(exc)
+    if "matching regex" in text:
+        for pattern, message in _PATTERN_MESSAGES.items():
+            if repr(pattern) in text:
+                return message
     # msgspec appends " - at `$...`"; we report the path in our own field name.
     return text.split(" - at `", 1)[0]
-
-
-def _decode_failure(body: bytes, exc: Exception) -> str:
-    """Our own words for a body that is not JSON: a decoder's wording (and its byte
-    offsets) change between releases, and agents and people match on ours."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        return f"The body is not valid UTF-8 (byte {bad.start})"
-    if not text.strip():
-        return "Malformed JSON: the body is empty"
-    try:
-        # The standard library locates the error; it is only run on a refused body.
-        json.loads(text)
-    except json.JSONDecodeError as bad:
-        if bad.pos >= len(text.rstrip()):
-            return "Malformed JSON: the body ends before the JSON does"
-        return f"Malformed JSON at byte {len(text[: bad.pos].encode())}"
-    except RecursionError:
-        return "JSON is nested too deeply"
-    # What Python's json takes and JSON (RFC 8259) does not.
-    return "Malformed JSON: NaN, Infinity and numbers beyond a double's range are not JSON"
 
 
 def _join(path: str, key: str | int) -> str:
@@ -300,10 +289,15 @@ def _as_type(info: msgspec.inspect.Type) -> Any:
 
 def explain_errors(body: bytes) -> list[dict[str, str]]:
     """Every field-level error of a body that `decode_batch` rejected."""
+    # Not JSON, or not text (a lone surrogate): said in our own words, before any
+    # field is looked at.
+    problems = json_problems(body)
+    if problems:
+        return problems[:MAX_REPORTED_ERRORS]
     try:
         raw = msgspec.json.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        return [{"field": "", "message": _decode_failure(body, exc)}]
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return [{"field": "", "message": "Malformed JSON"}]
     except RecursionError:
         return [{"field": "", "message": "JSON is nested too deeply"}]
     if not isinstance(raw, dict):
@@ -319,4 +313,5 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
         _explain(raw, Batch, "", out)
     except RecursionError:
         out.append({"field": "", "message": "JSON is nested too deeply"})
+    out = out or duplicate_keys(body)
     return out[:MAX_REPORTED_ERRORS] or [{"field": "", "message": "Invalid body"}]

@@ -159,7 +159,7 @@ def _records_for_hour(hour: datetime, prices: PriceList) -> list[CostRecord]:
             "id", "uuid", "node_id", "model_name", "memory_total_bytes", "gpu_fraction"
         )
     }
-    claims = _claims(hour, {g["uuid"]: g["id"] for g in gpus.values()})
+    claims = _claims(hour, {g["uuid"]: (g["id"], g["node_id"]) for g in gpus.values()})
     records = []
     for gpu_id, present_s, energy_j, mem_total in gpu_rows:
         gpu = gpus[gpu_id]
@@ -199,35 +199,41 @@ def _record(
     )
 
 
-def _claims(hour: datetime, gpu_ids_by_uuid: dict[str, int]) -> dict[int, list[Claim]]:
+def _claims(hour: datetime, gpus_by_uuid: dict[str, tuple[int, int]]) -> dict[int, list[Claim]]:
     """Which deployments ran on which GPU in the hour, from their hourly rollups.
 
-    A deployment that reported its GPU memory is on exactly those GPUs; one that
-    did not is taken to be on the GPUs its inventory lists.
+    A deployment that reported its GPU memory is on exactly those GPUs of its own
+    node; one that did not is taken to be on the GPUs its inventory lists. Memory
+    claimed on another node's GPU is ignored: ingest refuses it, and rows stored
+    before it did must not move one team's GPU cost onto another.
     """
     rows = list(
         InferenceRollup.objects.filter(resolution=Resolution.HOUR, bucket=hour).values_list(
             "deployment_id",
+            "deployment__node_id",
             "present_s",
             "gpu_memory",
             "active_s",
         )
     )
-    unmeasured = [r[0] for r in rows if not r[2]]
+    own: dict[int, list[tuple[int, float]]] = {}
+    for dep_id, node_id, _, memory, _ in rows:
+        own[dep_id] = [
+            (gpus_by_uuid[uuid][0], used / n)
+            for uuid, (used, n) in (memory or {}).items()
+            if uuid in gpus_by_uuid and gpus_by_uuid[uuid][1] == node_id
+        ]
+    unmeasured = [dep_id for dep_id, measured in own.items() if not measured]
     listed: dict[int, list[int]] = defaultdict(list)
     for dep_id, gpu_id in Deployment.gpus.through.objects.filter(
         deployment_id__in=unmeasured
     ).values_list("deployment_id", "gpu_id"):
         listed[dep_id].append(gpu_id)
     claims: dict[int, list[Claim]] = defaultdict(list)
-    for dep_id, present_s, memory, active_s in rows:
-        if memory:
-            for uuid, (used, n) in memory.items():
-                if uuid in gpu_ids_by_uuid:
-                    claims[gpu_ids_by_uuid[uuid]].append(
-                        Claim(dep_id, present_s, used / n, active_s)
-                    )
-        else:
+    for dep_id, _, present_s, _, active_s in rows:
+        for gpu_id, memory_used in own[dep_id]:
+            claims[gpu_id].append(Claim(dep_id, present_s, memory_used, active_s))
+        if not own[dep_id]:
             for gpu_id in listed.get(dep_id, []):
                 claims[gpu_id].append(Claim(dep_id, present_s, None, active_s))
     return claims

@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from inferscope.views import healthz
 
+handler500 = "inferscope.views.server_error"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,12 +1,15 @@
 import logging
+import sys
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from inferscope.celery import app as celery_app
+from inferscope.lib.api import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +43,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: an unreachable database is a 503 with Retry-After, not a 500; the
+    API answers in its JSON error shape whatever failed, pages in HTML."""
+    exc = sys.exc_info()[1]
+    api = request.path.startswith("/api/")
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable for %s: %s", request.path, exc)
+        if api:
+            response: HttpResponse = JsonResponse(
+                {"detail": DATABASE_UNAVAILABLE, "errors": []}, status=503
+            )
+        else:
+            response = HttpResponse(
+                f"<!doctype html><title>503</title><h1>{DATABASE_UNAVAILABLE}</h1>", status=503
+            )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    if api:
+        return JsonResponse({"detail": "Server error.", "errors": []}, status=500)
+    return defaults.server_error(request)

@@ -5,6 +5,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from alerts.channels.base import DeliveryError, Message, Transport
+from alerts.errors import UnsendableMessage
 
 
 class EmailTransport(Transport):
@@ -21,6 +22,10 @@ class EmailTransport(Transport):
             to=self.channel.recipients,
         )
         email.attach_alternative(render_to_string("alerts/email.html", context), "text/html")
+        try:
+            email.message()  # builds the headers: a bad one fails here, not in SMTP
+        except ValueError as exc:  # Django's BadHeaderError is one
+            raise UnsendableMessage(f"the email cannot be built: {exc}") from None
         try:
             email.send()
         except smtplib.SMTPRecipientsRefused as exc:

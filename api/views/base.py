@@ -150,7 +150,8 @@ class ExportListView(generics.GenericAPIView):
         else:
             serializer_class = self.get_serializer_class()
             header = list(cast(Serializer, serializer_class()).fields)
-            rows = serialized_rows(queryset, serializer_class, header)
+            context = self.get_serializer_context()
+            rows = serialized_rows(queryset, serializer_class, header, context)
         envelope = self.export_envelope(queryset) if fmt == "json" else None
         return export_response(header, rows, fmt, self.export_filename(), envelope)
 

@@ -259,3 +259,11 @@ def test_a_page_costs_the_same_queries_however_many_rows(
         Deployment.objects.create(node=more, name=f"more-{i}").gpus.add(gpu)
     with django_assert_max_num_queries(5):
         assert reader.get(V1 + path).status_code == 200
+
+
+def test_only_people_who_manage_agents_see_a_tokens_first_characters(teammate, fleet):
+    # The prefix is part of the secret: a read-only teammate gets null.
+    _, token = api_token_create(teammate, "bob's", "read")
+    rows = Client(**bearer(token)).get(V1 + "agents").json()["results"]
+    assert rows and all(row["token_prefix"] is None for row in rows)
+    assert not any(a.token_prefix in str(rows) for a in fleet["agents"])

@@ -5,10 +5,8 @@ must name every field of the ingest body, so it cannot fall behind the schema.
 """
 
 import json
-import re
 import typing
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -28,24 +26,9 @@ from collectors.schema import (
     ServerKindName,
 )
 from collectors.services import agent_create
+from tests.collectors.bodies import DOC, doc_text, documented_example
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "ingest.md"
-EXAMPLE_MARKER = "<!-- example-body -->"
 INGEST_URL = "/api/v1/ingest"
-
-
-def doc_text() -> str:
-    return DOC.read_text(encoding="utf-8")
-
-
-def documented_example() -> dict[str, Any]:
-    """The JSON block that follows the example marker in docs/ingest.md."""
-    text = doc_text()
-    assert text.count(EXAMPLE_MARKER) == 1, f"expected one {EXAMPLE_MARKER} in {DOC}"
-    after_marker = text.split(EXAMPLE_MARKER, 1)[1]
-    match = re.match(r"\s*```json\n(.*?)\n```", after_marker, re.DOTALL)
-    assert match, f"no ```json block right after {EXAMPLE_MARKER}"
-    return json.loads(match.group(1))
 
 
 def with_recent_timestamps(body: dict[str, Any]) -> dict[str, Any]:

@@ -1,44 +1,24 @@
 """No body, however odd, gets a 500: the test client re-raises any server error."""
 
 import copy
-from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.collectors.bodies import json_values, paths
 from tests.conftest import batch
 
 pytestmark = pytest.mark.django_db
 
-# Long strings too: every column has a length, and a string past it must be a 400.
-texts = st.text(max_size=20) | st.text(alphabet="x\u00e9", min_size=90, max_size=600)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 FUZZ = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 
-def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            out += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            out += _paths(child, (*prefix, index))
-    return out
-
-
 TEMPLATE = batch(gpu_samples=2)
-PATHS = [p for p in _paths(TEMPLATE) if p]
+PATHS = [p for p in paths(TEMPLATE) if p]
 
 
 @FUZZ

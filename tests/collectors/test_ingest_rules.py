@@ -148,7 +148,7 @@ class TestTransport:
         assert message == f"The body is not valid UTF-8 (byte {at})"
 
     def test_a_batch_id_with_a_trailing_newline_is_refused(self, post_batch):
-        assert_field_error(post_batch(batch("abc\n")), "batch_id", "regex")
+        assert_field_error(post_batch(batch("abc\n")), "batch_id", "letters, digits")
 
 
 def test_a_sample_may_name_a_stored_deployment_on_another_of_its_nodes(post_batch):
