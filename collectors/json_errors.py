@@ -46,6 +46,10 @@ class _NotJsonNumbers:
         return float(text)
 
     def integer(self, text: str) -> int:
+        # Python refuses to convert more than 4,300 digits: count them first.
+        if len(text.lstrip("-")) > 20:
+            self.found.append(text)
+            return 0
         value = int(text)
         if abs(value) >= _MAX_INT:
             self.found.append(text)
@@ -76,8 +80,10 @@ def json_problems(body: bytes) -> list[Error]:
         return [_error("", f"Malformed JSON at byte {len(text[: bad.pos].encode())}")]
     except RecursionError:
         return [_error("", "JSON is nested too deeply")]
+    except ValueError:  # a number Python itself will not convert
+        return [_error("", "Malformed JSON: a number is out of range")]
     if numbers.found:
-        message = f"Malformed JSON: {numbers.found[0][:40]} is not a number JSON or a double holds"
+        message = f"Malformed JSON: {numbers.found[0][:40]} is not a finite number in range"
         return [_error("", message)]
     out: list[Error] = []
     try:

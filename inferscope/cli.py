@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
@@ -171,6 +172,8 @@ def _say_ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}healthz", timeout=1):
             pass
+    except urllib.error.HTTPError:
+        pass  # it answers (503: the broker or database is not up yet; /healthz says which)
     except OSError:
         return False
     first_login = data_dir() / FIRST_LOGIN_FILE

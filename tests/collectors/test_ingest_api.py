@@ -18,7 +18,7 @@ def stored() -> tuple[int, ...]:
 
 
 def not_a_json_number(token: str) -> str:
-    return f"Malformed JSON: {token} is not a number JSON or a double holds"
+    return f"Malformed JSON: {token} is not a finite number in range"
 
 
 def assert_field_error(response, field: str, fragment: str = "") -> None:

@@ -40,6 +40,15 @@ def test_any_rfc3339_offset_is_stored_as_the_same_instant(post_batch, hours, min
     assert span.start == min(instants)
 
 
+@pytest.mark.parametrize("digits", [21, 5000, 100_000])
+def test_an_integer_too_long_for_any_decoder_is_a_400(post_batch, digits):
+    # Python converts at most 4,300 digits: finding the error must not convert them.
+    raw = msgspec.json.encode(batch()).replace(b'"temp_c":71.0', b'"temp_c":' + b"9" * digits)
+    response = post_batch(raw)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"].endswith("is not a finite number in range")
+
+
 def test_a_name_with_a_newline_is_refused_naming_the_field(post_batch):
     body = batch()
     body["inventory"]["deployments"][0]["name"] = "nl-dep\nBcc: victim@example.org"
