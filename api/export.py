@@ -119,8 +119,9 @@ def serialized_rows(
     through the list's serializer, with the page's context (who is asking), so an
     export shows what the page shows. Prefetches still apply, one chunk at a time."""
     obj: Model
+    shared = dict(context or {})
     for obj in queryset.iterator(chunk_size=chunk_size):
-        data = serializer_class(obj, context=dict(context or {})).data
+        data = serializer_class(obj, context=shared).data
         yield [data[name] for name in header]
 
 

@@ -7,6 +7,7 @@ locates the problem; it runs only on a body that was refused already.
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 Error = dict[str, str]
@@ -57,14 +58,26 @@ class _NotJsonNumbers:
         return value
 
 
-def json_problems(body: bytes) -> list[Error]:
-    """Why `body` is not JSON that means one thing, or [] if it is."""
+@dataclass
+class JsonReading:
+    """What Python's json found in a refused body, read once."""
+
+    # The body is not JSON, or not text: refused for these alone.
+    problems: list[Error] = field(default_factory=list)
+    # Keys given twice. The last value counts (as in most decoders), but the decoder
+    # checks each, so an invalid earlier value refuses the body: these name it where
+    # the last value alone looks valid.
+    duplicates: list[Error] = field(default_factory=list)
+
+
+def read_json(body: bytes) -> JsonReading:
+    """Why `body` is not JSON that means one thing, and its keys given twice."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return [_error("", f"The body is not valid UTF-8 (byte {bad.start})")]
+        return _refused(f"The body is not valid UTF-8 (byte {bad.start})")
     if not text.strip():
-        return [_error("", "Malformed JSON: the body is empty")]
+        return _refused("Malformed JSON: the body is empty")
     numbers = _NotJsonNumbers()
     try:
         value = json.loads(
@@ -76,52 +89,42 @@ def json_problems(body: bytes) -> list[Error]:
         )
     except json.JSONDecodeError as bad:
         if bad.pos >= len(text.rstrip()):
-            return [_error("", "Malformed JSON: the body ends before the JSON does")]
-        return [_error("", f"Malformed JSON at byte {len(text[: bad.pos].encode())}")]
+            return _refused("Malformed JSON: the body ends before the JSON does")
+        return _refused(f"Malformed JSON at byte {len(text[: bad.pos].encode())}")
     except RecursionError:
-        return [_error("", "JSON is nested too deeply")]
+        return _refused("JSON is nested too deeply")
     except ValueError:  # a number Python itself will not convert
-        return [_error("", "Malformed JSON: a number is out of range")]
+        return _refused("Malformed JSON: a number is out of range")
     if numbers.found:
-        message = f"Malformed JSON: {numbers.found[0][:40]} is not a finite number in range"
-        return [_error("", message)]
-    out: list[Error] = []
+        return _refused(f"Malformed JSON: {numbers.found[0][:40]} is not a finite number in range")
+    reading = JsonReading()
     try:
-        _walk(value, "", out)
+        _walk(value, "", reading)
     except RecursionError:
-        return [_error("", "JSON is nested too deeply")]
-    return out
+        return _refused("JSON is nested too deeply")
+    return reading
 
 
-def duplicate_keys(body: bytes) -> list[Error]:
-    """Keys given twice in one object, for a body that is JSON. The last value counts
-    (as in most decoders), but the decoder checks each, so an invalid earlier value
-    refuses the body: this names it where the last value alone looks valid."""
-    try:
-        value = json.loads(body, object_pairs_hook=_pairs)
-    except (ValueError, RecursionError):
-        return []
-    out: list[Error] = []
-    _walk(value, "", out, duplicates=True)
-    return out
+def _refused(message: str) -> JsonReading:
+    return JsonReading(problems=[_error("", message)])
 
 
-def _walk(value: Any, path: str, out: list[Error], duplicates: bool = False) -> None:
+def _walk(value: Any, path: str, reading: JsonReading) -> None:
     if isinstance(value, _Object):
-        for key in value.duplicates if duplicates else ():
-            message = "Duplicate key, one of whose values is invalid: give each key once"
-            out.append(_error(_join(path, key), message))
+        for key in value.duplicates:
+            reading.duplicates.append(_error(_join(path, key), _DUPLICATE))
         for key, item in value.items():
-            if not duplicates and _has_surrogate(key):
-                out.append(_error(_join(path, key), _SURROGATE))
-            _walk(item, _join(path, key), out, duplicates)
+            if _has_surrogate(key):
+                reading.problems.append(_error(_join(path, key), _SURROGATE))
+            _walk(item, _join(path, key), reading)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _walk(item, f"{path}[{index}]", out, duplicates)
-    elif not duplicates and isinstance(value, str) and _has_surrogate(value):
-        out.append(_error(path, _SURROGATE))
+            _walk(item, f"{path}[{index}]", reading)
+    elif isinstance(value, str) and _has_surrogate(value):
+        reading.problems.append(_error(path, _SURROGATE))
 
 
+_DUPLICATE = "Duplicate key, one of whose values is invalid: give each key once"
 # Python joins a valid \\ud83d\\ude00 pair into one character: what is left is alone.
 _SURROGATE = "A lone UTF-16 surrogate escape (\\ud800-\\udfff) is not a character"
 

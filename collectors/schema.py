@@ -21,7 +21,7 @@ from collectors.constants import (
     MAX_NUMBER,
     MAX_REPORTED_ERRORS,
 )
-from collectors.json_errors import duplicate_keys, json_problems
+from collectors.json_errors import read_json
 
 # One line of text: no control characters (PostgreSQL text cannot hold NUL; a newline
 # in a name would reach an email header or split a log line), nor Unicode's line and
@@ -291,9 +291,9 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
     """Every field-level error of a body that `decode_batch` rejected."""
     # Not JSON, or not text (a lone surrogate): said in our own words, before any
     # field is looked at.
-    problems = json_problems(body)
-    if problems:
-        return problems[:MAX_REPORTED_ERRORS]
+    reading = read_json(body)
+    if reading.problems:
+        return reading.problems[:MAX_REPORTED_ERRORS]
     try:
         raw = msgspec.json.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -313,5 +313,5 @@ def explain_errors(body: bytes) -> list[dict[str, str]]:
         _explain(raw, Batch, "", out)
     except RecursionError:
         out.append({"field": "", "message": "JSON is nested too deeply"})
-    out = out or duplicate_keys(body)
+    out = out or reading.duplicates
     return out[:MAX_REPORTED_ERRORS] or [{"field": "", "message": "Invalid body"}]

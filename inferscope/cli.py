@@ -167,14 +167,19 @@ def run() -> int:
     return supervise(processes, program=_program, on_started=lambda: _say_ready(url))
 
 
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True  # a 503: the broker or database is not up yet, and /healthz says which
+    except OSError:
+        return False
+    return True
+
+
 def _say_ready(url: str) -> bool:
     """Once the web server answers, the last startup line: where to log in."""
-    try:
-        with urllib.request.urlopen(f"{url}healthz", timeout=1):
-            pass
-    except urllib.error.HTTPError:
-        pass  # it answers (503: the broker or database is not up yet; /healthz says which)
-    except OSError:
+    if not _answers(f"{url}healthz"):
         return False
     first_login = data_dir() / FIRST_LOGIN_FILE
     login = (

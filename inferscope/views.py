@@ -9,7 +9,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from inferscope.celery import app as celery_app
-from inferscope.lib.api import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +44,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
+# A database that is down or restarting: the request may be retried as it was.
+DATABASE_UNAVAILABLE = "The database is unavailable; retry after Retry-After seconds."
+RETRY_AFTER_SECONDS = 5
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: an unreachable database is a 503 with Retry-After, not a 500; the
-    API answers in its JSON error shape whatever failed, pages in HTML."""
+    """handler500, for every view, DRF's included (its handler passes on what it does
+    not know): an unreachable database is a 503 with Retry-After, not a 500; the API
+    answers in its JSON error shape whatever failed, pages in HTML. Django has logged
+    the exception already."""
     exc = sys.exc_info()[1]
     api = request.path.startswith("/api/")
     if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable for %s: %s", request.path, exc)
         if api:
             response: HttpResponse = JsonResponse(
                 {"detail": DATABASE_UNAVAILABLE, "errors": []}, status=503

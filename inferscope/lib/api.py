@@ -1,21 +1,12 @@
 """One error shape for every API response: {"detail": str, "errors": [{"field", "message"}]}."""
 
-import logging
 from copy import copy
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
-from rest_framework.views import set_rollback
-
-logger = logging.getLogger(__name__)
-
-# A database that is down or restarting: the request may be retried as it was.
-DATABASE_UNAVAILABLE = "The database is unavailable; retry after Retry-After seconds."
-RETRY_AFTER_SECONDS = 5
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -55,15 +46,6 @@ def _flatten(data: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, OperationalError | InterfaceError):
-        # The database is down or restarting: the same request will go through later.
-        logger.warning("database unavailable: %s", exc)
-        set_rollback()
-        return Response(
-            {"detail": DATABASE_UNAVAILABLE, "errors": []},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
