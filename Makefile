@@ -42,8 +42,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-dev  # ruff, mypy, Django's checks
+lint: $(VENV)/.installed-dev  # ruff, the import layers (.importlinter), mypy, Django's checks
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py check

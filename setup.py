@@ -10,6 +10,8 @@ from setuptools import find_namespace_packages, setup
 ROOT = Path(__file__).resolve().parent
 # Top-level packages that are not shipped: the test suite and the benchmarks.
 NOT_SHIPPED = {"tests", "bench"}
+# Shipped packages that are not Django apps: the vocabulary the agent and runner share.
+PLAIN = {"vocab"}
 
 
 def installed_apps() -> list[str]:
@@ -24,7 +26,7 @@ def installed_apps() -> list[str]:
 
 
 def shipped_packages() -> list[str]:
-    apps = {app for app in installed_apps() if (ROOT / app / "__init__.py").is_file()}
+    apps = {app for app in installed_apps() if (ROOT / app / "__init__.py").is_file()} | PLAIN
     # A top-level package that is neither an app nor listed above would be missing
     # from the wheel; refuse to build rather than ship a server that cannot import.
     stray = {path.parent.name for path in ROOT.glob("*/__init__.py")} - apps - NOT_SHIPPED

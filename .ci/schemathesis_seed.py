@@ -27,10 +27,10 @@ from collectors.ingest import ingest_batch  # noqa: E402
 from collectors.models import Deployment, Node  # noqa: E402
 from collectors.services import agent_create  # noqa: E402
 from costs.models import Budget  # noqa: E402
-from costs.rollups import rollup_pending  # noqa: E402
-from economics.services import capacity_estimates_update  # noqa: E402
+from costs.pipeline import rollup_pending  # noqa: E402
 from profiling.choices import JobSource  # noqa: E402
 from profiling.services import capability_report, job_create  # noqa: E402
+from telemetry.capacity import capacity_estimates_update  # noqa: E402
 
 HOUR = 3600
 BATCH = 900  # 90 intervals of 8 GPUs: well under the per-batch sample limit

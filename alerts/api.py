@@ -26,9 +26,9 @@ from alerts.serializers import (
     SilenceSerializer,
 )
 from alerts.services import channel_send_test
-from api.mixins import TimeRangeExportMixin
-from api.pagination import PagePagination
-from inferscope.lib.api import FieldErrors
+from inferscope.lib.drf.errors import FieldErrors
+from inferscope.lib.drf.mixins import TimeRangeExportMixin
+from inferscope.lib.drf.pagination import PagePagination
 
 
 @method_decorator(login_not_required, name="dispatch")

@@ -11,6 +11,7 @@ its row is locked while it changes, so two evaluations at once send one message.
 import logging
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +24,9 @@ from alerts.models import Alert, AlertEvent, Delivery, Rule, Silence
 from alerts.scope import Inventory
 
 logger = logging.getLogger(__name__)
+# The delivery tasks' registered names (alerts/tasks.py).
+DELIVER_EVENT = "alerts.deliver_event"
+SEND_DELIVERY = "alerts.send_delivery"
 
 OPEN = [AlertState.PENDING, AlertState.FIRING]
 
@@ -192,17 +196,16 @@ def _event(alert: Alert, kind: str | None) -> int:
     event = AlertEvent.objects.create(
         alert=alert, kind=kind, summary=alert.summary, value=alert.value
     )
-    transaction.on_commit(lambda: _queue("deliver_event_task", event.pk))
+    transaction.on_commit(lambda: _queue(DELIVER_EVENT, event.pk))
     return 1
 
 
 def _queue(task: str, pk: int) -> None:
-    """Queue a delivery task; a broker outage is logged, and the next evaluation
-    re-queues what it left (requeue_stale_events)."""
-    from alerts import tasks
-
+    """Queue a delivery task by its registered name (alerts.tasks imports this module);
+    a broker outage is logged, and the next evaluation re-queues what it left
+    (requeue_stale_events)."""
     try:
-        getattr(tasks, task).delay(pk)
+        current_app.send_task(task, args=[pk])
     except Exception:
         logger.exception("queueing %s(%s) failed", task, pk)
 
@@ -215,7 +218,7 @@ def requeue_stale_events(now: datetime) -> int:
     ).values_list("pk", flat=True)[:500]
     ids = list(stale)
     for event_id in ids:
-        _queue("deliver_event_task", event_id)
+        _queue(DELIVER_EVENT, event_id)
     stuck = Delivery.objects.filter(
         status=DeliveryStatus.PENDING,
         attempts=0,
@@ -223,5 +226,5 @@ def requeue_stale_events(now: datetime) -> int:
         created_at__lt=now - timedelta(seconds=STALE_DELIVERY_SECONDS),
     ).values_list("pk", flat=True)[:500]
     for delivery_id in list(stuck):
-        _queue("send_delivery_task", delivery_id)
+        _queue(SEND_DELIVERY, delivery_id)
     return len(ids)

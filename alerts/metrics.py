@@ -15,7 +15,7 @@ from django.db.models import Avg, Max
 from alerts.constants import METRIC_WINDOW_SECONDS
 from anomaly.series import cost_series
 from collectors.models import GpuSample, InferenceSample
-from costs.histograms import merge, quantile
+from telemetry.histograms import merge, quantile
 
 Values = dict[str, float]  # entity key -> value
 

@@ -6,7 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from alerts.models import Alert, Channel, Delivery, DeliveryAttempt, Rule, Silence
-from inferscope.lib.api import CleanModelSerializer
+from inferscope.lib.drf.errors import CleanModelSerializer
 
 
 class ChannelSerializer(CleanModelSerializer):

@@ -28,8 +28,8 @@ from anomaly.serializers import (
     AnomalyStatusSerializer,
 )
 from anomaly.services import anomaly_set_status
-from api.mixins import TimeRangeExportMixin
-from inferscope.lib.api import FieldErrors
+from inferscope.lib.drf.errors import FieldErrors
+from inferscope.lib.drf.mixins import TimeRangeExportMixin
 
 CHANGE = "anomaly.change_anomaly"
 _RELATED = ("gpu__node", "deployment__node", "node", "status_changed_by")

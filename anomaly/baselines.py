@@ -38,9 +38,9 @@ from anomaly.detectors.profile import (
 )
 from anomaly.models import ScoringWatermark, SeriesHour
 from anomaly.series import Series, deployment_series, gpu_series
-from costs.choices import Resolution
-from costs.models import GpuRollup, InferenceRollup
 from inferscope.lib.sql import epoch, param
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 
 __all__ = ["WATERMARK", "load_slots", "refresh_baselines"]
 

@@ -3,8 +3,8 @@
 from anomaly.detectors import Result
 from anomaly.series import Metric
 from collectors.models import Deployment, Gpu, Node
-from costs.choices import Resolution
-from costs.models import InferenceRollup
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 
 def _entity(entity: str) -> str:

@@ -25,11 +25,11 @@ from django.db import connection
 from anomaly.detectors.isolation import FeatureLabel
 from anomaly.series import ratio
 from collectors.models import Deployment, Gpu
-from costs.choices import Resolution
 from costs.gpu_models import canonical_model
-from costs.histograms import quantile
-from costs.models import GpuRollup, InferenceRollup
 from inferscope.lib.sql import epoch, param
+from telemetry.choices import Resolution
+from telemetry.histograms import quantile
+from telemetry.models import GpuRollup, InferenceRollup
 
 __all__ = [
     "DEPLOYMENT_FEATURES",

@@ -20,7 +20,7 @@ from anomaly.detectors import Found, Result
 from anomaly.detectors.isolation import MultivariateDetector
 from anomaly.features import FEATURE_LABELS, FeatureRow, feature_rows, matrix
 from anomaly.models import DetectorModel, DetectorTuning
-from anomaly.scoring import record
+from anomaly.recording import record
 from anomaly.training import DETECTOR, features_of
 
 __all__ = ["MIN_RUN", "multivariate_results", "newest_models", "score_multivariate"]

@@ -12,7 +12,7 @@ grow with the weeks of history the baseline stands for.
 """
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,11 +22,12 @@ from django.utils import timezone
 
 from anomaly import constants
 from anomaly.baselines import empty_slots, load_slots, refresh_baselines
-from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
-from anomaly.detectors import Found, Point, Result, build
+from anomaly.choices import AnomalyStatus
+from anomaly.detectors import Found, Point, build
 from anomaly.detectors.seasonal import SeasonalDetector
-from anomaly.explain import sentence
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
+from anomaly.multivariate import multivariate_results
+from anomaly.recording import DETECTOR, PRESENCE_METRICS, RESOLVE_STEPS, record
 from anomaly.series import (
     METRICS,
     Series,
@@ -35,22 +36,10 @@ from anomaly.series import (
     gpu_series,
     grid,
 )
-from anomaly.silence import NODE_METRIC, collapse_silence
+from anomaly.silence import collapse_silence
 from collectors.models import SampleSpan
 
 logger = logging.getLogger(__name__)
-
-DETECTOR = "seasonal"
-# Ratios with no denominator (no requests, no tokens) are None without any data
-# being missing: only these metrics can report missing data.
-_PRESENCE_METRICS = {
-    "gpu.util",
-    "gpu.power",
-    "gpu.temperature",
-    "deployment.tokens_per_s",
-    "fleet.cost_per_hour",
-    NODE_METRIC,
-}
 
 
 @dataclass(frozen=True)
@@ -92,10 +81,6 @@ FAMILIES = (
         config=tuple(constants.HOURLY_SEASONAL.items()),
     ),
 )
-# Anomalous points at most this many steps apart are one anomaly.
-MERGE_STEPS = 5
-# An open anomaly with no anomalous point for this many steps is resolved.
-RESOLVE_STEPS = 30
 # The first run looks back this far, not over all history.
 FIRST_WINDOW_STEPS = 60
 
@@ -163,7 +148,7 @@ def _detect_family(family: Family, start: datetime, end: datetime) -> list[Found
     slots, current = load_slots(since, end) if family.stored_baseline else ({}, set())
     # A series that still has terms for this hour but no data at all in the
     # window is silent: score it as all missing, or its silence would go unseen.
-    silent = [key for key in current if key not in series and key[0] in _PRESENCE_METRICS]
+    silent = [key for key in current if key not in series and key[0] in PRESENCE_METRICS]
     if silent:
         nothing = [Point(ts, None) for ts in grid(since, end, int(family.step.total_seconds()))]
         series.update({key: nothing for key in silent})
@@ -191,108 +176,8 @@ def _detect_family(family: Family, start: datetime, end: datetime) -> list[Found
             found.append((metric, entity, anomalous, family.step, family.detector))
     if family.name == "minute":
         found = collapse_silence(found, series)
-        # Imported here: the multivariate module records through this one.
-        from anomaly.multivariate import multivariate_results
-
         found.extend(multivariate_results(start, end))
     return found
-
-
-def record(
-    metric: str,
-    entity: str,
-    results: Sequence[Result],
-    step: timedelta,
-    detector: str = DETECTOR,
-) -> int:
-    """Merge anomalous results into Anomaly rows; returns how many points were recorded.
-
-    Points are grouped into runs first, so a long anomaly costs a few queries,
-    not a few per point.
-    """
-    runs: list[list[Result]] = []
-    for result in results:
-        if not result.is_anomaly:
-            continue
-        if result.kind == AnomalyKind.MISSING and metric not in _PRESENCE_METRICS:
-            continue
-        if runs and result.ts - runs[-1][-1].ts <= step * MERGE_STEPS:
-            runs[-1].append(result)
-        else:
-            runs.append([result])
-    for run in runs:
-        peak = max(run, key=lambda r: r.score)
-        current = _open_anomaly(metric, entity, run, step)
-        if current is None:
-            current = _new(metric, entity, peak, detector)
-            current.start = run[0].ts
-        elif peak.score > current.score:
-            _extend(current, metric, entity, peak)
-        current.end = max(current.end, run[-1].ts)
-        current.save()
-    return sum(len(run) for run in runs)
-
-
-def _open_anomaly(metric: str, entity: str, run: list[Result], step: timedelta) -> Anomaly | None:
-    """The unresolved anomaly this run continues, if any.
-
-    A run right after the last one (MERGE_STEPS) continues it; a run of the same
-    kind continues it until it has resolved (RESOLVE_STEPS), so a problem that
-    flickers is one anomaly, not an alert each time it comes back.
-    """
-    first = run[0].ts
-    latest = (
-        Anomaly.objects.filter(
-            metric=metric,
-            end__gte=first - step * RESOLVE_STEPS,
-            status__in=[AnomalyStatus.OPEN, AnomalyStatus.ACKNOWLEDGED],
-            **Anomaly.entity_fields(entity),
-        )
-        .order_by("-end")
-        .first()
-    )
-    if latest is None:
-        return None
-    if latest.end >= first - step * MERGE_STEPS or latest.kind == (run[0].kind or latest.kind):
-        return latest
-    return None
-
-
-def severity(score: float) -> str:
-    if score >= 3:
-        return Severity.CRITICAL
-    if score >= 1.5:
-        return Severity.WARNING
-    return Severity.INFO
-
-
-def _new(metric: str, entity: str, result: Result, detector: str) -> Anomaly:
-    return Anomaly(
-        metric=metric,
-        detector=detector,
-        kind=result.kind or AnomalyKind.SPIKE,
-        start=result.ts,
-        end=result.ts,
-        score=result.score,
-        severity=severity(result.score),
-        observed=result.value,
-        expected_low=result.expected_low,
-        expected_high=result.expected_high,
-        explanation=sentence(METRICS[metric], entity, result)[:500],
-        **Anomaly.entity_fields(entity),
-    )
-
-
-def _extend(anomaly: Anomaly, metric: str, entity: str, result: Result) -> None:
-    anomaly.end = max(anomaly.end, result.ts)
-    if result.score > anomaly.score:
-        anomaly.score = result.score
-        anomaly.severity = severity(result.score)
-        anomaly.kind = result.kind or anomaly.kind
-        anomaly.observed = result.value
-        anomaly.expected_low = result.expected_low
-        anomaly.expected_high = result.expected_high
-        anomaly.explanation = sentence(METRICS[metric], entity, result)[:500]
 
 
 def _resolve_quiet(family: Family, end: datetime) -> None:

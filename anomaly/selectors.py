@@ -14,7 +14,7 @@ from anomaly.detectors import build
 from anomaly.detectors.seasonal import SeasonalDetector
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.series import METRICS, cost_series, deployment_series, gpu_series
-from costs.choices import Resolution
+from telemetry.choices import Resolution
 
 BEFORE_MINUTES, AFTER_MINUTES = timedelta(hours=3), timedelta(minutes=30)
 BEFORE_HOURS, AFTER_HOURS = timedelta(days=3), timedelta(hours=6)

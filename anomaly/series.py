@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Sum
 
 from anomaly.detectors import Point
-from costs.choices import Resolution
-from costs.histograms import quantile
-from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.spend import Row as SpendRow
+from costs.spend import Scope, spend_steps
 from inferscope.lib.sql import epoch, param
+from inferscope.lib.timerange import HOUR
+from telemetry.choices import Resolution
+from telemetry.histograms import quantile
+from telemetry.models import GpuRollup, InferenceRollup
 
 Series = dict[tuple[str, str], list[Point]]
 
@@ -160,42 +162,40 @@ def cost_series(start: datetime, end: datetime, entity: str | None = None) -> Se
     fleet's spend; or only those of one entity ("deployment:<id>" or "fleet")."""
     values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
     kind, _, pk = (entity or "").partition(":")
-    one = {"deployment_id": int(pk)} if kind == "deployment" and pk.isdigit() else {}
-    if entity is None or one:
-        _deployment_costs(values, start, end, one)
-    if entity is None or entity == "fleet":
-        fleet = (
-            CostRecord.objects.filter(hour__gte=start, hour__lt=end)
-            .values("hour")
-            .annotate(usd=Sum("usd"))
-        )
-        for row in fleet:
-            values[("fleet.cost_per_hour", "fleet")][row["hour"]] = float(row["usd"])
+    one = int(pk) if kind == "deployment" and pk.isdigit() else None
+    if entity is None or one is not None or entity == "fleet":
+        scope = Scope() if one is None else Scope(deployment_ids=[one])
+        rows = spend_steps(start, end, HOUR, scope)
+        if entity is None or one is not None:
+            _deployment_costs(values, rows, start, end, one)
+        if entity is None or entity == "fleet":
+            fleet = values[("fleet.cost_per_hour", "fleet")]
+            for hour, _dep, usd, _held in rows:
+                fleet[hour] = (fleet.get(hour) or 0.0) + float(usd)
     return _fill(values, grid(start, end, Resolution.HOUR))
 
 
 def _deployment_costs(
     values: dict[tuple[str, str], dict[datetime, float | None]],
+    rows: list[SpendRow],
     start: datetime,
     end: datetime,
-    one: dict[str, int],
+    one: int | None,
 ) -> None:
+    only = {} if one is None else {"deployment_id": one}
     tokens = {
         (r["deployment_id"], r["bucket"]): r["prompt_tokens"] + r["generation_tokens"]
         for r in InferenceRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end, **one
+            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end, **only
         ).values("deployment_id", "bucket", "prompt_tokens", "generation_tokens")
     }
-    costs = (
-        CostRecord.objects.filter(hour__gte=start, hour__lt=end, deployment__isnull=False, **one)
-        .values("deployment_id", "hour")
-        .annotate(usd=Sum("usd"))
-    )
-    for row in costs:
-        entity = f"deployment:{row['deployment_id']}"
-        usd = float(row["usd"])
-        values[("deployment.cost_per_hour", entity)][row["hour"]] = usd
-        per_token = ratio(usd, tokens.get((row["deployment_id"], row["hour"]), 0))
-        values[("deployment.cost_per_1m_tokens", entity)][row["hour"]] = (
+    for hour, dep, usd_decimal, _held in rows:
+        if dep is None:
+            continue
+        entity = f"deployment:{dep}"
+        usd = float(usd_decimal)
+        values[("deployment.cost_per_hour", entity)][hour] = usd
+        per_token = ratio(usd, tokens.get((dep, hour), 0))
+        values[("deployment.cost_per_1m_tokens", entity)][hour] = (
             None if per_token is None else per_token * 1e6
         )

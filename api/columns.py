@@ -4,6 +4,8 @@ A page's serializer takes its fields from the same dict (api/serializers.py), so
 page and a CSV row read the same fields by construction.
 """
 
+from telemetry.columns import INFERENCE_ROLLUP_FIELDS
+
 GPU_SAMPLE_COLUMNS: dict[str, str] = {
     "id": "id",
     "gpu": "gpu_id",
@@ -120,50 +122,10 @@ INFERENCE_ROLLUP_COLUMNS: dict[str, str] = {
     "deployment_name": "deployment__name",
     "resolution_s": "resolution",
     "bucket": "bucket",
+    # The stored fields, with the KV cache's average beside its sum and count.
     **{
         name: _AVERAGES.get(name, name)
-        for name in (
-            "samples",
-            "present_s",
-            "requests_ok",
-            "requests_error",
-            "requests_aborted",
-            "prompt_tokens",
-            "generation_tokens",
-            "running_max",
-            "waiting_max",
-            "kv_cache_avg",
-            "kv_cache_sum",
-            "kv_cache_n",
-            "prefix_cache_hits",
-            "prefix_cache_queries",
-            "preemptions",
-            "active_s",
-            "prefill_s",
-            "decode_s",
-            "ttft_hist",
-            "itl_hist",
-            "e2e_hist",
-            "queue_hist",
-            "gpu_memory",
-        )
+        for field in INFERENCE_ROLLUP_FIELDS
+        for name in (("kv_cache_avg", field) if field == "kv_cache_sum" else (field,))
     },
-}
-
-COST_RECORD_COLUMNS: dict[str, str] = {
-    "id": "id",
-    "hour": "hour",
-    "gpu": "gpu_id",
-    "gpu_uuid": "gpu__uuid",
-    "node_name": "gpu__node__name",
-    "deployment": "deployment_id",
-    "deployment_name": "deployment__name",
-    "usd": "usd",
-    "gpu_hours": "gpu_hours",
-    "energy_wh": "energy_wh",
-    "idle_held_usd": "idle_held_usd",
-    "idle_held_hours": "idle_held_hours",
-    "rate_usd_per_hour": "rate_usd_per_hour",
-    "priced": "priced",
-    "pricing": "pricing",
 }

@@ -31,12 +31,12 @@ from anomaly.choices import AnomalyStatus, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, Deployment
 from costs.budgets import budget_statuses
+from costs.economics.selectors import Figures, capacity_estimates, deployment_economics
 from costs.spend import Row as SpendRow
 from costs.spend import per_1m, spend_steps
-from economics.models import CapacityEstimate
-from economics.selectors import Figures, capacity_estimates, deployment_economics
 from inferscope.lib.timerange import HOUR
 from recommendations.selectors import open_totals
+from telemetry.models.capacity import CapacityEstimate
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "inferscope_"

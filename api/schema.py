@@ -1,5 +1,5 @@
 """What drf-spectacular cannot see for itself: our two token schemes and the one
-error shape every endpoint answers with ({"detail", "errors"}, inferscope/lib/api.py).
+error shape every endpoint answers with ({"detail", "errors"}, inferscope/lib/drf/errors.py).
 
 Imported by api/docs_urls.py, which the URLconf loads before any schema is built.
 """

@@ -4,28 +4,17 @@ A time-series row has the same fields, in the same order, as its CSV export's he
 (the column maps in api.selectors), so a page and an export of it agree.
 """
 
-from datetime import UTC
-from typing import Any
-
 from rest_framework import serializers
 
 from api.selectors import (
-    COST_RECORD_COLUMNS,
     GPU_ROLLUP_COLUMNS,
     GPU_SAMPLE_COLUMNS,
     INFERENCE_ROLLUP_COLUMNS,
     INFERENCE_SAMPLE_COLUMNS,
 )
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
-from costs.models import CostRecord, GpuRollup, InferenceRollup
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in and out; a time without an offset is UTC, and output is always UTC."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(default_timezone=UTC, **kwargs)
-
+from inferscope.lib.drf.fields import UtcDateTimeField
+from telemetry.models import GpuRollup, InferenceRollup
 
 # Fleet ------------------------------------------------------------------------------
 
@@ -205,19 +194,4 @@ class InferenceRollupSerializer(serializers.ModelSerializer):
         model = InferenceRollup
         # The export's columns, in order: a page and a CSV row read the same fields.
         fields = list(INFERENCE_ROLLUP_COLUMNS)
-        read_only_fields = fields
-
-
-class CostRecordSerializer(serializers.ModelSerializer):
-    hour = UtcDateTimeField(read_only=True)
-    gpu_uuid = serializers.CharField(source="gpu.uuid", read_only=True)
-    node_name = serializers.CharField(source="gpu.node.name", read_only=True)
-    deployment_name = serializers.CharField(
-        source="deployment.name", read_only=True, allow_null=True, default=None
-    )
-
-    class Meta:
-        model = CostRecord
-        # The export's columns, in order: a page and a CSV row read the same fields.
-        fields = list(COST_RECORD_COLUMNS)
         read_only_fields = fields

@@ -116,8 +116,8 @@ def build_fleet(args: argparse.Namespace) -> list[tuple[str, str, float, float]]
     import random
 
     from collectors.models import Deployment, Gpu, Node
-    from costs.choices import Resolution
-    from costs.models import GpuRollup, InferenceRollup
+    from telemetry.choices import Resolution
+    from telemetry.models import GpuRollup, InferenceRollup
 
     rng = random.Random(1)
     nodes = Node.objects.bulk_create(

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from anomaly.models import Anomaly, ScoringWatermark
         from anomaly.scoring import FAMILIES, score_family
         from anomaly.training import train_models
-        from costs.rollups import rollup_pending
+        from costs.pipeline import rollup_pending
 
         with transaction.atomic():
             gpu_rows, inference_rows = load_day(args)

@@ -114,7 +114,7 @@ def materialized_export(
     """The baseline: the whole list in memory, then the whole CSV as one string."""
     from django.http import HttpResponse
 
-    from api.export import stream_csv
+    from inferscope.lib.drf.export import stream_csv
 
     everything = list(rows)
     body = "".join(stream_csv(header, everything))
@@ -139,7 +139,7 @@ def child(args: argparse.Namespace) -> int:
     warm = client.get("/api/v1/cost-records", {**params, "page_size": 1})
     assert warm.status_code == 200, warm.content[:500]
     if args.child == "baseline":
-        from api.views import base
+        from inferscope.lib.drf import views as base
 
         base.export_response = materialized_export  # type: ignore[assignment]
     before = peak_kib()

@@ -8,7 +8,7 @@ What it measures
     Every simulated server follows a queueing model whose p95 latency at any
     rate is known (collectors/agent/simulated.py: latency(), capacity_at_slo()),
     so its true capacity at its SLO targets is known exactly.
-    Then the hourly job (`economics.services.capacity_estimates_update`) estimates
+    Then the hourly job (`telemetry.capacity.capacity_estimates_update`) estimates
     each knee from the stored minute rollups only, as it does in production.
     It prints, per deployment, the true and estimated capacity (requests/s),
     the error, the basis (observed / extrapolated / insufficient), the binding
@@ -123,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
     from collectors.ingest import ingest_batch
     from collectors.models import Deployment, DeploymentSettings
     from collectors.services import agent_create
+    from costs.economics.idle import idle_series
     from costs.models import CostRecord
-    from costs.rollups import rollup_pending
-    from economics.idle import idle_series
-    from economics.models import CapacityBasis, CapacityEstimate
-    from economics.services import capacity_estimates_update
+    from costs.pipeline import rollup_pending
+    from telemetry.capacity import capacity_estimates_update
+    from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
     deployments = fleet()
     agent = agent_create("bench-headroom")[0]

@@ -47,7 +47,7 @@ What it measures
     the timed range (with --quick it does not: a smoke run, not a measurement).
     Each GPU sample covers --interval seconds and its energy is the counter's
     step, power x interval; the counter runs on unbroken from one stretch to
-    the other, so `costs.rollups.roll_hours` over any seeded hour but the very
+    the other, so `costs.pipeline.roll_hours` over any seeded hour but the very
     first rewrites the same rows.
 
 How to run

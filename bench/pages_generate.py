@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from bench.pages_fleet import GIB, Fleet
-from costs.constants import THROTTLE_MASK  # plain constants, no Django needed
+from telemetry.constants import THROTTLE_MASK
 
 DAY_S = 86_400
 HOUR_S = 3_600

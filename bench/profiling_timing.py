@@ -33,8 +33,8 @@ from torch.utils import benchmark  # noqa: E402
 
 from profiling.runner.device import resolve_device  # noqa: E402
 from profiling.runner.loaders import DTYPES, load  # noqa: E402
-from profiling.runner.spec import SweepSpec  # noqa: E402
 from profiling.runner.sweep import attention_backend, probe_attention, run  # noqa: E402
+from vocab.sweeps import SweepSpec
 
 
 def independent(args: argparse.Namespace, dtype: str, device: torch.device) -> tuple[float, float]:

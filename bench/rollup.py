@@ -207,7 +207,8 @@ def _digits(value: Any) -> Any:
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    from costs.models import CostRecord, GpuRollup, InferenceRollup
+    from costs.models import CostRecord
+    from telemetry.models import GpuRollup, InferenceRollup
 
     def rows(model: Any) -> list[tuple[Any, ...]]:
         fields = [f.attname for f in model._meta.concrete_fields if f.attname != "id"]
@@ -236,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from django.db import transaction
 
         from collectors.models import SampleSpan
-        from costs.rollups import rollup_pending
+        from costs.pipeline import rollup_pending
 
         started = time.perf_counter()
         with transaction.atomic():

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from collectors.ingest import IngestError, ingest_batch
 from collectors.models import Agent
 from collectors.models.fleet import hash_token
-from inferscope.lib.api import FieldErrors, PayloadTooLarge
+from inferscope.lib.drf.errors import FieldErrors, PayloadTooLarge
 
 logger = logging.getLogger(__name__)
 

@@ -3,6 +3,8 @@
 from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
 
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, Node
+from collectors.scope import cost_scope_ids
+from inferscope.lib.filters import Filters
 
 
 def _latest(model: type[Model], fk: str, field: str) -> Subquery:
@@ -49,17 +51,9 @@ def deployment_label_pairs() -> list[str]:
 
 
 def label_scope(label: tuple[str, str] | None) -> tuple[list[int], list[int]] | None:
-    """(deployment ids, ids of the GPUs they run on) with this label; None: no filter."""
-    if label is None:
-        return None
-    key, value = label
-    deployments = [
-        pk
-        for pk, labels in Deployment.objects.order_by().values_list("pk", "labels")
-        if isinstance(labels, dict) and key in labels and str(labels[key]) == value
-    ]
-    gpus = Deployment.gpus.through.objects.filter(deployment_id__in=deployments)
-    return deployments, sorted(set(gpus.values_list("gpu_id", flat=True)))
+    """(deployment ids, GPU ids) a page's label filter keeps, as the API keeps them
+    (collectors.scope); None: no filter."""
+    return None if label is None else cost_scope_ids(Filters(labels=[label]))
 
 
 def gpus_with_latest(gpu_ids: list[int] | None = None) -> QuerySet[Gpu]:

@@ -4,17 +4,9 @@ from django.contrib import admin
 from django.db.models import Min, QuerySet
 from django.http import HttpRequest
 
-from costs.models import (
-    Budget,
-    CostRecord,
-    GpuRollup,
-    HostedAlternative,
-    InferenceRollup,
-    NodePrice,
-    PriceBookEntry,
-)
+from costs.models import Budget, CostRecord, HostedAlternative, NodePrice, PriceBookEntry
 from costs.services import prices_changed
-from inferscope.lib.admin import ReadOnlyAdmin
+from inferscope.lib.admin import MeasuredAdmin
 
 
 class PriceAdmin(admin.ModelAdmin):
@@ -76,42 +68,9 @@ class HostedAlternativeAdmin(admin.ModelAdmin):
     search_fields = ["name", "deployment__name"]
 
 
-class MeasuredAdmin(ReadOnlyAdmin):
-    """Measured and computed rows: editing or deleting one would make the figures lie
-    about the samples, so they are only viewed (a price change recomputes them)."""
-
-    show_full_result_count = False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(CostRecord)
 class CostRecordAdmin(MeasuredAdmin):
     list_display = ["hour", "gpu", "deployment", "usd", "idle_held_usd", "gpu_hours", "pricing"]
     list_filter = ["hour", "gpu", "deployment"]
     list_select_related = ["gpu__node", "deployment__node"]
     ordering = ["-hour"]
-
-
-@admin.register(GpuRollup)
-class GpuRollupAdmin(MeasuredAdmin):
-    list_display = ["bucket", "resolution", "gpu", "samples", "present_s", "energy_j"]
-    list_filter = ["resolution", "bucket", "gpu"]
-    list_select_related = ["gpu__node"]
-    ordering = ["-bucket"]
-
-
-@admin.register(InferenceRollup)
-class InferenceRollupAdmin(MeasuredAdmin):
-    list_display = [
-        "bucket",
-        "resolution",
-        "deployment",
-        "requests_ok",
-        "prompt_tokens",
-        "generation_tokens",
-    ]
-    list_filter = ["resolution", "bucket", "deployment"]
-    list_select_related = ["deployment__node"]
-    ordering = ["-bucket"]

@@ -19,8 +19,6 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from api.mixins import TimeRangeExportMixin
-from api.pagination import PagePagination
 from costs.budgets import budget_statuses
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import render, report_rows
@@ -34,6 +32,8 @@ from costs.serializers import (
     ReportQuerySerializer,
 )
 from costs.services import prices_changed
+from inferscope.lib.drf.mixins import TimeRangeExportMixin
+from inferscope.lib.drf.pagination import PagePagination
 
 
 @method_decorator(login_not_required, name="dispatch")

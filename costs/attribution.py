@@ -21,11 +21,12 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import transaction
 
 from collectors.models import Deployment, Gpu
-from costs.choices import Resolution
 from costs.constants import ROLLUP_HOURS_PER_TRANSACTION, USD_PLACES
 from costs.locks import cost_lock
-from costs.models import CostRecord, GpuRollup, HourlySpend, InferenceRollup
+from costs.models import CostRecord, HourlySpend
 from costs.pricing import PriceList, Rate
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 
 _QUANTUM = Decimal(1).scaleb(-USD_PLACES)
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from collectors.models import Deployment
-from costs.constants import HOURS_PER_MONTH
 from costs.models import HostedAlternative
 from costs.selectors import CostRow, cost_by
+from inferscope.lib.money import HOURS_PER_MONTH
 
 
 @dataclass(frozen=True)

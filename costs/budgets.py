@@ -9,14 +9,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.utils import timezone
 
-from collectors.models import Deployment
+from collectors.scope import deployment_ids
 from costs.constants import FORECAST_HISTORY
 from costs.models import Budget
 from costs.selectors import hours_with_costs, spend_by_hour
+from inferscope.lib.filters import Filters
 
 ZERO = Decimal(0)
 DAY = timedelta(days=1)
@@ -53,25 +53,20 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 class Fleet:
     """What every budget's status reads alike: read once for a list of budgets."""
 
-    labels: list[tuple[int, Any]]  # (deployment id, its labels)
     reported: set[date]  # days in the forecast history on which the fleet reported
 
     @classmethod
     def load(cls, today: datetime) -> "Fleet":
         hours = hours_with_costs(today - FORECAST_HISTORY, today)
-        return cls(list(Deployment.objects.values_list("pk", "labels")), {h.date() for h in hours})
+        return cls({h.date() for h in hours})
 
 
 def scope_deployments(budget: Budget, fleet: Fleet) -> list[int]:
+    """The deployments a budget covers: its one deployment, or those its label selects
+    as every filter does (collectors.scope: the deployment's labels or its node's)."""
     if budget.deployment_id:
         return [budget.deployment_id]
-    return [
-        pk
-        for pk, labels in fleet.labels
-        if isinstance(labels, dict)
-        and budget.label_key in labels
-        and str(labels[budget.label_key]) == budget.label_value
-    ]
+    return deployment_ids(Filters(labels=[(budget.label_key, budget.label_value)])) or []
 
 
 def _today(now: datetime) -> datetime:

@@ -13,9 +13,3 @@ class NodePricingKind(models.TextChoices):
     RESERVED = "reserved", "Price book: reserved / committed"
     CUSTOM = "custom", "Fixed $ per GPU-hour"
     ON_PREM = "on_prem", "On-premises: amortized purchase + measured power"
-
-
-class Resolution(models.IntegerChoices):
-    MINUTE = 60, "1 minute"
-    HOUR = 3600, "1 hour"
-    DAY = 86400, "1 day"

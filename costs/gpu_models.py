@@ -1,6 +1,6 @@
 """The default price catalog, keyed on the canonical GPU model names.
 
-The names and `canonical_model()` live in `profiling.runner.gpus`, plain Python the
+The names and `canonical_model()` live in `vocab.gpus`, plain Python the
 profiling runner also loads on GPU nodes, so prices and peak FLOP/s share one map.
 """
 
@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from costs.choices import PricingKind
-from profiling.runner.gpus import CANONICAL_MODELS, canonical_model
+from vocab.gpus import CANONICAL_MODELS, canonical_model
 
 __all__ = ["CANONICAL_MODELS", "PRICE_KINDS", "canonical_model", "load_default_prices"]
 

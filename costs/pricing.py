@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import TypeVar
 
 from costs.choices import NodePricingKind, PricingKind
-from costs.constants import HOURS_PER_YEAR
 from costs.gpu_models import canonical_model
 from costs.models import NodePrice, PriceBookEntry
+from inferscope.lib.money import HOURS_PER_YEAR
 
 ZERO = Decimal(0)
 T = TypeVar("T", PriceBookEntry, NodePrice)

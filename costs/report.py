@@ -4,7 +4,7 @@ The page, the API and `cost_report` all render through here, so a CSV from any
 of them has the same columns.
 
 $ per 1M prompt and generated tokens split a row's cost by the measured phase
-times of its deployments (economics.selectors.deployment_economics: prefill and
+times of its deployments (costs.economics.selectors.deployment_economics: prefill and
 decode GPU time, hour by hour), where a row is made of whole deployments: by
 deployment, by label, and by node (whose truly idle time is split as its
 deployments' was). A GPU's row holds parts of deployments, so it keeps the
@@ -18,15 +18,14 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from collectors.models import Deployment
+from costs.economics.figures import Figures, summed
+from costs.economics.idle import to_cents
+from costs.economics.phases import MODEL
+from costs.economics.selectors import deployment_economics
 from costs.selectors import CostRow, cost_by, group_key, parse_grouping
-from economics.figures import Figures, summed
-from economics.idle import to_cents
-from economics.phases import MODEL
-from economics.selectors import deployment_economics
 
 COLUMNS = (
     "group",
@@ -56,7 +55,6 @@ COLUMNS = (
     "phase_basis",
 )
 FORMATS = ("csv", "json")
-CENT = Decimal("0.01")
 
 # (prefill's share of the row's $, basis): a row's measured phase split.
 Split = tuple[float, str]

@@ -5,19 +5,20 @@ report costs the same whatever raw data is kept. Periods are whole UTC hours.
 """
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
 from collectors.models import Deployment, Gpu
-from costs.choices import Resolution
-from costs.constants import HOURS_PER_MONTH
-from costs.models import CostRecord, HourlySpend, InferenceRollup
+from costs.models import CostRecord, HourlySpend
+from inferscope.lib.money import HOURS_PER_MONTH, micro
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 IDLE_KEY = "(idle)"
 UNCOSTED_KEY = "(no GPU reported)"
@@ -232,19 +233,14 @@ def _shares(
     )
     return {
         (r["gpu_id"], r["deployment_id"]): (
-            _decimal(r["usd"]),
+            micro(r["usd"]),
             r["gpu_hours"] or 0.0,
             r["energy"] or 0.0,
-            _decimal(r["held_usd"]),
+            micro(r["held_usd"]),
             r["held_hours"] or 0.0,
         )
         for r in rows
     }
-
-
-def _decimal(value: Any) -> Decimal:
-    # SQLite sums decimals as floats; the records hold whole micro-dollars.
-    return Decimal(str(value or 0)).quantize(Decimal("0.000001"))
 
 
 def _volumes(start: datetime, end: datetime) -> dict[int, tuple[int, int, int]]:
@@ -295,3 +291,31 @@ def hours_with_costs(start: datetime, end: datetime) -> set[datetime]:
         .values_list("hour", flat=True)
         .distinct()
     )
+
+
+def newest_costed_hour(before: datetime) -> datetime | None:
+    """The newest hour before `before` that has been costed, or None."""
+    newest = HourlySpend.objects.filter(hour__lt=before).aggregate(newest=Max("hour"))
+    return newest["newest"]
+
+
+def entity_usd(
+    start: datetime,
+    end: datetime,
+    *,
+    deployment_ids: Sequence[int] | None = None,
+    gpu_id: int | None = None,
+    node_id: int | None = None,
+) -> Decimal:
+    """$ over [start, end) of some deployments' shares, or everything one GPU or one
+    node's GPUs cost (shares and idle): exactly one of the three."""
+    records = CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+    if deployment_ids is not None:
+        records = records.filter(deployment_id__in=deployment_ids)
+    elif gpu_id is not None:
+        records = records.filter(gpu_id=gpu_id)
+    elif node_id is not None:
+        records = records.filter(gpu__node_id=node_id)
+    else:
+        raise ValueError("entity_usd needs deployments, a GPU or a node")
+    return micro(records.aggregate(usd=Sum("usd"))["usd"])

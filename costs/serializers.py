@@ -6,11 +6,11 @@ from typing import Any
 from rest_framework import serializers
 
 from collectors.models import Deployment, Node
+from costs.economics.phases import BASIS_LABELS
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import FORMATS
 from costs.selectors import ReportError, parse_grouping
-from economics.phases import BASIS_LABELS
-from inferscope.lib.api import CleanModelSerializer
+from inferscope.lib.drf.errors import CleanModelSerializer
 from inferscope.lib.timerange import MAX_SPAN
 
 

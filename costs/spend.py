@@ -8,7 +8,7 @@ the GPUs they run on; without a filter the figures add up to the whole bill.
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,17 +16,12 @@ from django.db import connection
 
 from costs.models import CostRecord, HourlySpend
 from costs.selectors import IDLE_KEY, group_key, parse_grouping
-from costs.usage import DeploymentFigures, Series, deployment_totals, deployment_volume_series
+from inferscope.lib.money import micro
 from inferscope.lib.sql import bucket_start, param, step_time
-from inferscope.lib.timerange import HOUR, TimeRange
+from inferscope.lib.timerange import HOUR, TimeRange, hour_floor
+from telemetry.usage import DeploymentFigures, Series, deployment_totals, deployment_volume_series
 
 ZERO = Decimal(0)
-MICRO = Decimal("0.000001")
-
-
-def _usd(value: Any) -> Decimal:
-    # SQLite sums decimals as floats; cost records hold whole micro-dollars.
-    return Decimal(str(value or 0)).quantize(MICRO)
 
 
 @dataclass(frozen=True)
@@ -64,10 +59,6 @@ class SpendTotals:
 Row = tuple[datetime, int | None, Decimal, Decimal]  # step, deployment (None: idle), $, $ idle-held
 
 
-def _hour_floor(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
 def cost_window(tr: TimeRange) -> TimeRange:
     """The range from the start of its first hour: what spend_steps covers.
 
@@ -75,7 +66,7 @@ def cost_window(tr: TimeRange) -> TimeRange:
     over the same hours, or a range starting at 09:55 divides the 09:00 hour's
     dollars by five minutes of tokens.
     """
-    return replace(tr, start=_hour_floor(tr.start))
+    return replace(tr, start=hour_floor(tr.start))
 
 
 def tokens_of(figures: DeploymentFigures | None) -> float:
@@ -118,9 +109,9 @@ def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope(
         " GROUP BY t, deployment_id ORDER BY t"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [param(_hour_floor(start)), param(end), *args])
+        cursor.execute(sql, [param(hour_floor(start)), param(end), *args])
         return [
-            (step_time(t), dep, _usd(usd), _usd(held)) for t, dep, usd, held in cursor.fetchall()
+            (step_time(t), dep, micro(usd), micro(held)) for t, dep, usd, held in cursor.fetchall()
         ]
 
 

@@ -2,7 +2,7 @@
 each deployment's unit economics as a row, and a deployment's SLO targets next to its
 shares.
 
-Nothing here computes money: the selectors in economics/ and costs/ do; this only
+Nothing here computes money: the selectors in costs/ and telemetry/ do; this only
 sums already-split steps and lays figures out for templates, which cannot call
 methods with arguments.
 """
@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from collectors.models import DeploymentSettings
-from economics.figures import Figures
-from economics.idle import to_cents
-from economics.selectors import IdleStep
+from costs.economics.figures import Figures
+from costs.economics.idle import to_cents
+from costs.economics.selectors import IdleStep
 
 ZERO = Decimal(0)
 
@@ -83,7 +83,7 @@ class IdleSplit:
 
 
 def idle_split(steps: Iterable[IdleStep]) -> IdleSplit:
-    """The steps of economics.selectors.idle_series added up."""
+    """The steps of costs.economics.selectors.idle_series added up."""
     totals: dict[str, Any] = {
         "active_usd": ZERO,
         "idle_held_usd": ZERO,

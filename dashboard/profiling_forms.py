@@ -14,9 +14,9 @@ from django.http import QueryDict
 from collectors.models import Deployment, Node
 from dashboard.charts.points import devices_of, strings
 from profiling.models import ProfilingCapability
-from profiling.runner.presets import PRESETS
-from profiling.runner.spec import ATTENTIONS, DEVICES, DTYPES, QUANTS, SweepSpec
 from profiling.selectors import Shape
+from vocab.presets import PRESETS
+from vocab.sweeps import ATTENTIONS, DEVICES, DTYPES, QUANTS, SweepSpec
 
 COMPILE_CHOICES = [("off", "eager"), ("on", "torch.compile")]
 DEFAULTS = SweepSpec()

@@ -7,7 +7,7 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from collectors.models import DeploymentSettings
-from profiling.runner.spec import ATTENTIONS
+from vocab.sweeps import ATTENTIONS
 
 MAX_BATCH = 65536
 MAX_TOKENS = 10_000_000

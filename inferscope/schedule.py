@@ -21,14 +21,14 @@ JOBS: tuple[Job, ...] = (
     Job("rollup_pending", "costs.rollup_pending", 60),
     Job("score_anomalies", "anomaly.score_recent", 300),
     Job("train_anomaly_models", "anomaly.train_models", 86400),
-    Job("expire_old_data", "costs.expire_old_data", 3600),
+    Job("expire_old_data", "telemetry.expire_old_data", 3600),
     # Last: it reads anomalies and costs. Threshold rules read raw samples, not
     # rollups, so a breach is seen within one period of its sample arriving.
     Job("evaluate_alerts", "alerts.evaluate", 15),
     Job("expire_old_alerts", "alerts.expire_old_alerts", 3600),
     Job("expire_stale_profiling_jobs", "profiling.expire_stale_jobs", 300),
     # After the rollups: each deployment's knee from its last day of minutes.
-    Job("estimate_capacity", "economics.estimate_capacity", 3600),
+    Job("estimate_capacity", "telemetry.estimate_capacity", 3600),
     # After the rollups and costs it reads; daily, as the issue asks.
     Job("recompute_recommendations", "recommendations.recompute", 86400),
 )

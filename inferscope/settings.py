@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "alerts",
     "profiling",
     "recommendations",
+    "telemetry",
     "economics",
     "api",
     "dashboard",
@@ -204,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token": API_TOKEN_RATE},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "inferscope.lib.api.exception_handler",
+    "EXCEPTION_HANDLER": "inferscope.lib.drf.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # `?format=csv` is the report's own parameter, not a renderer override.
     "URL_FORMAT_OVERRIDE": None,

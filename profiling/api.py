@@ -19,11 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.mixins import TimeRangeExportMixin
-from api.pagination import PagePagination
 from collectors.api import AgentTokenAuthentication, HasAgentToken
 from collectors.models import Agent
-from inferscope.lib.api import FieldErrors
+from inferscope.lib.drf.errors import FieldErrors
+from inferscope.lib.drf.mixins import TimeRangeExportMixin
+from inferscope.lib.drf.pagination import PagePagination
 from profiling.choices import JobSource, JobStatus
 from profiling.models import ProfilingJob
 from profiling.selectors import jobs_list

@@ -7,5 +7,5 @@ MAX_TIME_LIMIT_S = 6 * 3600
 REPORT_GRACE_S = 300
 # A queued job no agent picked up in this long fails with a message saying so.
 QUEUE_TTL_S = 24 * 3600
-# Points one report may carry (a sweep has at most profiling.runner.spec.MAX_POINTS).
+# Points one report may carry (a sweep has at most vocab.sweeps.MAX_POINTS).
 MAX_POINTS_PER_REPORT = 256

@@ -7,7 +7,7 @@ from collectors.models import Deployment, Node
 from profiling.choices import JobStatus, PointStatus
 from profiling.constants import MAX_POINTS_PER_REPORT, MAX_TIME_LIMIT_S
 from profiling.models import ProfilingJob, ProfilingResult
-from profiling.runner.spec import ATTENTIONS, DTYPES, QUANTS
+from vocab.sweeps import ATTENTIONS, DTYPES, QUANTS
 
 MEASURES = (
     "ttft_ms", "ttft_ms_min", "ttft_ms_max", "itl_ms", "itl_ms_min", "itl_ms_max",

@@ -13,9 +13,9 @@ from costs.pricing import PriceList
 from profiling.choices import FINISHED, JobSource, JobStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S, QUEUE_TTL_S, REPORT_GRACE_S
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
-from profiling.runner.cost import usd_per_1m
-from profiling.runner.gpus import canonical_model
-from profiling.runner.spec import SpecError, SweepSpec, path_inside
+from vocab.gpus import canonical_model
+from vocab.sweep_cost import usd_per_1m
+from vocab.sweeps import SpecError, SweepSpec, path_inside
 
 RESULT_FIELDS = tuple(
     f.name for f in ProfilingResult._meta.concrete_fields if f.name not in ("id", "job")

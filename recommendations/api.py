@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.mixins import TimeRangeExportMixin
-from api.pagination import PagePagination
-from inferscope.lib.api import FieldErrors
+from inferscope.lib.drf.errors import FieldErrors
+from inferscope.lib.drf.mixins import TimeRangeExportMixin
+from inferscope.lib.drf.pagination import PagePagination
 from recommendations.choices import RecommendationStatus
 from recommendations.models import Recommendation
 from recommendations.rules import RULES

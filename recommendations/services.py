@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from inferscope.lib.timerange import hour_floor
 from recommendations.choices import RecommendationStatus
 from recommendations.models import Recommendation
 from recommendations.rules import Context, Finding, Rule, all_rules
@@ -33,10 +34,6 @@ class Summary:
     def __str__(self) -> str:
         text = f"{self.found} found, {self.opened} new, {self.closed} no longer hold"
         return text + (f"; failed: {', '.join(self.failed)}" if self.failed else "")
-
-
-def _hour(now: datetime) -> datetime:
-    return now.replace(minute=0, second=0, microsecond=0)
 
 
 def fingerprint_of(rule: str, key: str) -> str:
@@ -103,7 +100,7 @@ def recommendations_recompute(
     Each rule runs in its own savepoint: one that fails is logged and skipped, its
     stored rows left as they were (not closed), and the other rules still count."""
     now = now or timezone.now()
-    ctx = Context(end=_hour(now))
+    ctx = Context(end=hour_floor(now))
     seen: set[str] = set()
     failed: list[str] = []
     opened = 0

@@ -1,9 +1,9 @@
-"""Goodput, capacity headroom and idle-held spend: what economics/ measures, watched.
+"""Goodput, capacity headroom and idle-held spend: what costs/economics and telemetry measure, watched.
 
 - goodput: the share of a deployment's requests that met its SLO targets over the
   last GOODPUT_WINDOW_MINUTES of minute rollups, a window that slides every
   evaluation (whole hours would tell an hour or two late). Worked out by
-  economics.figures.hour_figures, the function behind the pages' goodput, on the
+  costs.economics.figures.hour_figures, the function behind the pages' goodput, on the
   window's rollups added together, so the two cannot disagree.
 - headroom: the share of a deployment's capacity left at its current load (the
   last 60 minutes) or at its busiest 60 minutes of the last day, from the hourly capacity
@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max
-
 from alerts.choices import HeadroomCondition
 from alerts.conditions.base import Breach, fmt
 from alerts.constants import (
@@ -27,10 +25,11 @@ from alerts.constants import (
     IDLE_HELD_HOURS,
 )
 from alerts.models import Rule
-from costs.models import HourlySpend
-from economics.figures import SLO_METRICS, Figures, window_figures
-from economics.models import CapacityBasis, CapacityEstimate
-from economics.selectors import HeldDeployment, capacity_estimates, idle_held_deployments
+from costs.economics.figures import SLO_METRICS, Figures, window_figures
+from costs.economics.selectors import HeldDeployment, capacity_estimates, idle_held_deployments
+from costs.selectors import newest_costed_hour
+from inferscope.lib.timerange import hour_floor
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 METRIC_NAMES = {"ttft": "TTFT", "itl": "inter-token latency", "e2e": "end-to-end latency"}
 MEASURED = (CapacityBasis.OBSERVED, CapacityBasis.EXTRAPOLATED)
@@ -182,8 +181,7 @@ def recent_idle_held(now: datetime) -> tuple[datetime | None, list[HeldDeploymen
     The window ends after the newest costed hour rather than at the clock's hour,
     so the minute or two before the last hour is costed cannot clear the alert.
     """
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    newest = HourlySpend.objects.filter(hour__lt=hour).aggregate(newest=Max("hour"))["newest"]
+    newest = newest_costed_hour(hour_floor(now))
     if newest is None:
         return None, []
     end = newest + timedelta(hours=1)

@@ -11,7 +11,7 @@ from alerts.choices import HealthCondition
 from alerts.conditions.base import Breach
 from alerts.models import Rule
 from collectors.models import Gpu, GpuSample
-from costs.constants import THROTTLE_MASK
+from telemetry.constants import THROTTLE_MASK
 
 # ECC counters and presence are read over this window.
 RECENT = timedelta(minutes=10)

@@ -14,8 +14,8 @@ from alerts.models import Rule
 from anomaly.choices import AnomalyStatus, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, InferenceSample
-from costs.choices import Resolution
-from costs.models import InferenceRollup
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 COMPARE = {
     Comparison.ABOVE: operator.gt,

@@ -10,15 +10,15 @@ from django.db.models import QuerySet
 from rest_framework import mixins, viewsets
 
 from api import selectors
-from api.pagination import PagePagination
 from api.serializers import (
     AgentSerializer,
     DeploymentSerializer,
     GpuSerializer,
     NodeSerializer,
 )
-from api.views.base import ExportListView
 from collectors.models import Agent, Deployment, Gpu, Node
+from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.views import ExportListView
 
 
 class FleetViewSet(ExportListView, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

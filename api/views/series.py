@@ -13,23 +13,24 @@ from django.db.models import QuerySet
 from rest_framework import viewsets
 
 from api import selectors
-from api.pagination import TimeCursorPagination
 from api.serializers import (
-    CostRecordSerializer,
     GpuRollupSerializer,
     GpuSampleSerializer,
     InferenceRollupSerializer,
     InferenceSampleSerializer,
 )
-from api.views.base import ExportListView
-from api.views.query import (
+from collectors.models import GpuSample, InferenceSample
+from costs import records
+from costs.models import CostRecord
+from inferscope.lib.drf.pagination import TimeCursorPagination
+from inferscope.lib.drf.query import (
     GRANULARITIES,
     CostQuerySerializer,
     RollupQuerySerializer,
     SeriesQuerySerializer,
 )
-from collectors.models import GpuSample, InferenceSample
-from costs.models import CostRecord, GpuRollup, InferenceRollup
+from inferscope.lib.drf.views import ExportListView
+from telemetry.models import GpuRollup, InferenceRollup
 
 
 class SeriesView(ExportListView, viewsets.GenericViewSet):
@@ -113,12 +114,12 @@ class CostRecordViewSet(SeriesView):
     idle row (no deployment). Filters: gpu, node, deployment, label (its deployments'
     shares and its GPUs' idle time), idle=true|false."""
 
-    serializer_class = CostRecordSerializer
+    serializer_class = records.CostRecordSerializer
     query_serializer_class = CostQuerySerializer
     export_name = "cost-records"
-    export_columns = selectors.COST_RECORD_COLUMNS
+    export_columns = records.COST_RECORD_COLUMNS
     time_field = "hour"
 
     def get_queryset(self) -> QuerySet[CostRecord]:
         idle = self.query.get("idle")
-        return selectors.cost_records_list(self.filters(), None if idle is None else idle == "true")
+        return records.cost_records_list(self.filters(), None if idle is None else idle == "true")

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.agent.exporters import EXPORTERS
-from collectors.agent.servers import SERVERS
-from profiling.runner.presets import PRESETS
+from vocab.presets import PRESETS
+from vocab.servers import SERVERS
 
 SOURCE_KINDS = ("nvml", "simulated", "prometheus", *SERVERS, *EXPORTERS)
 MAX_BATCH_SAMPLES = 10_000  # the ingest API's default INGEST_MAX_SAMPLES
@@ -25,7 +25,7 @@ _GPU = re.compile(r"^(\d+|GPU-[0-9A-Za-z-]+)$")
 # The server's bounds for a node's profiling time limit (profiling.constants).
 PROFILING_MIN_TIME_S = 60.0
 PROFILING_MAX_TIME_S = 6 * 3600.0
-# The runner's bounds for a sweep's memory limit (profiling.runner.spec).
+# The runner's bounds for a sweep's memory limit (vocab.sweeps).
 PROFILING_MIN_MEMORY = 2**20
 PROFILING_MAX_MEMORY = 2**50
 

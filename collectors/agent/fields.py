@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.agent.servers import (
+from vocab.servers import (
     Counter,
     CumulativeTime,
     FirstOf,

@@ -33,7 +33,7 @@ from collectors.agent.profiling_node import (
     refusal,
     torch_version,
 )
-from profiling.runner.spec import SweepSpec
+from vocab.sweeps import SweepSpec
 
 logger = logging.getLogger(__name__)
 KILL_GRACE_S = 5.0

@@ -13,7 +13,7 @@ from typing import Any
 
 from collectors.agent.client import Answer, _NoRedirects
 from collectors.agent.config import Config
-from profiling.runner.spec import SpecError, SweepSpec, path_inside
+from vocab.sweeps import SpecError, SweepSpec, path_inside
 
 _opener = urllib.request.build_opener(_NoRedirects)
 

@@ -20,7 +20,7 @@ from urllib3.util.retry import Retry
 
 from collectors.agent.exporters import EXPORTERS, ExporterReader
 from collectors.agent.scrape import EndpointConverter, HistogramSeries, Snapshot, label_key
-from collectors.agent.servers import SERVERS, ServerMap, counter_names
+from vocab.servers import SERVERS, ServerMap, counter_names
 
 logger = logging.getLogger(__name__)
 

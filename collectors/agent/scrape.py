@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collectors.agent import fields
 from collectors.agent.fields import HistogramSeries, Snapshot, label_key
-from collectors.agent.servers import ServerMap
+from vocab.servers import ServerMap
 
 __all__ = ["EndpointConverter", "HistogramSeries", "Snapshot", "fetch", "label_key"]
 

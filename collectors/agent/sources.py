@@ -16,7 +16,7 @@ from collectors.agent.config import SourceSpec
 from collectors.agent.exporters import EXPORTERS, ExporterReader
 from collectors.agent.nvml import NvmlSource
 from collectors.agent.scrape import EndpointConverter, SeriesCache, fetch
-from collectors.agent.servers import SERVERS
+from vocab.servers import SERVERS
 
 logger = logging.getLogger(__name__)
 

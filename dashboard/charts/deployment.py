@@ -4,9 +4,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from costs.deployment_figures import QUANTILES, DeploymentFigures
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
+from telemetry.deployment_figures import QUANTILES, DeploymentFigures
 
 LATENCIES = (
     ("ttft_hist", "Time to first token"),

@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from costs.economics.selectors import Figures
 from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, rounded, to_div
-from economics.selectors import Figures
 
 
 def _pct(value: float | None) -> float | None:

@@ -14,7 +14,7 @@ def gpu_charts(
     values: Mapping[str, Sequence[float | None]],
     x_range: tuple[datetime, datetime],
 ) -> dict[str, str | None]:
-    """values: each GPU metric (costs.usage.GPU_METRICS) at each of `times`."""
+    """values: each GPU metric (telemetry.usage.GPU_METRICS) at each of `times`."""
 
     def scaled(metric: str, by: float = 1.0) -> list[float | None]:
         return [None if v is None else v / by for v in values[metric]]

@@ -3,8 +3,8 @@
 from collections.abc import Sequence
 from datetime import datetime
 
+from costs.economics.selectors import IdleStep
 from dashboard.charts.layout import COLOURS, GRID, layout, rounded, to_div
-from economics.selectors import IdleStep
 
 SERIES = (
     ("active", "active", "active_usd", "active_hours"),

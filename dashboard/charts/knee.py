@@ -1,7 +1,7 @@
 """The knee: binned p95 latency against request rate, one panel per metric, with the
 SLO target across each panel and the estimated capacity down all of them.
 
-The builder reads the estimate's stored `detail` JSON (economics/services.py writes
+The builder reads the estimate's stored `detail` JSON (telemetry/capacity.py writes
 it; the admin can edit it), so every field is read as "a number or nothing".
 """
 

@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from economics.phases import BASIS_LABELS
+from costs.economics.phases import BASIS_LABELS
 from inferscope.lib.timerange import RANGE_PARAMS, TimeRange
 
 register = template.Library()

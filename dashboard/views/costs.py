@@ -11,6 +11,7 @@ from collectors.models import Deployment
 from collectors.selectors import deployment_label_keys
 from costs.breakeven import break_evens
 from costs.budgets import budget_statuses
+from costs.economics.selectors import deployment_economics, idle_series
 from costs.models import NodePrice, PriceBookEntry
 from costs.report import report_rows
 from costs.selectors import IDLE_KEY, unpriced_gpus
@@ -23,7 +24,6 @@ from dashboard.economics import idle_split, unit_rows
 from dashboard.forms import CostGroupingForm
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
-from economics.selectors import deployment_economics, idle_series
 
 
 def costs(request: HttpRequest) -> HttpResponse:

@@ -7,9 +7,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from collectors.agent.servers import SERVERS
 from collectors.models import Deployment, settings_for
-from costs import usage
+from costs.economics.selectors import (
+    capacity_estimates,
+    deployment_economics,
+    deployment_economics_series,
+)
 from costs.spend import Scope, cost_window, deployment_cost_steps, deployment_spend
 from dashboard.charts.deployment import LATENCIES, deployment_charts, deployment_cost_charts
 from dashboard.charts.economics import economics_charts
@@ -18,11 +21,8 @@ from dashboard.economics import slo_rows
 from dashboard.settings_forms import DeploymentSettingsForm
 from dashboard.views.common import page_range, render_ranged
 from dashboard.views.fleet import step_label
-from economics.selectors import (
-    capacity_estimates,
-    deployment_economics,
-    deployment_economics_series,
-)
+from telemetry import usage
+from vocab.servers import SERVERS
 
 CHANGE_SETTINGS = "collectors.change_deploymentsettings"
 
@@ -123,7 +123,7 @@ _FIELD_LABELS = {
 
 def dialect_notes(kind: str) -> dict[str, list[tuple[str, str]]]:
     """What this server kind's figures are derived from, and what it cannot give
-    (collectors/agent/servers.py), for the note beside the charts."""
+    (vocab/servers.py), for the note beside the charts."""
     server = SERVERS.get(kind)
     if server is None:
         return {}

@@ -11,16 +11,16 @@ from anomaly.choices import AnomalyStatus
 from anomaly.selectors import anomalies_filtered
 from collectors.models import Deployment, Gpu, Node
 from collectors.selectors import gpus_with_latest
-from costs import usage
 from costs.budgets import fleet_month_spend
+from costs.economics.selectors import idle_held_deployments, idle_series
 from costs.spend import blended_usd_per_1m, cost_window, spend_by_group, spend_steps, totals_of
 from dashboard.charts.gpu import gpu_charts
 from dashboard.charts.heatmap import utilization_heatmap
 from dashboard.charts.spend import spend_chart
 from dashboard.economics import idle_split
 from dashboard.views.common import page_range, render_ranged
-from economics.selectors import idle_held_deployments, idle_series
 from recommendations.selectors import open_totals, top_open
+from telemetry import usage
 
 ONLINE = timedelta(minutes=2)  # an agent that reports every 10 s has missed ~12 batches
 MAX_HEATMAP_GPUS = 256

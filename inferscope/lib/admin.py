@@ -13,3 +13,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class MeasuredAdmin(ReadOnlyAdmin):
+    """Measured and computed rows: editing or deleting one would make the figures lie
+    about the samples, so they are only viewed (a price change recomputes them)."""
+
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -186,3 +186,24 @@ def _parse_label(value: str, errors: dict[str, str]) -> tuple[str, str] | None:
         errors["label"] = "Write a label filter as key=value, for example team=search."
         return None
     return key, wanted
+
+
+def hour_floor(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in: the key of hourly rollups and cost records."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_ceil(moment: datetime) -> datetime:
+    """The first UTC hour boundary at or after a moment."""
+    floor = hour_floor(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def hours_between(start: datetime, end: datetime) -> list[datetime]:
+    """Every UTC hour from the one holding `start` to the one holding `end`, inclusive."""
+    hour, last = hour_floor(start), hour_floor(end)
+    out = []
+    while hour <= last:
+        out.append(hour)
+        hour += timedelta(hours=1)
+    return out

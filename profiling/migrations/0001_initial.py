@@ -54,9 +54,7 @@ class Migration(migrations.Migration):
                 ("name", models.CharField(blank=True, max_length=200)),
                 (
                     "spec",
-                    models.JSONField(
-                        help_text="the validated sweep (profiling.runner.spec.SweepSpec)"
-                    ),
+                    models.JSONField(help_text="the validated sweep (vocab.sweeps.SweepSpec)"),
                 ),
                 (
                     "status",

@@ -3,7 +3,7 @@ from django.db import models
 
 from profiling.choices import FINISHED, JobSource, JobStatus, PointStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S
-from profiling.runner.spec import setting_label
+from vocab.sweeps import setting_label
 
 __all__ = ["ProfilingCapability", "ProfilingJob", "ProfilingResult"]
 
@@ -56,7 +56,7 @@ class ProfilingJob(models.Model):
         blank=True,
         related_name="profiling_jobs",
     )
-    spec = models.JSONField(help_text="the validated sweep (profiling.runner.spec.SweepSpec)")
+    spec = models.JSONField(help_text="the validated sweep (vocab.sweeps.SweepSpec)")
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     source = models.CharField(max_length=12, choices=JobSource.choices, default=JobSource.API)
     created_by = models.ForeignKey(

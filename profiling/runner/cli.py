@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from profiling.runner.spec import SpecError, SweepSpec, setting_label
+from vocab.sweeps import SpecError, SweepSpec, setting_label
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from profiling.runner.gpus import Peak, peak_for
 from profiling.runner.loaders import LoadError
+from vocab.gpus import Peak, peak_for
 
 
 def resolve_device(name: str) -> torch.device:

@@ -7,7 +7,7 @@ the one position whose logits are used. Not counted: norms, rotary embeddings,
 softmax and activations, a fraction of a percent at these shapes.
 """
 
-from profiling.runner.presets import ModelConfig
+from vocab.presets import ModelConfig
 
 
 def linear_flops_per_token(c: ModelConfig) -> int:

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from profiling.runner.model import KVCache, Transformer, build
-from profiling.runner.presets import PRESETS, ModelConfig
 from profiling.runner.quant import quantize_int8
+from vocab.presets import PRESETS, ModelConfig
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

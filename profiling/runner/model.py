@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from profiling.runner.presets import ModelConfig
+from vocab.presets import ModelConfig
 
 
 class RMSNorm(nn.Module):

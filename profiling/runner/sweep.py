@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from profiling.runner import RUNNER_VERSION, flops
-from profiling.runner.cost import usd_per_1m
 from profiling.runner.device import describe_device, limit_memory, resolve_device
 from profiling.runner.loaders import DTYPES, Loaded, LoadError, load
-from profiling.runner.spec import Setting, SweepSpec
 from profiling.runner.telemetry import GpuMonitor, MemoryPeak, Reading
 from profiling.runner.timing import Clock, Stats
+from vocab.sweep_cost import usd_per_1m
+from vocab.sweeps import Setting, SweepSpec
 
 BACKENDS = {
     "flash": SDPBackend.FLASH_ATTENTION,

@@ -10,13 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from costs.models import InferenceRollup
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.models import ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import data, register
 from recommendations.rules.base import Context, Finding, Rule
+from telemetry.models import InferenceRollup
 
 # What each server calls its limit on sequences batched together.
 KNOBS = {

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.models import Gpu, settings_for
-from costs.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.rules.base import Context
 from recommendations.rules.data import latency_ms, latest_profiling, tokens_per_s
 from recommendations.rules.live import live_estimates, live_evidence, live_words
 from recommendations.rules.replicas import Service, gpu_key, rate
+from telemetry.models import InferenceRollup
 
 
 @dataclass(frozen=True)

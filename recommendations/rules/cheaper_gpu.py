@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db.models import Max
 
-from costs.choices import PricingKind, Resolution
-from costs.constants import HOURS_PER_MONTH
-from costs.models import CostRecord, GpuRollup, PriceBookEntry
+from costs.choices import PricingKind
+from costs.models import CostRecord, PriceBookEntry
+from inferscope.lib.money import HOURS_PER_MONTH
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context, Finding
 from recommendations.rules.capacity import PeerHour
@@ -28,6 +28,8 @@ from recommendations.rules.replicas import (
     rate,
     replicas_needed,
 )
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 MONTH_HOURS = Decimal(str(HOURS_PER_MONTH))  # 730.5 = 30.4375 x 24
 GIB = 2**30

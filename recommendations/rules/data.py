@@ -10,13 +10,14 @@ from typing import Any
 from django.db.models import Sum
 
 from collectors.models import Deployment, Gpu
-from costs.choices import Resolution
-from costs.histograms import merge, quantile
-from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.models import CostRecord
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules.base import Context
+from telemetry.choices import Resolution
+from telemetry.histograms import merge, quantile
+from telemetry.models import GpuRollup, InferenceRollup
 
 CENT = Decimal("0.01")
 HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")

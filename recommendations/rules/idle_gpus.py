@@ -5,12 +5,13 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 
 from collectors.models import Gpu
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup
+from costs.models import CostRecord
 from recommendations.choices import Confidence
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.rules.data import cents, chart, hourly_gpu, monthly, monthly_arithmetic
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 
 @register

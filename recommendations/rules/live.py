@@ -1,5 +1,5 @@
 """A replica's capacity as its own traffic measured it: the hourly capacity estimate
-of the economics app (economics/headroom.py), read where a rule has no sweep or peer.
+of the economics app (telemetry/headroom.py), read where a rule has no sweep or peer.
 
 Only measured estimates count: `observed` (the SLO was crossed in the window) or
 `extrapolated` (along a queueing curve, within twice the busiest rate seen). An
@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from collectors.models import Deployment
-from economics.models import CapacityBasis, CapacityEstimate
-from economics.selectors import capacity_estimates
+from costs.economics.selectors import capacity_estimates
 from recommendations.rules.base import Context
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 MEASURED = (CapacityBasis.OBSERVED, CapacityBasis.EXTRAPOLATED)
 # An estimate whose window ended this long before the rule's window did describes

@@ -10,15 +10,15 @@ from django.db.models import Count
 
 from collectors.choices import ServerKind
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from costs.models import InferenceRollup
-from economics.phases import MODEL
-from economics.selectors import deployment_economics_series
+from costs.economics.phases import MODEL
+from costs.economics.selectors import deployment_economics_series
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import data, register
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.rules.sweeps import ServedLoad, distance, load_of
+from telemetry.models import InferenceRollup
 
 # How each server turns its prefix cache on.
 HOW_TO_ENABLE = {

@@ -11,13 +11,15 @@ from typing import Any
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 
 from collectors.models import Deployment, DeploymentSettings, Gpu
-from costs.choices import NodePricingKind, PricingKind, Resolution
+from costs.choices import NodePricingKind, PricingKind
 from costs.gpu_models import canonical_model
-from costs.models import CostRecord, GpuRollup, NodePrice, PriceBookEntry
+from costs.models import CostRecord, NodePrice, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.rules.data import cents, chart, monthly, monthly_arithmetic
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 from collectors.models import Deployment, Gpu, settings_for
 from costs.gpu_models import canonical_model
-from costs.models import InferenceRollup
 from recommendations.rules.base import Context
 from recommendations.rules.data import chart, deployment_gpus, hourly_traffic, tokens_per_s
+from telemetry.models import InferenceRollup
 
 HEADROOM = 0.3
 

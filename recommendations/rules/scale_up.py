@@ -12,14 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from costs.models import InferenceRollup
-from economics.models import CapacityBasis, CapacityEstimate
+from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import data, register
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.rules.live import live_estimates, live_evidence, live_words
 from recommendations.rules.replicas import rate
+from telemetry.models import InferenceRollup
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from statistics import median
 from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import data
 from recommendations.rules.base import Context, Finding, Rule
+from telemetry.models import InferenceRollup
 
 Setting = tuple[Any, ...]  # the values of a rule's axis, ("bf16", "none") or ("flash", True)
 Group = tuple[int, int, int, Setting]  # prompt_len, gen_len, batch_size, the other axis

@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from costs.models import CostRecord
+from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.rules.capacity import Capacity, capacity

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from collectors.agent.scrape import EndpointConverter, parse_snapshot
-from collectors.agent.servers import SGLANG, TRITON, TRTLLM, VLLM
 from collectors.agent.sources import _model_name
 from tests.agent.test_scrape import FIXTURES, T0, T1, convert
+from vocab.servers import SGLANG, TRITON, TRTLLM, VLLM
 
 
 def pages(server, *texts: str) -> list:
@@ -146,7 +146,7 @@ def test_every_server_counts_a_restart_as_a_reset_not_a_negative_step():
 def test_what_a_server_cannot_give_or_derives_is_logged_once(caplog):
     import logging
 
-    from collectors.agent.servers import TGI
+    from vocab.servers import TGI
 
     converter = EndpointConverter(TGI, "http://tgi:8080/metrics")
     with caplog.at_level(logging.INFO):
@@ -179,7 +179,7 @@ def test_sglang_queue_time_of_repeating_ranks_counts_once():
 def test_a_missing_part_of_a_derived_field_is_reported(caplog):
     import logging
 
-    from collectors.agent.servers import TGI
+    from vocab.servers import TGI
 
     # Queue times but no prefill batch times: TTFT cannot be derived, and the log says why.
     text = (FIXTURES / "tgi_t0.txt").read_text()

@@ -8,8 +8,8 @@ import msgspec
 import pytest
 
 from collectors.agent.scrape import EndpointConverter, parse_snapshot
-from collectors.agent.servers import SERVERS, SGLANG, TGI, TRITON, VLLM
 from collectors.schema import InferenceSampleIn
+from vocab.servers import SERVERS, SGLANG, TGI, TRITON, VLLM
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -166,7 +166,7 @@ def test_the_agent_imports_no_django():
     import sys
 
     code = (
-        "import sys, collectors.agent.scrape, collectors.agent.nvml, collectors.agent.servers,"
+        "import sys, collectors.agent.scrape, collectors.agent.nvml, vocab.servers,"
         " collectors.agent.simulated;"
         "sys.exit(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )

@@ -13,7 +13,7 @@ from alerts.conditions import CONDITIONS
 from alerts.evaluate import evaluate_rules
 from alerts.models import Alert, Rule
 from collectors.models import Deployment, DeploymentSettings, Node
-from economics.models import CapacityEstimate
+from telemetry.models.capacity import CapacityEstimate
 from tests.economics.fleet import END, H, store
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,7 @@ def test_goodput_follows_the_deployments_own_targets(fleet) -> None:
 
 
 def test_goodput_lost_to_errors_says_to_look_at_the_errors(fleet) -> None:
-    from costs.models import InferenceRollup
+    from telemetry.models import InferenceRollup
 
     InferenceRollup.objects.filter(deployment_id=fleet["embed"]).update(
         requests_ok=16, requests_error=4

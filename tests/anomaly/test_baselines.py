@@ -15,8 +15,8 @@ from anomaly.models import Anomaly, ScoringWatermark, SeriesHour
 from anomaly.scoring import FAMILIES, score_family
 from anomaly.series import gpu_series
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
-from costs.models import GpuRollup, InferenceRollup
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday

@@ -21,8 +21,8 @@ from anomaly.multivariate import score_multivariate
 from anomaly.tasks import train_models_task
 from anomaly.training import train_group, train_models
 from collectors.models import Deployment, Gpu, Node
-from costs.choices import Resolution
-from costs.models import GpuRollup, InferenceRollup
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 
 pytestmark = pytest.mark.django_db
 # The shared fleet: two days of history before NOW, two hours after it, and

@@ -11,8 +11,8 @@ from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.scoring import FAMILIES, score_family, score_recent
 from anomaly.services import anomaly_set_status
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
-from costs.models import GpuRollup
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

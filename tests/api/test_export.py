@@ -11,23 +11,22 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import Client
 
-from api.export import csv_cell, export_response
 from api.selectors import (
-    COST_RECORD_COLUMNS,
     GPU_ROLLUP_COLUMNS,
     GPU_SAMPLE_COLUMNS,
     INFERENCE_ROLLUP_COLUMNS,
     INFERENCE_SAMPLE_COLUMNS,
 )
 from api.serializers import (
-    CostRecordSerializer,
     GpuRollupSerializer,
     GpuSampleSerializer,
     InferenceRollupSerializer,
     InferenceSampleSerializer,
 )
 from collectors.models import GpuSample, InferenceSample
-from costs.models import GpuRollup, InferenceRollup
+from costs.records import COST_RECORD_COLUMNS, CostRecordSerializer
+from inferscope.lib.drf.export import csv_cell, export_response
+from telemetry.models import GpuRollup, InferenceRollup
 from tests.api.test_fleet_api import FLEET, SERIES, T0, V1, errors, make_fleet
 from tests.api.test_series_api import cost_records, day, gpu_samples
 
@@ -187,7 +186,7 @@ def test_a_json_envelope_wraps_the_rows_as_results(db):
 
 
 def test_a_name_that_looks_like_a_formula_stays_text():
-    from api.export import csv_cell
+    from inferscope.lib.drf.export import csv_cell
 
     assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert [csv_cell(v) for v in ("+1", "-x", "@a", "\tz", "chat-8b")] == [

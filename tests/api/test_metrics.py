@@ -17,12 +17,13 @@ from api.services import api_token_create
 from collectors.models import Agent, Deployment, Node
 from collectors.services import agent_create
 from costs.budgets import budget_status
-from costs.choices import Resolution
-from costs.models import Budget, HourlySpend, InferenceRollup
-from economics.models import CapacityEstimate
-from economics.services import capacity_estimates_update
+from costs.models import Budget, HourlySpend
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
+from telemetry.capacity import capacity_estimates_update
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
+from telemetry.models.capacity import CapacityEstimate
 from tests.economics.fleet import END, store
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from api.pagination import TimeCursorPagination
 from collectors.models import Gpu, GpuSample, InferenceSample
-from costs.models import CostRecord, GpuRollup, InferenceRollup
+from costs.models import CostRecord
+from inferscope.lib.drf.pagination import TimeCursorPagination
+from telemetry.models import GpuRollup, InferenceRollup
 from tests.api.test_fleet_api import T0, V1, errors, make_fleet
 
 pytestmark = pytest.mark.django_db

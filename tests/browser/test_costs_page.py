@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -43,7 +43,7 @@ def test_every_page_draws_its_charts_without_errors(
     browser, live_server, fleet: datetime, width: str
 ):  # type: ignore[no-untyped-def]
     from costs.models import Budget
-    from economics.services import capacity_estimates_update
+    from telemetry.capacity import capacity_estimates_update
 
     capacity_estimates_update(now=this_hour())
     Budget.objects.create(

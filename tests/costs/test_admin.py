@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 
 from collectors.models import Node
-from costs.models import CostRecord, GpuRollup, InferenceRollup, NodePrice, PriceBookEntry
-from costs.rollups import rollup_pending
+from costs.models import CostRecord, NodePrice, PriceBookEntry
+from costs.pipeline import rollup_pending
+from telemetry.models import GpuRollup, InferenceRollup
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,8 @@ from django.test import Client
 from collectors.models import Deployment, Node
 from costs.attribution import recompute_since
 from costs.models import Budget, NodePrice, PriceBookEntry
+from costs.pipeline import rollup_pending
 from costs.report import COLUMNS
-from costs.rollups import rollup_pending
 from costs.selectors import cost_by
 from tests.costs.fleet import DAY, set_prices, store_day
 

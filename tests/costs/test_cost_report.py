@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from costs.economics.selectors import deployment_economics
+from costs.pipeline import rollup_pending
 from costs.report import COLUMNS, report_rows
-from costs.rollups import rollup_pending
-from economics.selectors import deployment_economics
 from tests.costs.fleet import DAY, set_prices, store_day
 from tests.economics.fleet import END, H
 from tests.economics.fleet import store as economics_store

@@ -6,7 +6,7 @@ from django.test import Client
 
 from collectors.models import Deployment
 from costs.models import Budget, HostedAlternative
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from collectors.ingest import IngestError, ingest_batch
 from collectors.models import InferenceSample
 from collectors.services import agent_create
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from costs.selectors import cost_by
 from tests.costs.fleet import DAY, GIB, set_prices, store_day
 

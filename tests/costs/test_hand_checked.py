@@ -6,10 +6,11 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup, InferenceRollup
-from costs.rollups import rollup_pending
+from costs.models import CostRecord
+from costs.pipeline import rollup_pending
 from costs.selectors import cost_by
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db

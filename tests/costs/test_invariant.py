@@ -15,10 +15,11 @@ from collectors.ingest import ingest_batch
 from collectors.models import Agent, Node, SampleSpan
 from collectors.services import agent_create
 from costs.attribution import Claim, split
-from costs.models import CostRecord, GpuRollup, HourlySpend, PriceBookEntry
-from costs.rollups import rollup_pending
+from costs.economics.idle import idle_series
+from costs.models import CostRecord, HourlySpend, PriceBookEntry
+from costs.pipeline import rollup_pending
 from costs.selectors import cost_by
-from economics.idle import idle_series
+from telemetry.models import GpuRollup
 
 claims = st.lists(
     st.builds(

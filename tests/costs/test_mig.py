@@ -12,7 +12,7 @@ from collectors.ingest import ingest_batch
 from collectors.models import Gpu
 from collectors.services import agent_create
 from costs.models import CostRecord, PriceBookEntry
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from tests.costs.fleet import DAY
 
 pytestmark = pytest.mark.django_db

@@ -3,10 +3,11 @@ from datetime import timedelta
 import pytest
 
 from collectors.models import GpuSample, InferenceSample
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup, InferenceRollup
-from costs.retention import expire_old_data
-from costs.rollups import rollup_pending
+from costs.models import CostRecord
+from costs.pipeline import rollup_pending
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
+from telemetry.retention import expire_old_data
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db

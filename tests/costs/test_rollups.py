@@ -17,9 +17,10 @@ from django.db import connection
 
 from collectors.ingest import ingest_batch
 from collectors.models import SampleSpan
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup, InferenceRollup
-from costs.rollups import rollup_pending
+from costs.models import CostRecord
+from costs.pipeline import rollup_pending
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup, InferenceRollup
 from tests.costs.fleet import DAY, set_prices, store_day
 
 AFTER = DAY + timedelta(days=1, hours=1)
@@ -120,7 +121,7 @@ def test_a_rollup_killed_half_way_leaves_nothing_and_a_rerun_gives_the_same_rows
     code = (
         "import django; django.setup();"
         "from datetime import datetime;"
-        "from costs.rollups import rollup_pending;"
+        "from costs.pipeline import rollup_pending;"
         f"rollup_pending(now=datetime.fromisoformat('{AFTER.isoformat()}'))"
     )
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "inferscope.settings"}

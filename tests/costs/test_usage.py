@@ -6,9 +6,11 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, Gpu, InferenceSample
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from costs.spend import Scope, spend_by_group, spend_steps, spend_totals
-from costs.usage import (
+from inferscope.lib.timerange import DAY as DAY_S
+from inferscope.lib.timerange import HOUR, MINUTE, RAW, TimeRange
+from telemetry.usage import (
     aligned,
     deployment_series,
     deployment_totals,
@@ -17,8 +19,6 @@ from costs.usage import (
     steps,
     tiles,
 )
-from inferscope.lib.timerange import DAY as DAY_S
-from inferscope.lib.timerange import HOUR, MINUTE, RAW, TimeRange
 from tests.costs.fleet import DAY, set_prices, store_day
 
 pytestmark = pytest.mark.django_db

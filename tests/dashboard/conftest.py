@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from anomaly.models import Anomaly
 from collectors.models import Deployment, Gpu, InferenceSample
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from tests.costs.fleet import set_prices, store_day
 
 # chat's TTFT every minute: 4 under 100 ms, 4 under 250 ms, 2 under 500 ms.

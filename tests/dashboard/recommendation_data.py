@@ -8,10 +8,11 @@ from typing import Any
 from django.utils import timezone
 
 from collectors.models import Deployment, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup
+from costs.models import CostRecord
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 CHART = {
     "title": "Batch in flight, by hour",

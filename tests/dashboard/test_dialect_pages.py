@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 from tests.costs.fleet import set_prices, store_day
 from tests.dashboard.conftest import this_hour
 

@@ -18,10 +18,10 @@ from django.test import Client
 from django.utils import timezone
 
 from collectors.models import Deployment, DeploymentSettings, Node
-from costs.choices import Resolution
-from costs.models import InferenceRollup
-from economics.models import CapacityEstimate
-from economics.services import capacity_estimates_update
+from telemetry.capacity import capacity_estimates_update
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
+from telemetry.models.capacity import CapacityEstimate
 from tests.dashboard.conftest import this_hour
 
 pytestmark = pytest.mark.django_db

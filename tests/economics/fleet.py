@@ -18,7 +18,7 @@ import msgspec
 from collectors.ingest import ingest_batch
 from collectors.services import agent_create
 from costs.models import PriceBookEntry
-from costs.rollups import rollup_pending
+from costs.pipeline import rollup_pending
 
 GIB = 2**30
 H = datetime(2026, 11, 3, 10, tzinfo=UTC)

@@ -12,7 +12,7 @@ from django.test import Client
 
 from api.services import api_token_create
 from collectors.models import Deployment, DeploymentSettings
-from economics.services import capacity_estimates_update
+from telemetry.capacity import capacity_estimates_update
 from tests.economics.fleet import END, H, store
 
 pytestmark = pytest.mark.django_db

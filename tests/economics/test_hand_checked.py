@@ -8,11 +8,11 @@ import pytest
 from django.db.models import Sum
 
 from collectors.models import Deployment, DeploymentSettings
+from costs.economics.figures import economics_by_step, economics_totals
+from costs.economics.idle import idle_held_deployments, idle_series
+from costs.economics.phases import FORWARD, REQUEST
 from costs.models import CostRecord, HourlySpend
 from costs.selectors import cost_by
-from economics.figures import economics_by_step, economics_totals
-from economics.idle import idle_held_deployments, idle_series
-from economics.phases import FORWARD, REQUEST
 from tests.economics.fleet import END, H, store
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +159,7 @@ def test_an_embedder_is_judged_on_end_to_end_latency_only(fleet: dict[str, int])
 
 
 def test_cents_shown_for_the_three_add_up_to_the_cents_of_the_bill() -> None:
-    from economics.idle import to_cents
+    from costs.economics.idle import to_cents
 
     # Rounded alone: 5.01 + 2.00 + 3.00 = 10.01 against a bill of 10.02.
     parts = [Decimal("5.005"), Decimal("2.005"), Decimal("3.005")]

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from economics import headroom
-from economics.headroom import EXTRAPOLATED, INSUFFICIENT, NO_TRAFFIC, OBSERVED, Chunk
-from economics.models import CapacityEstimate
+from telemetry import headroom
+from telemetry.headroom import EXTRAPOLATED, INSUFFICIENT, NO_TRAFFIC, OBSERVED, Chunk
+from telemetry.models.capacity import CapacityEstimate
 
 
 def p95_hist(p95: float) -> dict:
@@ -102,8 +102,8 @@ def test_the_job_finds_the_simulated_servers_capacity(settings) -> None:
     from collectors.ingest import ingest_batch
     from collectors.models import Deployment
     from collectors.services import agent_create
-    from costs.rollups import rollup_pending
-    from economics.services import capacity_estimates_update
+    from costs.pipeline import rollup_pending
+    from telemetry.capacity import capacity_estimates_update
 
     agent = agent_create("sim")[0]
     day = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
@@ -151,9 +151,9 @@ def test_three_bins_are_needed_before_a_knee_is_read() -> None:
 @pytest.mark.django_db
 def test_current_load_is_the_last_60_minutes_and_peak_the_busiest_60() -> None:
     from collectors.models import Deployment, Node
-    from costs.choices import Resolution
-    from costs.models import InferenceRollup
-    from economics.services import capacity_estimates_update
+    from telemetry.capacity import capacity_estimates_update
+    from telemetry.choices import Resolution
+    from telemetry.models import InferenceRollup
 
     node = Node.objects.create(name="n")
     dep = Deployment.objects.create(node=node, name="d")

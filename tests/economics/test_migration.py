@@ -42,7 +42,8 @@ def test_old_idle_held_records_keep_their_dollars_and_old_rollups_stay_active() 
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
-    from costs.models import CostRecord, HourlySpend, InferenceRollup
+    from costs.models import CostRecord, HourlySpend
+    from telemetry.models import InferenceRollup
 
     rows = {r.deployment.name: r for r in CostRecord.objects.select_related("deployment")}
     assert (rows["held"].idle_held_usd, rows["held"].idle_held_hours) == (Decimal("1.25"), 0.5)

@@ -13,8 +13,8 @@ from collectors.services import agent_create
 from costs.models import NodePrice, PriceBookEntry
 from profiling.choices import JobStatus
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
-from profiling.runner.spec import path_inside
 from profiling.services import expire_stale_jobs, job_cancel
+from vocab.sweeps import path_inside
 
 pytestmark = pytest.mark.django_db
 

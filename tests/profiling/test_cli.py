@@ -141,7 +141,7 @@ def test_a_price_must_be_an_amount(amount, capsys):
 
 
 def test_mig_slices_get_no_peak_rather_than_the_whole_cards():
-    from profiling.runner.gpus import peak_for
+    from vocab.gpus import peak_for
 
     assert peak_for("NVIDIA H100 80GB HBM3")[1].bf16 == 989.4
     model, peak = peak_for("NVIDIA A100-SXM4-80GB MIG 3g.40gb")

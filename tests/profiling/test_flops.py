@@ -7,7 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from profiling.runner import flops
 from profiling.runner.loaders import load
 from profiling.runner.model import KVCache
-from profiling.runner.presets import PRESETS
+from vocab.presets import PRESETS
 
 TINY = PRESETS["tiny"]  # d=64, 2 layers, 4 heads, 2 KV heads (kv dim 32), ff 128, vocab 512
 

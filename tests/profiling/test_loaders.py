@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from profiling.runner.loaders import LoadError, load
-from profiling.runner.spec import SweepSpec
 from profiling.runner.sweep import run
+from vocab.sweeps import SweepSpec
 
 SHAPE = {"batch_sizes": [1, 2], "prompt_lens": [8], "gen_lens": [4], "warmup": 0, "repeats": 1}
 

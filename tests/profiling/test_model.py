@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from profiling.runner.model import KVCache, build
-from profiling.runner.presets import PRESETS
 from profiling.runner.quant import Int8Linear, quantize_int8
+from vocab.presets import PRESETS
 
 TINY = PRESETS["tiny"]
 CPU = torch.device("cpu")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from profiling.runner.spec import MAX_POINTS, SpecError, SweepSpec
+from vocab.sweeps import MAX_POINTS, SpecError, SweepSpec
 
 
 def errors_of(data) -> dict[str, str]:

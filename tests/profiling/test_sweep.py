@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from profiling.runner.cost import usd_per_1m
-from profiling.runner.presets import PRESETS
-from profiling.runner.spec import SweepSpec
 from profiling.runner.sweep import run
+from vocab.presets import PRESETS
+from vocab.sweep_cost import usd_per_1m
+from vocab.sweeps import SweepSpec
 
 SMALL = {
     "preset": "tiny",

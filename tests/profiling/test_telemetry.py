@@ -63,8 +63,8 @@ def test_cpu_peak_memory_is_reset_between_points():
 
 def test_a_monitored_point_repeats_until_a_second_has_passed():
     from profiling.runner.loaders import load
-    from profiling.runner.spec import SweepSpec
     from profiling.runner.sweep import MAX_REPEATS, figures, time_point
+    from vocab.sweeps import SweepSpec
 
     spec = SweepSpec.from_dict(
         {

@@ -7,13 +7,14 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.batching import BatchingHeadroom
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 pytestmark = pytest.mark.django_db
 

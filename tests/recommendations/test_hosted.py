@@ -8,13 +8,13 @@ import pytest
 
 from collectors.models import Deployment, Gpu, Node
 from costs.breakeven import break_even
-from costs.choices import Resolution
-from costs.constants import HOURS_PER_MONTH
-from costs.models import CostRecord, HostedAlternative, InferenceRollup
+from costs.models import CostRecord, HostedAlternative
+from inferscope.lib.money import DAYS_PER_MONTH, HOURS_PER_MONTH
 from recommendations.choices import Confidence
-from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules.base import Context
 from recommendations.rules.hosted import HostedApi
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 pytestmark = pytest.mark.django_db
 

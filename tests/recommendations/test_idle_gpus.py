@@ -6,11 +6,12 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, GpuRollup
+from costs.models import CostRecord
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.idle_gpus import IdleGpus
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 pytestmark = pytest.mark.django_db
 

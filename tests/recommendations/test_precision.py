@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord
 from profiling.choices import JobStatus, PointStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.precision import Precision
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 pytestmark = pytest.mark.django_db
 

@@ -170,8 +170,9 @@ def measured(dep: Deployment, hits: int = 0, hours: int = 7 * 24) -> None:
     = 0.4 of the GPU time: $2.00 an hour."""
     from datetime import timedelta
 
-    from costs.choices import Resolution
-    from costs.models import CostRecord, InferenceRollup
+    from costs.models import CostRecord
+    from telemetry.choices import Resolution
+    from telemetry.models import InferenceRollup
     from tests.costs.fleet import save_cost_records
 
     gpu = dep.gpus.get()
@@ -253,7 +254,7 @@ def test_hits_are_priced_over_the_tokens_the_server_still_computed():
 def test_too_few_measured_hours_fall_back_to_the_token_mix():
     from datetime import timedelta
 
-    from costs.models import InferenceRollup
+    from telemetry.models import InferenceRollup
 
     dep = deployment(shared_prefix_tokens=1800, prefix_caching=False)
     measured(dep)

@@ -7,11 +7,13 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import NodePricingKind, PricingKind, Resolution
-from costs.models import CostRecord, GpuRollup, NodePrice, PriceBookEntry
+from costs.choices import NodePricingKind, PricingKind
+from costs.models import CostRecord, NodePrice, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.pricing import Pricing
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.scale_up import ScaleUpSlo, p95
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 pytestmark = pytest.mark.django_db
 
@@ -207,7 +208,7 @@ def test_p95_interpolates_between_ranks():
 
 
 def knee(dep: Deployment, rps: float, basis: str = "observed") -> None:
-    from economics.models import CapacityEstimate
+    from telemetry.models.capacity import CapacityEstimate
 
     CapacityEstimate.objects.create(
         deployment=dep,

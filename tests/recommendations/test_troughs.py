@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from costs.models import InferenceRollup
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.troughs import DailyTroughs
+from telemetry.models import InferenceRollup
 from tests.recommendations.test_underused import END, SWEEP, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db

@@ -9,13 +9,14 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, InferenceRollup
+from costs.models import CostRecord
 from profiling.choices import JobStatus, PointStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.underused import UnderusedDeployments
+from telemetry.choices import Resolution
+from telemetry.models import InferenceRollup
 
 pytestmark = pytest.mark.django_db
 
@@ -283,7 +284,7 @@ def test_a_replica_gone_before_the_last_day_is_not_counted_again():
 
 
 def knee(dep: Deployment, rps: float, tokens_s: float, basis: str = "observed", **kw: object):
-    from economics.models import CapacityEstimate
+    from telemetry.models.capacity import CapacityEstimate
 
     values: dict[str, object] = {"window_end": END - timedelta(hours=1)}
     values.update(kw)

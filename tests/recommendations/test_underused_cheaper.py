@@ -11,11 +11,13 @@ from decimal import Decimal
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu
-from costs.choices import PricingKind, Resolution
-from costs.models import GpuRollup, PriceBookEntry
+from costs.choices import PricingKind
+from costs.models import PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.underused import UnderusedDeployments
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 from tests.recommendations.test_underused import END, MODEL, SWEEP, WEEK, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db

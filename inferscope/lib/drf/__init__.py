@@ -1,0 +1,1 @@
+"""The one DRF toolkit: time-range lists, filters, pages and CSV/JSON export."""

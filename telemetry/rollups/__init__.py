@@ -1,0 +1,1 @@
+"""Rollup SQL: raw samples into minute buckets, and buckets into longer ones."""
