@@ -10,8 +10,8 @@ from django.utils import timezone
 from costs.models import CostRecord
 from recommendations.choices import RecommendationStatus
 from recommendations.constants import DAYS_PER_MONTH, WINDOW_DAYS
+from recommendations.explain.money import cents
 from recommendations.models import Recommendation
-from recommendations.rules.data import cents
 
 # A day is the least that says anything: one hour after a change is noise.
 MIN_DAYS_AFTER = 1

@@ -8,9 +8,11 @@ from collectors.models import Gpu
 from costs.choices import Resolution
 from costs.models import CostRecord, GpuRollup
 from recommendations.choices import Confidence
+from recommendations.explain.chart import chart
+from recommendations.explain.money import cents, monthly, monthly_arithmetic
+from recommendations.inputs.window import hourly_gpu
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.data import cents, chart, hourly_gpu, monthly, monthly_arithmetic
 
 
 @register

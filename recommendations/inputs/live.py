@@ -14,7 +14,7 @@ from typing import Any
 from collectors.models import Deployment
 from economics.models import CapacityBasis, CapacityEstimate
 from economics.selectors import capacity_estimates
-from recommendations.rules.base import Context
+from recommendations.context import Context
 
 MEASURED = (CapacityBasis.OBSERVED, CapacityBasis.EXTRAPOLATED)
 # An estimate whose window ended this long before the rule's window did describes

@@ -1,0 +1,33 @@
+"""Dollars as a finding states them: to the cent, a window's as a month's."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from recommendations.constants import DAYS_PER_MONTH
+from recommendations.context import Context
+
+CENT = Decimal("0.01")
+
+
+def cents(value: Decimal | float) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+
+
+def monthly(window_usd: Decimal | float, ctx: Context) -> Decimal:
+    """A window's dollars as an average month's: x 30.4375 / days."""
+    return cents(Decimal(str(window_usd)) * DAYS_PER_MONTH / ctx.days)
+
+
+def monthly_arithmetic(window_usd: Decimal | float, ctx: Context, what: str = "") -> str:
+    """'$420.00 over 7 days x 30.4375 / 7 = $1826.25 per month', `what` before it."""
+    text = (
+        f"${cents(window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
+        f" = ${monthly(window_usd, ctx)} per month"
+    )
+    return f"{what}: {text}" if what else text
+
+
+def unit_price(value: Decimal) -> str:
+    """$ per GPU-hour or per 1M tokens: to the cent, or to the 4 places a price book
+    or price list may have."""
+    exact = value.quantize(Decimal("0.0001")).normalize()
+    return str(cents(value)) if exact == cents(value) else f"{exact:f}"
