@@ -110,4 +110,3 @@ def load_services(ctx: Context) -> list[Service]:
             )
         )
     return services
-

@@ -220,4 +220,3 @@ def cost_hours(ctx: Context, deployment_id: int) -> int:
         .distinct()
         .count()
     )
-

@@ -92,7 +92,8 @@ def latest_profilings(ids: Iterable[int]) -> dict[int, Sweep]:
     jobs: dict[int, ProfilingJob] = {}
     done = ProfilingJob.objects.filter(deployment_id__in=list(ids), status=JobStatus.DONE)
     for job in done.order_by("-finished_at", "-id"):
-        jobs.setdefault(job.deployment_id, job)
+        if job.deployment_id is not None:
+            jobs.setdefault(job.deployment_id, job)
     results: dict[int, list[ProfilingResult]] = defaultdict(list)
     by_job = {job.pk: dep for dep, job in jobs.items()}
     for r in ProfilingResult.objects.filter(job_id__in=list(by_job)).order_by("index"):

@@ -354,7 +354,9 @@ class PrefixCaching(StagedRule[PrefixInputs, PrefixDecision]):
         confidence = Confidence.MEDIUM if len(reasons) == 1 else Confidence.LOW
         return confidence, "; ".join(reasons)
 
-    def _chart(self, rows: list[InferenceRollup], off: bool, expected: Decimal) -> dict[str, Any]:
+    def _chart(
+        self, rows: Sequence[InferenceRollup], off: bool, expected: Decimal
+    ) -> dict[str, Any]:
         x = [r.bucket for r in rows]
         if off:
             prompt = [r.prompt_tokens / r.present_s if r.present_s else None for r in rows]
