@@ -115,29 +115,40 @@ def profiled_gain(
     # The shape nearest the traffic's mean request; then, the served setting being
     # partly unknown, the least favourable setting at it.
     nearest = min(_shape_distance(key, shape) for key in comparable)
-    gains: list[Gain | None] = []
-    for key, points in comparable.items():
-        if _shape_distance(key, shape) > nearest:
-            continue
-        base = max((p for p in points if p.batch_size == max_batch), key=lambda p: p.index)
-        meeting = [
-            p
-            for p in points
-            if max_batch < p.batch_size <= kv_bound
-            and p.itl_ms is not None
-            and p.itl_ms <= st.slo_itl_ms
-            and p.ttft_ms is not None
-            and p.ttft_ms <= st.slo_ttft_ms
-        ]
-        if not meeting:
-            gains.append(None)
-            continue
-        best = max(meeting, key=lambda p: (p.batch_size, p.index))
-        ratio = Decimal(f"{(best.tokens_per_s or 0) / (base.tokens_per_s or 1):.2f}")
-        exact = bool(st.dtype and st.quant and st.attention) and st.compiled is not None
-        gains.append(Gain(job.pk, base, best, ratio, exact))
+    gains = [
+        _group_gain(job.pk, points, st, max_batch, kv_bound)
+        for key, points in comparable.items()
+        if _shape_distance(key, shape) <= nearest
+    ]
     worst = min(gains, key=lambda g: g.ratio if g else Decimal(0))
     return worst if worst is not None and worst.ratio > 1 else False
+
+
+def _group_gain(
+    job_id: int,
+    points: list[ProfilingResult],
+    st: DeploymentSettings,
+    max_batch: int,
+    kv_bound: int,
+) -> Gain | None:
+    """The largest batch above the limit the cache holds whose point meets both
+    targets, against the current limit's point; None where none meets them."""
+    base = max((p for p in points if p.batch_size == max_batch), key=lambda p: p.index)
+    meeting = [
+        p
+        for p in points
+        if max_batch < p.batch_size <= kv_bound
+        and p.itl_ms is not None
+        and p.itl_ms <= st.slo_itl_ms
+        and p.ttft_ms is not None
+        and p.ttft_ms <= st.slo_ttft_ms
+    ]
+    if not meeting:
+        return None
+    best = max(meeting, key=lambda p: (p.batch_size, p.index))
+    ratio = Decimal(f"{(best.tokens_per_s or 0) / (base.tokens_per_s or 1):.2f}")
+    exact = bool(st.dtype and st.quant and st.attention) and st.compiled is not None
+    return Gain(job_id, base, best, ratio, exact)
 
 
 @dataclass(frozen=True)

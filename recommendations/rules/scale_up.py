@@ -251,7 +251,7 @@ class ScaleUpSlo(StagedRule[ServiceInputs, ScaleUp]):
         return bool(pairs) and all(v <= t for v, t in pairs)
 
     def explain(self, inputs: ServiceInputs, decision: ScaleUp) -> Finding:
-        d, ctx, st = decision, inputs.ctx, inputs.settings
+        d, ctx = decision, inputs.ctx
         rows = [r for h in d.breach for r in h.rows]
         kv = sum(r.kv_cache_sum for r in rows) / max(sum(r.kv_cache_n for r in rows), 1)
         ttft, itl = latency_ms(rows, "ttft_hist"), latency_ms(rows, "itl_hist")
@@ -269,35 +269,47 @@ class ScaleUpSlo(StagedRule[ServiceInputs, ScaleUp]):
                 f" {d.extra} x ${d.per_replica} = ${d.cost} a month, a cost: stated as -${d.cost}"
             ),
             confidence=Confidence.MEDIUM if doubts else Confidence.HIGH,
-            evidence={
-                "replicas": d.current,
-                "replicas_needed": d.needed,
-                "deployment_ids": list(inputs.deployment_ids),
-                "nodes": list(inputs.node_names),
-                "hours": len(inputs.hours),
-                "breach_hours": len(d.breach),
-                "breach_requests": requests,
-                "met_hours": d.met_hours,
-                "kv_pct_breach": round(kv * 100, 1),
-                "p95_ttft_breach_ms": None if ttft is None else round(ttft, 1),
-                "p95_itl_breach_ms": None if itl is None else round(itl, 1),
-                "slo_ttft_ms": st.slo_ttft_ms,
-                "slo_itl_ms": st.slo_itl_ms,
-                "p95_tokens_per_s_breach": round(d.need_tps, 1),
-                "p95_tokens_per_s_met": round(d.met_tps, 1),
-                "p95_requests_per_s_breach": round(d.need_rps, 3),
-                "capacity_source": d.source,
-                "capacity_estimate": None if inputs.knee is None else live_evidence(inputs.knee),
-                "capacity_estimate_words": None if inputs.knee is None else live_words(inputs.knee),
-                "window_usd": str(cents(inputs.window_usd)),
-                "usd_per_replica_month": str(d.per_replica),
-                "monthly_cost_usd": str(d.cost),
-                "confidence_why": "; ".join(doubts) or "a full window, measured at the targets",
-                "chart": self._chart(inputs.hours, st),
-            },
+            evidence=self._evidence(inputs, d, (kv, ttft, itl), requests, doubts),
             deployment_id=inputs.deployment_ids[0],
             node_id=inputs.node_id,
         )
+
+    def _evidence(
+        self,
+        inputs: ServiceInputs,
+        d: ScaleUp,
+        breach: tuple[float, float | None, float | None],
+        requests: int,
+        doubts: list[str],
+    ) -> dict[str, Any]:
+        """`breach`: the KV-cache average and p95 TTFT and ITL pooled over breach hours."""
+        st, (kv, ttft, itl) = inputs.settings, breach
+        return {
+            "replicas": d.current,
+            "replicas_needed": d.needed,
+            "deployment_ids": list(inputs.deployment_ids),
+            "nodes": list(inputs.node_names),
+            "hours": len(inputs.hours),
+            "breach_hours": len(d.breach),
+            "breach_requests": requests,
+            "met_hours": d.met_hours,
+            "kv_pct_breach": round(kv * 100, 1),
+            "p95_ttft_breach_ms": None if ttft is None else round(ttft, 1),
+            "p95_itl_breach_ms": None if itl is None else round(itl, 1),
+            "slo_ttft_ms": st.slo_ttft_ms,
+            "slo_itl_ms": st.slo_itl_ms,
+            "p95_tokens_per_s_breach": round(d.need_tps, 1),
+            "p95_tokens_per_s_met": round(d.met_tps, 1),
+            "p95_requests_per_s_breach": round(d.need_rps, 3),
+            "capacity_source": d.source,
+            "capacity_estimate": None if inputs.knee is None else live_evidence(inputs.knee),
+            "capacity_estimate_words": None if inputs.knee is None else live_words(inputs.knee),
+            "window_usd": str(cents(inputs.window_usd)),
+            "usd_per_replica_month": str(d.per_replica),
+            "monthly_cost_usd": str(d.cost),
+            "confidence_why": "; ".join(doubts) or "a full window, measured at the targets",
+            "chart": self._chart(inputs.hours, st),
+        }
 
     def _sizing(self, inputs: ServiceInputs, d: ScaleUp) -> str:
         if d.source == "floor":
