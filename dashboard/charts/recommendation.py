@@ -1,7 +1,7 @@
 """A recommendation's evidence chart, drawn from the JSON its rule stored with it.
 
 The rule wrote `{"title", "kind", "x", "x_title", "y_title", "series", "lines"}`
-(`recommendations.rules.data.chart`); a row edited in the admin may hold anything,
+(`recommendations.explain.chart.chart`); a row edited in the admin may hold anything,
 so every part is read defensively and a chart with nothing to draw is None.
 """
 

@@ -8,14 +8,16 @@ from costs.breakeven import BreakEven, break_even
 from costs.models import CostRecord, HostedAlternative
 from costs.selectors import cost_by
 from recommendations.choices import Confidence
+from recommendations.explain.chart import chart
+from recommendations.explain.money import monthly, monthly_arithmetic, unit_price
+from recommendations.inputs.window import hourly_traffic
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.data import cents, chart, hourly_traffic, monthly, monthly_arithmetic
 
 MILLION = Decimal(1_000_000)
 
 # break_even() scales a window to a month by HOURS_PER_MONTH / window hours and
-# data.monthly() by DAYS_PER_MONTH / days: both are 365.25 / 12 days (the tests hold
+# monthly() by DAYS_PER_MONTH / days: both are 365.25 / 12 days (the tests hold
 # them to it), so its volumes and the $ restated here agree.
 
 
@@ -86,8 +88,8 @@ class HostedApi(Rule):
         even = be.break_even_tokens_per_month
         even_text = f" (break-even at {_tokens(even)} tokens a month)" if even else ""
         hosted_what = (
-            f"hosted ({_tokens(tokens[0])} prompt x ${_price(alternative.usd_per_1m_input)}"
-            f" + {_tokens(tokens[1])} generated x ${_price(alternative.usd_per_1m_output)}"
+            f"hosted ({_tokens(tokens[0])} prompt x ${unit_price(alternative.usd_per_1m_input)}"
+            f" + {_tokens(tokens[1])} generated x ${unit_price(alternative.usd_per_1m_output)}"
             " per 1M tokens)"
         )
         return Finding(
@@ -129,12 +131,6 @@ class HostedApi(Rule):
             deployment_id=dep.pk,
             node_id=dep.node_id,
         )
-
-
-def _price(value: Decimal) -> str:
-    """$ per 1M tokens: to the cent, or to the 4 places a price list may have."""
-    exact = value.quantize(Decimal("0.0001")).normalize()
-    return str(cents(value)) if exact == cents(value) else f"{exact:f}"
 
 
 def _tokens(count: float) -> str:

@@ -3,15 +3,9 @@ tokens/s within the latency targets means the same traffic fits on less GPU time
 
 from collectors.models import Deployment, DeploymentSettings
 from recommendations.choices import Confidence
+from recommendations.inputs.sweeps import KERNELS, Comparison, Setting
 from recommendations.rules import register
-from recommendations.rules.sweeps import (
-    KERNELS,
-    Comparison,
-    Setting,
-    SweepRule,
-    latency_text,
-    speedup_text,
-)
+from recommendations.rules.base import SweepRule, latency_text, speedup_text
 
 
 @register

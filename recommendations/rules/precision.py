@@ -3,15 +3,9 @@ latency targets means the same traffic fits on less GPU time: switch to it."""
 
 from collectors.models import Deployment, DeploymentSettings
 from recommendations.choices import Confidence
+from recommendations.inputs.sweeps import PRECISION, Comparison, Setting
 from recommendations.rules import register
-from recommendations.rules.sweeps import (
-    PRECISION,
-    Comparison,
-    Setting,
-    SweepRule,
-    latency_text,
-    speedup_text,
-)
+from recommendations.rules.base import SweepRule, latency_text, speedup_text
 
 
 @register

@@ -1,6 +1,7 @@
 """Rule 7: prompts that share a long prefix pay its prefill on every request unless
 the server caches it; a cache that is on but rarely hits is usually mis-routed."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import median
@@ -10,15 +11,17 @@ from django.db.models import Count
 
 from collectors.choices import ServerKind
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from costs.economics.phases import MODEL
-from costs.economics.selectors import deployment_economics_series
-from inferscope.lib.money import DAYS_PER_MONTH
+from telemetry.models import InferenceRollup
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from recommendations.rules import data, register
-from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.sweeps import ServedLoad, distance, load_of
-from telemetry.models import InferenceRollup
+from inferscope.lib.money import DAYS_PER_MONTH
+from recommendations.explain.chart import chart
+from recommendations.explain.money import cents, monthly, monthly_arithmetic
+from recommendations.inputs.phases import PrefillPrice, prefill_prices
+from recommendations.inputs.sweeps import ServedLoad, distance, load_of
+from recommendations.inputs.window import Sweep, deployment_costs, hourly_traffic, latest_profilings
+from recommendations.rules import register
+from recommendations.rules.base import Context, Finding, StagedRule
 
 # How each server turns its prefix cache on.
 HOW_TO_ENABLE = {
@@ -36,24 +39,6 @@ PREFILL_COST_RATIO = 10
 PCT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class PrefillPrice:
-    """What a deployment paid to compute its prompts, in the hours it served."""
-
-    prefill_usd: float
-    computed: int  # prompt tokens not served from the cache
-    hours: int
-    share: float  # of those hours' dollars
-
-    @property
-    def per_token(self) -> float:
-        return self.prefill_usd / self.computed
-
-    @property
-    def per_million(self) -> float:
-        return self.per_token * 1e6
-
-
 def _frac(value: float) -> Decimal:
     return Decimal(str(value)).quantize(PCT)
 
@@ -62,8 +47,96 @@ def _pct(value: Decimal) -> str:
     return f"{value * 100:.0f}%"
 
 
+@dataclass(frozen=True)
+class Served:
+    """The window's traffic of a deployment, summed."""
+
+    requests: int
+    prompt: int  # prompt tokens
+    queries: int  # prompt tokens the prefix cache was asked for
+    hits: int
+    avg_prompt: float  # tokens per request
+    avg_gen: float
+
+
+def served(rows: Sequence[InferenceRollup]) -> Served | None:
+    requests = sum(r.requests for r in rows)
+    prompt = sum(r.prompt_tokens for r in rows)
+    if not requests or not prompt:
+        return None
+    return Served(
+        requests=requests,
+        prompt=prompt,
+        queries=sum(r.prefix_cache_queries for r in rows),
+        hits=sum(r.prefix_cache_hits for r in rows),
+        avg_prompt=prompt / requests,
+        avg_gen=sum(r.generation_tokens for r in rows) / requests,
+    )
+
+
+def prefill_share(
+    sweep: Sweep | None, rows: Sequence[InferenceRollup], avg_prompt: float, avg_gen: float
+) -> tuple[float, bool]:
+    """The share of a served request's GPU time spent in prefill, and whether a
+    sweep measured it."""
+    points = [r for r in results_ok(sweep[1]) if r.ttft_ms] if sweep else []
+    if points:
+        load = load_of(rows) or ServedLoad(avg_prompt, avg_gen, 0.0)
+        # Without a concurrency (no e2e histogram) every batch size is as near.
+        if load.concurrency:
+            nearest = min(distance(r, load) for r in points)
+            near = [r for r in points if distance(r, load) == nearest]
+        else:
+            nearest_shape = min(distance(r, load)[0] for r in points)
+            near = [r for r in points if distance(r, load)[0] == nearest_shape]
+        shares = []
+        for r in near:
+            if not r.prompt_len:
+                continue  # only the ORM can store one; the API refuses it
+            # One request at the sweep's batch: its prompt's prefill (TTFT per
+            # prompt token, at the served prompt length) against its decode steps.
+            prefill = avg_prompt * (r.ttft_ms or 0.0) / r.prompt_len
+            decode = max(avg_gen - 1, 0.0) * (r.itl_ms or 0.0)
+            if prefill + decode > 0:
+                shares.append(prefill / (prefill + decode))
+        if shares:
+            return median(shares), True
+    return avg_prompt / (avg_prompt + PREFILL_COST_RATIO * avg_gen), False
+
+
+@dataclass(frozen=True)
+class PrefixInputs:
+    """A deployment of a server that can cache prefixes, over the window."""
+
+    ctx: Context
+    deployment: Deployment
+    settings: DeploymentSettings
+    rows: tuple[InferenceRollup, ...]  # hourly, oldest first
+    window_usd: Decimal
+    replicas: int  # deployments of its name
+    price: PrefillPrice | None  # where its phases were measured in enough hours
+    sweep: Sweep | None  # its latest finished profiling sweep
+
+
+@dataclass(frozen=True)
+class PrefixDecision:
+    off: bool  # caching is off (or taken as off): enable it
+    served: Served
+    expected: Decimal  # hit fraction the shared prefix should give
+    current: Decimal  # hit rate measured
+    share: Decimal  # prefill's share of GPU time (or of active $ where priced)
+    measured: bool  # that share was measured, not modelled
+    window_saved: Decimal | None  # $ over the window, where priced per prompt token
+    usd: Decimal  # $ a month
+    full: bool  # the rows cover enough of the window
+
+    @property
+    def gain(self) -> Decimal:
+        return self.expected - self.current
+
+
 @register
-class PrefixCaching(Rule):
+class PrefixCaching(StagedRule[PrefixInputs, PrefixDecision]):
     """For vLLM, SGLang, TGI and TensorRT-LLM deployments whose settings say how many tokens most
     prompts share (shared_prefix_tokens).
 
@@ -104,7 +177,7 @@ class PrefixCaching(Rule):
     min_gain = 0.10
     full_share = 0.9
 
-    def evaluate(self, ctx: Context) -> list[Finding]:
+    def gather(self, ctx: Context) -> list[PrefixInputs]:
         deployments = list(
             Deployment.objects.filter(server_kind__in=list(HOW_TO_ENABLE)).select_related(
                 "node", "settings"
@@ -113,9 +186,10 @@ class PrefixCaching(Rule):
         if not deployments:
             return []
         ids = [d.pk for d in deployments]
-        traffic = data.hourly_traffic(ctx, ids)
-        costs = data.deployment_costs(ctx, ids)
-        prices = self._prefill_prices(ctx, ids)
+        traffic = hourly_traffic(ctx, ids)
+        costs = deployment_costs(ctx, ids)
+        prices = prefill_prices(ctx, ids, self.min_hours)
+        sweeps = latest_profilings(ids)
         # Deployments of one name on several nodes are replicas of one service.
         replicas = dict(
             Deployment.objects.filter(name__in={d.name for d in deployments})
@@ -123,47 +197,34 @@ class PrefixCaching(Rule):
             .annotate(n=Count("id"))
             .values_list("name", "n")
         )
-        findings = []
-        for dep in deployments:
-            rows = traffic.get(dep.pk, [])
-            usd = costs.get(dep.pk) or Decimal(0)
-            if len(rows) >= self.min_hours and usd > 0:
-                finding = self._finding(
-                    ctx, dep, rows, usd, replicas.get(dep.name, 1), prices.get(dep.pk)
-                )
-                if finding is not None:
-                    findings.append(finding)
-        return findings
+        return [
+            PrefixInputs(
+                ctx=ctx,
+                deployment=dep,
+                settings=settings_for(dep),
+                rows=tuple(traffic.get(dep.pk, [])),
+                window_usd=costs.get(dep.pk) or Decimal(0),
+                replicas=replicas.get(dep.name, 1),
+                price=prices.get(dep.pk),
+                sweep=sweeps.get(dep.pk),
+            )
+            for dep in deployments
+        ]
 
-    def _finding(
-        self,
-        ctx: Context,
-        dep: Deployment,
-        rows: list[InferenceRollup],
-        window_usd: Decimal,
-        replicas: int,
-        price: PrefillPrice | None = None,
-    ) -> Finding | None:
-        settings = settings_for(dep)
-        shared = settings.shared_prefix_tokens
-        requests = sum(r.requests for r in rows)
-        prompt = sum(r.prompt_tokens for r in rows)
-        if not shared or not requests or not prompt:
+    def decide(self, inputs: PrefixInputs) -> PrefixDecision | None:
+        rows, st, ctx = inputs.rows, inputs.settings, inputs.ctx
+        shared = st.shared_prefix_tokens
+        s = served(rows)
+        if len(rows) < self.min_hours or inputs.window_usd <= 0 or not shared or s is None:
             return None
-        queries = sum(r.prefix_cache_queries for r in rows)
-        hits = sum(r.prefix_cache_hits for r in rows)
-        avg_prompt = prompt / requests
-        avg_gen = sum(r.generation_tokens for r in rows) / requests
-        off = settings.prefix_caching is False or (
-            queries == 0 and settings.prefix_caching is not True
-        )
-        expected = _frac(min(shared / avg_prompt, 1.0))
-        current = _frac(hits / queries if queries else 0.0)
+        off = st.prefix_caching is False or (s.queries == 0 and st.prefix_caching is not True)
+        expected = _frac(min(shared / s.avg_prompt, 1.0))
+        current = _frac(s.hits / s.queries if s.queries else 0.0)
         if off:
-            if shared < self.min_shared_tokens or avg_prompt <= shared:
+            if shared < self.min_shared_tokens or s.avg_prompt <= shared:
                 return None
         elif (
-            not queries
+            not s.queries
             or current >= _frac(self.low_hit_rate)
             or expected < _frac(self.min_shared_share)
         ):
@@ -171,145 +232,114 @@ class PrefixCaching(Rule):
         gain = expected - current
         if gain < _frac(self.min_gain):
             return None
-        facts = (
-            f"its prompts average {avg_prompt:,.0f} tokens, of which a {shared:,}-token prefix"
-            " is shared"
-        )
-        if price is not None:
+        window_saved: Decimal | None = None
+        if inputs.price is not None:
             # A hit skips a prompt token the server would otherwise compute, at what
             # computing one cost in the hours it served.
-            window_saved = data.cents(float(gain) * prompt * price.per_token)
-            usd = data.monthly(window_saved, ctx)
-            share = _frac(price.share)
-            measured, source = True, "measured phase times"
-            arithmetic = (
-                f"${data.cents(price.prefill_usd)} of prefill / {price.computed:,} prompt"
-                f" tokens computed in {price.hours} served hours = ${price.per_million:.4f}"
-                f" per 1M; ({expected} expected - {current} current hit rate) x {prompt:,}"
-                f" prompt tokens x ${price.per_million:.4f} per 1M = "
-                + data.monthly_arithmetic(window_saved, ctx)
-            )
-            facts += (
-                f", and each prompt token it computes costs ${price.per_million:,.2f} per"
-                " million in prefill"
-            )
+            window_saved = cents(float(gain) * s.prompt * inputs.price.per_token)
+            usd, share, measured = monthly(window_saved, ctx), _frac(inputs.price.share), True
         else:
-            prefill, measured = self._prefill_share(dep, rows, avg_prompt, avg_gen)
-            source = "profiling sweep" if measured else "token mix model"
+            prefill, measured = prefill_share(inputs.sweep, rows, s.avg_prompt, s.avg_gen)
             share = _frac(prefill)
-            usd = data.cents(window_usd * DAYS_PER_MONTH / ctx.days * share * gain)
-            arithmetic = (
-                f"${data.cents(window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
-                f" x {share} prefill share x ({expected} expected - {current} current hit rate)"
-                f" = ${usd} per month"
-            )
-            facts += f", and prefill is about {_pct(share)} of its GPU time"
+            usd = cents(inputs.window_usd * DAYS_PER_MONTH / ctx.days * share * gain)
         if usd <= 0:
             return None
         full = len(rows) >= self.full_share * ctx.days * 24
-        confidence, why = self._confidence(settings, off, measured, full)
-        if off:
-            title = f"Enable prefix caching on {dep.name}"
-            how = HOW_TO_ENABLE[ServerKind(dep.server_kind)]
-            action = f"{title} ({how}): {facts}."
-        elif replicas > 1:
-            title = f"Route {dep.name} by prompt prefix"
-            action = (
-                f"Route {dep.name}'s requests to its {replicas} replicas by prompt prefix"
-                f" (session affinity): its prefix cache hit {_pct(current)} of prompt tokens"
-                f" where {_pct(expected)} should hit; {facts}."
-            )
-        else:
-            title = f"Give {dep.name} a larger prefix cache"
-            action = (
-                f"Give {dep.name} more GPU memory for its KV cache so shared prefixes stay"
-                f" cached: its prefix cache hit {_pct(current)} of prompt tokens where"
-                f" {_pct(expected)} should hit; {facts}."
-            )
+        return PrefixDecision(off, s, expected, current, share, measured, window_saved, usd, full)
+
+    def explain(self, inputs: PrefixInputs, decision: PrefixDecision) -> Finding:
+        dep, d, s = inputs.deployment, decision, decision.served
+        arithmetic, facts = self._arithmetic(inputs, d)
+        title, action = self._title_action(inputs, d, facts)
+        confidence, why = self._confidence(inputs.settings, d.off, d.measured, d.full)
+        price = inputs.price
         return Finding(
             key=f"deployment:{dep.pk}",
             title=title,
             action=action,
-            monthly_saving_usd=usd,
+            monthly_saving_usd=d.usd,
             arithmetic=arithmetic,
             confidence=confidence,
             evidence={
-                "case": "disabled" if off else "low_hit_rate",
+                "case": "disabled" if d.off else "low_hit_rate",
                 "server_kind": dep.server_kind,
-                "replicas": replicas,
-                "hours": len(rows),
-                "requests": requests,
-                "avg_prompt_tokens": round(avg_prompt, 1),
-                "avg_generated_tokens": round(avg_gen, 1),
-                "shared_prefix_tokens": shared,
-                "prefix_cache_queries": queries,
-                "prefix_cache_hits": hits,
-                "expected_hit_fraction": float(expected),
-                "current_hit_rate": float(current),
-                "prefill_share": float(share),
-                "prefill_share_from": source,
+                "replicas": inputs.replicas,
+                "hours": len(inputs.rows),
+                "requests": s.requests,
+                "avg_prompt_tokens": round(s.avg_prompt, 1),
+                "avg_generated_tokens": round(s.avg_gen, 1),
+                "shared_prefix_tokens": inputs.settings.shared_prefix_tokens,
+                "prefix_cache_queries": s.queries,
+                "prefix_cache_hits": s.hits,
+                "expected_hit_fraction": float(d.expected),
+                "current_hit_rate": float(d.current),
+                "prefill_share": float(d.share),
+                "prefill_share_from": self._source(d, price),
                 "prefill_usd_per_1m_computed_prompt": (
                     None if price is None else round(price.per_million, 6)
                 ),
                 "measured_hours": None if price is None else price.hours,
-                "window_usd": str(window_usd),
+                "window_usd": str(inputs.window_usd),
                 "confidence_reason": why,
-                "chart": self._chart(rows, off, expected),
+                "chart": self._chart(inputs.rows, d.off, d.expected),
             },
             deployment_id=dep.pk,
             node_id=dep.node_id,
         )
 
-    def _prefill_prices(self, ctx: Context, ids: list[int]) -> dict[int, PrefillPrice]:
-        """Per deployment, prefill $ per prompt token computed over its served hours whose
-        phase split was measured; none where fewer than `min_hours` were."""
-        series = deployment_economics_series(ctx.start, ctx.end, 3600, ids)
-        out: dict[int, PrefillPrice] = {}
-        for dep_id, hours in series.items():
-            measured = [
-                f
-                for f in hours.values()
-                if f.prompt_tokens > f.cache_hits and f.bases and MODEL not in f.bases
-            ]
-            if len(measured) < self.min_hours:
-                continue
-            # Active dollars only: the idle-held part of an hour computed no prompt.
-            prefill = sum(f.active_prefill_usd for f in measured)
-            cost = sum(float(f.cost_usd - f.idle_held_usd) for f in measured)
-            computed = sum(f.prompt_tokens - f.cache_hits for f in measured)
-            if prefill > 0 and cost > 0:
-                out[dep_id] = PrefillPrice(prefill, computed, len(measured), prefill / cost)
-        return out
+    @staticmethod
+    def _source(d: PrefixDecision, price: PrefillPrice | None) -> str:
+        if price is not None:
+            return "measured phase times"
+        return "profiling sweep" if d.measured else "token mix model"
 
-    def _prefill_share(
-        self, dep: Deployment, rows: list[InferenceRollup], avg_prompt: float, avg_gen: float
-    ) -> tuple[float, bool]:
-        """The share of a served request's GPU time spent in prefill, and whether a
-        sweep measured it."""
-        found = data.latest_profiling(dep.pk)
-        points = [r for r in results_ok(found[1]) if r.ttft_ms] if found else []
-        if points:
-            load = load_of(rows) or ServedLoad(avg_prompt, avg_gen, 0.0)
-            # Without a concurrency (no e2e histogram) every batch size is as near.
-            if load.concurrency:
-                nearest = min(distance(r, load) for r in points)
-                near = [r for r in points if distance(r, load) == nearest]
-            else:
-                nearest_shape = min(distance(r, load)[0] for r in points)
-                near = [r for r in points if distance(r, load)[0] == nearest_shape]
-            shares = []
-            for r in near:
-                if not r.prompt_len:
-                    continue  # only the ORM can store one; the API refuses it
-                # One request at the sweep's batch: its prompt's prefill (TTFT per
-                # prompt token, at the served prompt length) against its decode steps.
-                prefill = avg_prompt * (r.ttft_ms or 0.0) / r.prompt_len
-                decode = max(avg_gen - 1, 0.0) * (r.itl_ms or 0.0)
-                if prefill + decode > 0:
-                    shares.append(prefill / (prefill + decode))
-            if shares:
-                return median(shares), True
-        return avg_prompt / (avg_prompt + PREFILL_COST_RATIO * avg_gen), False
+    def _arithmetic(self, inputs: PrefixInputs, d: PrefixDecision) -> tuple[str, str]:
+        """The arithmetic of the saving, and the facts the action states."""
+        ctx, s, price = inputs.ctx, d.served, inputs.price
+        shared = inputs.settings.shared_prefix_tokens or 0
+        facts = (
+            f"its prompts average {s.avg_prompt:,.0f} tokens, of which a {shared:,}-token prefix"
+            " is shared"
+        )
+        if price is not None and d.window_saved is not None:
+            arithmetic = (
+                f"${cents(price.prefill_usd)} of prefill / {price.computed:,} prompt"
+                f" tokens computed in {price.hours} served hours = ${price.per_million:.4f}"
+                f" per 1M; ({d.expected} expected - {d.current} current hit rate) x {s.prompt:,}"
+                f" prompt tokens x ${price.per_million:.4f} per 1M = "
+                + monthly_arithmetic(d.window_saved, ctx)
+            )
+            facts += (
+                f", and each prompt token it computes costs ${price.per_million:,.2f} per"
+                " million in prefill"
+            )
+            return arithmetic, facts
+        arithmetic = (
+            f"${cents(inputs.window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
+            f" x {d.share} prefill share x ({d.expected} expected - {d.current} current hit"
+            f" rate) = ${d.usd} per month"
+        )
+        return arithmetic, facts + f", and prefill is about {_pct(d.share)} of its GPU time"
+
+    def _title_action(self, inputs: PrefixInputs, d: PrefixDecision, facts: str) -> tuple[str, str]:
+        dep = inputs.deployment
+        if d.off:
+            title = f"Enable prefix caching on {dep.name}"
+            how = HOW_TO_ENABLE[ServerKind(dep.server_kind)]
+            return title, f"{title} ({how}): {facts}."
+        hit = (
+            f"its prefix cache hit {_pct(d.current)} of prompt tokens where"
+            f" {_pct(d.expected)} should hit; {facts}."
+        )
+        if inputs.replicas > 1:
+            return f"Route {dep.name} by prompt prefix", (
+                f"Route {dep.name}'s requests to its {inputs.replicas} replicas by prompt prefix"
+                f" (session affinity): {hit}"
+            )
+        return f"Give {dep.name} a larger prefix cache", (
+            f"Give {dep.name} more GPU memory for its KV cache so shared prefixes stay"
+            f" cached: {hit}"
+        )
 
     def _confidence(
         self, settings: DeploymentSettings, off: bool, measured: bool, full: bool
@@ -324,11 +354,13 @@ class PrefixCaching(Rule):
         confidence = Confidence.MEDIUM if len(reasons) == 1 else Confidence.LOW
         return confidence, "; ".join(reasons)
 
-    def _chart(self, rows: list[InferenceRollup], off: bool, expected: Decimal) -> dict[str, Any]:
+    def _chart(
+        self, rows: Sequence[InferenceRollup], off: bool, expected: Decimal
+    ) -> dict[str, Any]:
         x = [r.bucket for r in rows]
         if off:
             prompt = [r.prompt_tokens / r.present_s if r.present_s else None for r in rows]
-            return data.chart(
+            return chart(
                 "Prompt tokens/s, hourly, and the share a prefix cache would skip",
                 x,
                 [
@@ -341,7 +373,7 @@ class PrefixCaching(Rule):
             100.0 * r.prefix_cache_hits / r.prefix_cache_queries if r.prefix_cache_queries else None
             for r in rows
         ]
-        return data.chart(
+        return chart(
             "Prefix cache hit rate, hourly",
             x,
             [("hit rate", rate)],

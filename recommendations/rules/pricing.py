@@ -2,129 +2,24 @@
 price, and work that may be interrupted costs less on spot capacity."""
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Sum
 
-from collectors.models import Deployment, DeploymentSettings, Gpu
-from costs.choices import NodePricingKind, PricingKind
-from costs.gpu_models import canonical_model
-from costs.models import CostRecord, NodePrice, PriceBookEntry
+from collectors.models import Deployment, DeploymentSettings
+from costs.choices import PricingKind
+from costs.models import CostRecord
 from recommendations.choices import Confidence
+from recommendations.explain.chart import chart
+from recommendations.explain.money import cents, monthly, monthly_arithmetic, unit_price
+from recommendations.inputs.prices import GpuWindow, Prices, gpu_windows, hourly_cost, util_hours
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.data import cents, chart, monthly, monthly_arithmetic
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
-
-
-@dataclass(frozen=True)
-class _GpuWindow:
-    """One GPU over the window as its cost records tell it."""
-
-    pk: int
-    name: str
-    node_id: int
-    node_name: str
-    model: str
-    gpu_hours: float
-    rate: Decimal
-    # A MIG instance's share of its GPU: its GPU-hours are that share of its hours.
-    fraction: float = 1.0
-
-    @property
-    def hours(self) -> float:
-        """Hours the device was present (a MIG instance's hours, not its GPU-hours)."""
-        return self.gpu_hours / self.fraction
-
-
-class _Prices:
-    """Book prices by kind and each node's pricing kind, valid on one day. PriceList
-    only prices a GPU under its node's own kind; these rules ask what another kind
-    would cost, so they read the book the same way (latest valid_from on or before)."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-        self._book: dict[tuple[str, str], Decimal] = {}
-        for entry in PriceBookEntry.objects.filter(valid_from__lte=day).order_by("valid_from"):
-            self._book[(entry.gpu_model, entry.kind)] = entry.usd_per_gpu_hour
-        self._kinds: dict[int, str] = {}
-        for price in NodePrice.objects.filter(valid_from__lte=day).order_by("valid_from"):
-            self._kinds[price.node_id] = price.kind
-
-    def on_demand(self, node_id: int) -> bool:
-        return self._kinds.get(node_id, NodePricingKind.ON_DEMAND) == NodePricingKind.ON_DEMAND
-
-    def price(self, model: str, kind: str) -> Decimal | None:
-        return self._book.get((model, kind))
-
-
-def _gpu_windows(ctx: Context, ids: Iterable[int] | None = None) -> list[_GpuWindow]:
-    """GPUs costed in the window with their GPU-hours and the rate last charged."""
-    records = CostRecord.objects.filter(hour__gte=ctx.start, hour__lt=ctx.end)
-    if ids is not None:
-        records = records.filter(gpu_id__in=list(ids))
-    hours = dict(records.values("gpu").annotate(h=Sum("gpu_hours")).values_list("gpu", "h"))
-    latest = (
-        records.filter(gpu=OuterRef("pk"), priced=True)
-        .order_by("-hour")
-        .values("rate_usd_per_hour")[:1]
-    )
-    gpus = Gpu.objects.filter(pk__in=hours).select_related("node").annotate(rate=Subquery(latest))
-    return [
-        _GpuWindow(
-            g.pk,
-            str(g),
-            g.node_id,
-            g.node.name,
-            canonical_model(g.model_name) or g.model_name,
-            hours[g.pk] or 0.0,
-            Decimal(g.rate),
-            g.gpu_fraction,
-        )
-        for g in gpus
-        if g.rate is not None
-    ]
-
-
-def _util_hours(ctx: Context, ids: list[int], busy_pct: float) -> dict[int, tuple[int, int]]:
-    """(hours at or over busy_pct average utilization, hours with utilization) per GPU."""
-    rows = (
-        GpuRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=ctx.start, bucket__lt=ctx.end, gpu_id__in=ids
-        )
-        .values("gpu")
-        .annotate(
-            seen=Count("id", filter=Q(util_n__gt=0)),
-            busy=Count("id", filter=Q(util_n__gt=0, util_sum__gte=F("util_n") * busy_pct)),
-        )
-    )
-    return {r["gpu"]: (r["busy"], r["seen"]) for r in rows}
-
-
-def _hourly(
-    ctx: Context, records: Any, scale: dict[int, Decimal] | None = None
-) -> dict[datetime, tuple[float, Decimal]]:
-    """Per hour: GPU-hours (or, given `scale`, $ scaled per GPU) and $, of `records`."""
-    out: dict[datetime, tuple[float, Decimal]] = {}
-    rows = (
-        records.filter(hour__gte=ctx.start, hour__lt=ctx.end)
-        .values("hour", "gpu")
-        .annotate(h=Sum("gpu_hours"), usd=Sum("usd"))
-    )
-    for row in rows:
-        first, usd = out.get(row["hour"], (0.0, Decimal(0)))
-        part = float(row["usd"] * scale[row["gpu"]]) if scale else row["h"]
-        out[row["hour"]] = (round(first + part, 6), usd + row["usd"])
-    return out
 
 
 def _spot_rates(
-    by_gpu: dict[int, Decimal], gpus: dict[int, _GpuWindow], prices: _Prices
+    by_gpu: dict[int, Decimal], gpus: dict[int, GpuWindow], prices: Prices
 ) -> dict[int, tuple[Decimal, Decimal]] | None:
     """(on-demand rate, spot price) of each GPU the deployment ran on, or None where
     one is not on-demand or has no cheaper spot price: a move of part of it is not
@@ -146,12 +41,6 @@ _NONE = (0.0, Decimal(0))
 
 def _hours(ctx: Context) -> list[datetime]:
     return [ctx.start + timedelta(hours=h) for h in range(ctx.days * 24)]
-
-
-def _price(value: Decimal) -> str:
-    """$ per GPU-hour: to the cent, or to the book's 4 places where it has them."""
-    exact = value.quantize(Decimal("0.0001")).normalize()
-    return str(cents(value)) if exact == cents(value) else f"{exact:f}"
 
 
 def _num(value: Decimal) -> str:
@@ -179,24 +68,24 @@ class Pricing(Rule):
     full_share = 0.9
 
     def evaluate(self, ctx: Context) -> list[Finding]:
-        prices = _Prices(ctx.end.date())
+        prices = Prices(ctx.end.date())
         spot = self._spot(ctx, prices)
         on_spot = {gpu for finding in spot for gpu in finding.evidence["gpu_ids"]}
         return self._reserved(ctx, prices, on_spot) + spot
 
-    def _reserved(self, ctx: Context, prices: _Prices, on_spot: set[int]) -> list[Finding]:
+    def _reserved(self, ctx: Context, prices: Prices, on_spot: set[int]) -> list[Finding]:
         window_hours = ctx.days * 24
         reserved: dict[int, Decimal] = {}
         candidates = []
-        for g in _gpu_windows(ctx):
+        for g in gpu_windows(ctx):
             price = prices.price(g.model, PricingKind.RESERVED)
             if price is None or g.rate <= price or not prices.on_demand(g.node_id):
                 continue
             if g.hours >= self.present_share * window_hours:
                 reserved[g.pk] = price
                 candidates.append(g)
-        util = _util_hours(ctx, [g.pk for g in candidates], self.busy_pct)
-        by_node: dict[int, list[_GpuWindow]] = defaultdict(list)
+        util = util_hours(ctx, [g.pk for g in candidates], self.busy_pct)
+        by_node: dict[int, list[GpuWindow]] = defaultdict(list)
         left_out: dict[int, list[str]] = defaultdict(list)
         for g in candidates:
             busy, seen = util.get(g.pk, (0, 0))
@@ -213,7 +102,7 @@ class Pricing(Rule):
                 by_node[g.node_id].append(g)
         findings = []
         for node_id, gpus in by_node.items():
-            hourly = _hourly(ctx, CostRecord.objects.filter(gpu_id__in=[g.pk for g in gpus]))
+            hourly = hourly_cost(ctx, CostRecord.objects.filter(gpu_id__in=[g.pk for g in gpus]))
             full = all(util[g.pk][1] >= self.full_share * window_hours for g in gpus)
             findings.append(
                 self._reserved_finding(ctx, prices, gpus, reserved, left_out[node_id], hourly, full)
@@ -223,25 +112,25 @@ class Pricing(Rule):
     def _reserved_finding(
         self,
         ctx: Context,
-        prices: _Prices,
-        gpus: list[_GpuWindow],
+        prices: Prices,
+        gpus: list[GpuWindow],
         reserved: dict[int, Decimal],
         left_out: list[str],
         hourly: dict[datetime, tuple[float, Decimal]],
         full: bool,
     ) -> Finding:
-        groups: dict[tuple[str, Decimal, Decimal], list[_GpuWindow]] = defaultdict(list)
+        groups: dict[tuple[str, Decimal, Decimal], list[GpuWindow]] = defaultdict(list)
         for g in gpus:
             groups[(g.model, g.rate, reserved[g.pk])].append(g)
         terms, parts, saving = [], [], Decimal(0)
         for (model, rate, price), members in groups.items():
             hours = Decimal(str(round(sum(g.gpu_hours for g in members), 6)))
             saving += hours * (rate - price)
-            terms.append(f"{_num(hours)} GPU-hours x (${_price(rate)} - ${_price(price)})")
+            terms.append(f"{_num(hours)} GPU-hours x (${unit_price(rate)} - ${unit_price(price)})")
             parts.append(
                 (
                     f"{len(members)} {model} GPU{'s' if len(members) > 1 else ''}",
-                    f"${_price(price)} instead of ${_price(rate)} per GPU-hour",
+                    f"${unit_price(price)} instead of ${unit_price(rate)} per GPU-hour",
                 )
             )
         saving = cents(saving)
@@ -290,7 +179,7 @@ class Pricing(Rule):
             node_id=gpus[0].node_id,
         )
 
-    def _spot(self, ctx: Context, prices: _Prices) -> list[Finding]:
+    def _spot(self, ctx: Context, prices: Prices) -> list[Finding]:
         interruptible = DeploymentSettings.objects.filter(interruptible=True).select_related(
             "deployment"
         )
@@ -306,14 +195,14 @@ class Pricing(Rule):
         )
         for row in rows:
             shares[row["deployment"]][row["gpu"]] = row["usd"] or Decimal(0)
-        gpus = {g.pk: g for g in _gpu_windows(ctx, {gpu for s in shares.values() for gpu in s})}
+        gpus = {g.pk: g for g in gpu_windows(ctx, {gpu for s in shares.values() for gpu in s})}
         findings = []
         for dep_id, by_gpu in shares.items():
             rates = _spot_rates(by_gpu, gpus, prices)
             if rates is None or not sum(by_gpu.values()):
                 continue
             scale = {gpu: spot / rate for gpu, (rate, spot) in rates.items()}
-            hourly = _hourly(ctx, window.filter(deployment_id=dep_id), scale)
+            hourly = hourly_cost(ctx, window.filter(deployment_id=dep_id), scale)
             if len(hourly) < self.min_hours:
                 continue
             findings.append(
@@ -327,7 +216,7 @@ class Pricing(Rule):
         dep: Deployment,
         by_gpu: dict[int, Decimal],
         rates: dict[int, tuple[Decimal, Decimal]],
-        gpus: dict[int, _GpuWindow],
+        gpus: dict[int, GpuWindow],
         hourly: dict[datetime, tuple[float, Decimal]],
     ) -> Finding:
         groups: dict[tuple[str, Decimal, Decimal], Decimal] = defaultdict(Decimal)
@@ -336,9 +225,9 @@ class Pricing(Rule):
         terms, prices, saving = [], [], Decimal(0)
         for (model, rate, spot_rate), usd in groups.items():
             saving += usd * (1 - spot_rate / rate)
-            terms.append(f"${cents(usd)} x (1 - ${_price(spot_rate)} / ${_price(rate)})")
+            terms.append(f"${cents(usd)} x (1 - ${unit_price(spot_rate)} / ${unit_price(rate)})")
             per = f"per {model} GPU-hour" if len(groups) > 1 else "per GPU-hour"
-            prices.append(f"${_price(spot_rate)} instead of ${_price(rate)} {per}")
+            prices.append(f"${unit_price(spot_rate)} instead of ${unit_price(rate)} {per}")
         saving = cents(saving)
         cost = cents(sum(by_gpu.values()))
         full = len(hourly) >= self.full_share * ctx.days * 24

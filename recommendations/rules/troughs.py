@@ -5,20 +5,15 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from costs.models import CostRecord
-from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.choices import Confidence
+from inferscope.lib.money import DAYS_PER_MONTH
+from recommendations.explain.chart import chart
+from recommendations.explain.money import cents
+from recommendations.explain.words import plural, rate
+from recommendations.inputs.capacity import Capacity, capacity
+from recommendations.inputs.replicas import HEADROOM, Service, load_services, replicas_needed
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
-from recommendations.rules.capacity import Capacity, capacity
-from recommendations.rules.data import cents, chart
-from recommendations.rules.replicas import (
-    HEADROOM,
-    Service,
-    load_services,
-    plural,
-    rate,
-    replicas_needed,
-)
 
 DAY_S = 86400
 

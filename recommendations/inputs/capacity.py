@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.models import Gpu, settings_for
+from telemetry.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
-from recommendations.rules.base import Context
-from recommendations.rules.data import latency_ms, latest_profiling, tokens_per_s
-from recommendations.rules.live import live_estimates, live_evidence, live_words
-from recommendations.rules.replicas import Service, gpu_key, rate
-from telemetry.models import InferenceRollup
+from recommendations.context import Context
+from recommendations.explain.words import rate
+from recommendations.inputs.live import live_estimates, live_evidence, live_words
+from recommendations.inputs.replicas import Service, gpu_key
+from recommendations.inputs.window import latency_ms, latest_profiling, tokens_per_s
 
 
 @dataclass(frozen=True)

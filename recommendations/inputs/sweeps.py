@@ -1,24 +1,21 @@
-"""What the precision and kernels rules share: a deployment's served setting held
-against the points of its latest profiling sweep that differ from it on one axis."""
+"""What the precision and kernels rules read: a deployment's served setting held
+against the points of its latest profiling sweep that differ from it on one axis,
+and the load it served over the window."""
 
 import math
-from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import median
 from typing import Any
 
-from collectors.models import Deployment, DeploymentSettings, settings_for
+from collectors.models import DeploymentSettings
 from costs.models import CostRecord
-from inferscope.lib.money import DAYS_PER_MONTH
-from profiling.choices import JobStatus
+from telemetry.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
-from recommendations.choices import Confidence
-from recommendations.rules import data
-from recommendations.rules.base import Context, Finding, Rule
-from telemetry.models import InferenceRollup
+from recommendations.context import Context
+from recommendations.inputs.window import Sweep, hourly_traffic
 
 Setting = tuple[Any, ...]  # the values of a rule's axis, ("bf16", "none") or ("flash", True)
 Group = tuple[int, int, int, Setting]  # prompt_len, gen_len, batch_size, the other axis
@@ -84,18 +81,18 @@ class ServedLoad:
         }
 
 
-def _value(obj: Any, axis_fields: Sequence[str]) -> Setting:
+def setting_of(obj: Any, axis_fields: Sequence[str]) -> Setting:
     return tuple(getattr(obj, f) for f in axis_fields)
 
 
-def _known(values: Setting) -> bool:
+def known(values: Setting) -> bool:
     return all(v is not None and v != "" for v in values)
 
 
 def served_load(ctx: Context, deployment_id: int) -> ServedLoad | None:
     """Average request shape and concurrency over the window. Concurrency is Little's
     law: seconds spent inside requests (the e2e histogram's sum) per second present."""
-    return load_of(data.hourly_traffic(ctx, [deployment_id]).get(deployment_id, []))
+    return load_of(hourly_traffic(ctx, [deployment_id]).get(deployment_id, []))
 
 
 def load_of(rows: Sequence[InferenceRollup]) -> ServedLoad | None:
@@ -123,13 +120,14 @@ def distance(r: ProfilingResult, load: ServedLoad) -> tuple[float, float]:
 
 
 def compare(
-    deployment: Deployment,
+    sweep: Sweep | None,
     settings: DeploymentSettings,
     axis: Axis,
     load: ServedLoad | None,
     min_speedup: Decimal,
 ) -> Comparison | None:
     """The best other setting on `axis` in the deployment's latest sweep, or None.
+    Pure: every figure comes from the arguments.
 
     Points compare only within one (prompt_len, gen_len, batch_size) and with the
     other axis equal; the proposed point must meet the deployment's ITL and TTFT
@@ -138,17 +136,16 @@ def compare(
     and compute-bound at large ones), best setting there; without one, the
     setting with the highest median ratio over its pairs.
     """
-    current = _value(settings, axis.fields)
-    if not _known(current):
+    current = setting_of(settings, axis.fields)
+    if not known(current):
         return None
-    found = data.latest_profiling(deployment.pk)
-    if found is None:
+    if sweep is None:
         return None
-    job, results = found
+    job, results = sweep
     points = [r for r in results_ok(results) if r.tokens_per_s]
     # Hold the other axis at what is served where the sweep measured that; a sweep
     # run with other defaults still shows the ratio between settings on this axis.
-    others = _value(settings, axis.others)
+    others = setting_of(settings, axis.others)
     matching = [
         r
         for r in points
@@ -159,15 +156,15 @@ def compare(
     points = matching or points
     groups: dict[Group, list[ProfilingResult]] = {}
     for r in points:
-        key = (r.prompt_len, r.gen_len, r.batch_size, _value(r, axis.others))
+        key = (r.prompt_len, r.gen_len, r.batch_size, setting_of(r, axis.others))
         groups.setdefault(key, []).append(r)
     pairs: list[Pair] = []
     for members in groups.values():
-        now = [r for r in members if _value(r, axis.fields) == current]
+        now = [r for r in members if setting_of(r, axis.fields) == current]
         if not now:
             continue
         for r in members:
-            if _value(r, axis.fields) != current and _meets(r, settings):
+            if setting_of(r, axis.fields) != current and _meets(r, settings):
                 pairs.append(Pair(now[0], r))
     if not pairs:
         return None
@@ -175,13 +172,13 @@ def compare(
     speedup = Decimal(str(round(ratio, 2)))
     if speedup < min_speedup:
         return None
-    proposed = _value(pair.proposed, axis.fields)
+    proposed = setting_of(pair.proposed, axis.fields)
     return Comparison(
         job=job,
         current=current,
         proposed=proposed,
         pair=pair,
-        pairs=[p for p in pairs if _value(p.proposed, axis.fields) == proposed],
+        pairs=[p for p in pairs if setting_of(p.proposed, axis.fields) == proposed],
         speedup=speedup,
         how=how,
         results=points,
@@ -207,7 +204,7 @@ def _nearest(pairs: list[Pair], load: ServedLoad) -> tuple[Pair, float, str]:
 def _by_median(pairs: list[Pair], axis: Axis) -> tuple[Pair, float, str]:
     by_setting: dict[Setting, list[Pair]] = {}
     for p in pairs:
-        by_setting.setdefault(_value(p.proposed, axis.fields), []).append(p)
+        by_setting.setdefault(setting_of(p.proposed, axis.fields), []).append(p)
     medians = {s: median(p.ratio for p in ps) for s, ps in by_setting.items()}
     setting = max(medians, key=lambda s: medians[s])
     # Chart and quote the pair whose ratio is nearest the median.
@@ -224,132 +221,3 @@ def cost_hours(ctx: Context, deployment_id: int) -> int:
         .distinct()
         .count()
     )
-
-
-def saving(window_usd: Decimal, ctx: Context, speedup: Decimal) -> tuple[Decimal, str]:
-    """The same tokens on 1/N of the GPU time: cost x (1 - 1/N), per month."""
-    usd = data.cents(window_usd * DAYS_PER_MONTH / ctx.days * (1 - 1 / speedup))
-    text = (
-        f"${data.cents(window_usd)} over {ctx.days} days x {DAYS_PER_MONTH} / {ctx.days}"
-        f" x (1 - 1/{speedup_text(speedup)}) = ${usd} per month"
-    )
-    return usd, text
-
-
-def speedup_text(speedup: Decimal) -> str:
-    return format(float(speedup), "g")
-
-
-def latency_text(r: ProfilingResult, settings: DeploymentSettings) -> str:
-    return (
-        f"ITL {r.itl_ms:.0f} ms (p95 target {settings.slo_itl_ms:g} ms)"
-        f" and TTFT {r.ttft_ms:.0f} ms (target {settings.slo_ttft_ms:g} ms)"
-    )
-
-
-def sweep_chart(c: Comparison, axis: Axis, label: Callable[[Setting], str]) -> dict[str, Any]:
-    """Tokens/s by batch size for the served and the proposed setting, at the shape
-    (and other-axis setting) where N was read."""
-    shape = (c.pair.current.prompt_len, c.pair.current.gen_len)
-    other = _value(c.pair.current, axis.others)
-    lines: dict[Setting, dict[int, float | None]] = {c.current: {}, c.proposed: {}}
-    for r in c.results:
-        setting = _value(r, axis.fields)
-        if (
-            (r.prompt_len, r.gen_len) == shape
-            and _value(r, axis.others) == other
-            and setting in lines
-        ):
-            lines[setting][r.batch_size] = r.tokens_per_s
-    batches = sorted({b for line in lines.values() for b in line})
-    return data.chart(
-        f"Tokens/s by batch size, prompt {shape[0]} / generate {shape[1]} tokens",
-        batches,
-        [
-            (
-                f"{label(s)} ({'now' if s == c.current else 'proposed'})",
-                [ys.get(b) for b in batches],
-            )
-            for s, ys in lines.items()
-        ],
-        y_title="tokens/s",
-        x_title="batch size",
-    )
-
-
-class SweepRule(Rule):
-    """Shared by the precision and kernels rules: the loop over profiled deployments,
-    the saving and the evidence; a subclass names its axis and words the finding."""
-
-    axis: Axis
-    min_speedup = Decimal("1.1")
-    min_cost_hours = 24
-    full_share = 0.9
-
-    @abstractmethod
-    def label(self, setting: Setting) -> str: ...
-
-    @abstractmethod
-    def title(self, deployment: Deployment, c: Comparison) -> str: ...
-
-    @abstractmethod
-    def action(
-        self, deployment: Deployment, c: Comparison, settings: DeploymentSettings
-    ) -> str: ...
-
-    @abstractmethod
-    def confidence(self, c: Comparison, full_week: bool) -> tuple[Confidence, str]: ...
-
-    def evaluate(self, ctx: Context) -> list[Finding]:
-        profiled = (
-            Deployment.objects.filter(profiling_jobs__status=JobStatus.DONE)
-            .distinct()
-            .select_related("node", "settings")
-        )
-        return [f for dep in profiled if (f := self._finding(ctx, dep)) is not None]
-
-    def _finding(self, ctx: Context, dep: Deployment) -> Finding | None:
-        settings = settings_for(dep)
-        if not _known(_value(settings, self.axis.fields)):
-            return None
-        window_usd = data.deployment_costs(ctx, [dep.pk]).get(dep.pk) or Decimal(0)
-        hours = cost_hours(ctx, dep.pk)
-        if window_usd <= 0 or hours < self.min_cost_hours:
-            return None
-        load = served_load(ctx, dep.pk)
-        c = compare(dep, settings, self.axis, load, self.min_speedup)
-        if c is None:
-            return None
-        usd, arithmetic = saving(window_usd, ctx, c.speedup)
-        if usd <= 0:
-            return None
-        confidence, why = self.confidence(c, hours >= self.full_share * ctx.days * 24)
-        return Finding(
-            key=f"deployment:{dep.pk}",
-            title=self.title(dep, c),
-            action=self.action(dep, c, settings),
-            monthly_saving_usd=usd,
-            arithmetic=arithmetic,
-            confidence=confidence,
-            evidence={
-                "current": self.label(c.current),
-                "proposed": self.label(c.proposed),
-                "profiling_job": c.job.pk,
-                "gpu_model": c.job.gpu_model,
-                "speedup": float(c.speedup),
-                "speedup_from": c.how,
-                "pair": c.pair.as_dict(),
-                "pairs": [p.as_dict() for p in c.pairs],
-                "proposed_itl_ms": c.pair.proposed.itl_ms,
-                "proposed_ttft_ms": c.pair.proposed.ttft_ms,
-                "slo_itl_ms": settings.slo_itl_ms,
-                "slo_ttft_ms": settings.slo_ttft_ms,
-                "served_load": None if load is None else load.as_dict(),
-                "window_usd": str(window_usd),
-                "cost_hours": hours,
-                "confidence_reason": why,
-                "chart": sweep_chart(c, self.axis, self.label),
-            },
-            deployment_id=dep.pk,
-            node_id=dep.node_id,
-        )

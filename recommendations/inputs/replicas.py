@@ -8,13 +8,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from collectors.models import Deployment, Gpu, settings_for
 from costs.gpu_models import canonical_model
-from recommendations.rules.base import Context
-from recommendations.rules.data import chart, deployment_gpus, hourly_traffic, tokens_per_s
 from telemetry.models import InferenceRollup
+from recommendations.context import Context
+from recommendations.inputs.window import deployment_gpus, hourly_traffic, tokens_per_s
 
 HEADROOM = 0.3
 
@@ -22,15 +21,6 @@ HEADROOM = 0.3
 def gpu_key(name: str) -> str:
     """GPUs compare by canonical model, or by the reported name where there is none."""
     return canonical_model(name) or name.strip()
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def rate(tokens_s: float) -> str:
-    """1,200 / 35 / 0.42: whole tokens per second unless that would read 0."""
-    return f"{tokens_s:,.0f}" if tokens_s >= 10 else f"{tokens_s:.2g}"
 
 
 def p95(values: Sequence[float]) -> float:
@@ -120,16 +110,3 @@ def load_services(ctx: Context) -> list[Service]:
             )
         )
     return services
-
-
-def demand_chart(
-    service: Service, hourly: dict[datetime, float], demand: float, what: str, carries: float
-) -> dict[str, Any]:
-    """The service's hourly tokens/s against its p95 hour and what `what` carries."""
-    return chart(
-        f"{service.name}: hourly demand vs {what}",
-        list(hourly),
-        [("tokens/s", [round(v, 3) for v in hourly.values()])],
-        "tokens/s",
-        lines=[("p95 hour", round(demand, 3)), (f"capacity of {what}", carries)],
-    )
