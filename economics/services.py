@@ -12,6 +12,7 @@ from costs import histograms
 from costs.choices import Resolution
 from costs.models import InferenceRollup
 from economics import headroom
+from economics.knee_types import knee_json
 from economics.models import CapacityEstimate
 from inferscope.lib.sql import as_datetime, from_json, param
 
@@ -84,13 +85,15 @@ def capacity_estimate_update(
             "binding_metric": knee.binding,
             "current_rps": current,
             "peak_rps": peak,
-            "detail": {
-                "targets_s": targets,
-                "bins": [b.as_json() for b in knee.bins],
-                "per_metric": knee.per_metric,
-                "busiest_rps": knee.busiest_rps,
-                "tokens_per_request": knee.tokens_per_request,
-            },
+            "detail": knee_json(
+                {
+                    "targets_s": targets,
+                    "bins": [b.as_json() for b in knee.bins],
+                    "per_metric": knee.per_metric,
+                    "busiest_rps": knee.busiest_rps,
+                    "tokens_per_request": knee.tokens_per_request,
+                }
+            ),
         },
     )
     return estimate
