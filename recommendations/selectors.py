@@ -55,7 +55,8 @@ class MeasuredSaving:
 def _entity_costs(rec: Recommendation) -> QuerySet[CostRecord] | None:
     """The cost records of what the recommendation is about: the deployments it
     names (a service's replicas), else its deployment, GPU or node."""
-    ids = rec.evidence.get("deployment_ids") if isinstance(rec.evidence, dict) else None
+    evidence = rec.evidence_record()
+    ids = evidence.deployment_ids if evidence is not None else []
     if ids:
         return CostRecord.objects.filter(deployment_id__in=ids)
     if rec.deployment_id:

@@ -9,6 +9,7 @@ record as unreadable instead of failing.
 """
 
 import logging
+import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,7 +22,8 @@ __all__ = ["RecordError", "dump", "load"]
 
 
 class RecordError(ValueError):
-    """A record refused on write; `field` is its dotted path ("" for the whole)."""
+    """A record refused on write; `field` is its dotted path ("" for the whole;
+    msgspec names a dict's key "[...]")."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)
@@ -33,8 +35,9 @@ def _split(exc: msgspec.ValidationError) -> tuple[str, str]:
     # msgspec says "Expected `int`, got `str` - at `$.points[0].batch_size`".
     text = str(exc)
     message, _, where = text.partition(" - at `")
-    path = where.rstrip("`").removeprefix("$").removeprefix(".")
-    return path, message
+    # As the API's other field errors name a list item: "points.0.batch_size".
+    path = re.sub(r"\[(\d+)\]", r".\1", where.rstrip("`").removeprefix("$"))
+    return path.removeprefix("."), message
 
 
 def dump(value: Any, kind: type[T], field: str = "") -> Any:
@@ -43,7 +46,7 @@ def dump(value: Any, kind: type[T], field: str = "") -> Any:
         record = msgspec.convert(value, kind)
     except msgspec.ValidationError as exc:
         path, message = _split(exc)
-        joined = ".".join(p for p in (field, path) if p).replace(".[", "[")
+        joined = ".".join(p for p in (field, path) if p)
         raise RecordError(joined, message) from None
     return msgspec.to_builtins(record)
 

@@ -36,8 +36,8 @@ def test_an_empty_or_partial_row_takes_the_defaults() -> None:
 @pytest.mark.parametrize(
     ("detail", "field"),
     [
-        ({"bins": [{"rps": -1.0}]}, "detail.bins[0].rps"),
-        ({"bins": [{"ttft": 0.1}]}, "detail.bins[0]"),
+        ({"bins": [{"rps": -1.0}]}, "detail.bins.0.rps"),
+        ({"bins": [{"ttft": 0.1}]}, "detail.bins.0"),
         (
             {"per_metric": {"ttft": {"fit": {"a": 1, "b": "x", "c": 2}}}},
             "detail.per_metric[...].fit.b",
