@@ -62,7 +62,8 @@ def capacity(
 def _sweep_gpu(job: ProfilingJob) -> str:
     if job.gpu_model:
         return job.gpu_model
-    name = str(job.device.get("name") or "") if job.device.get("type") == "cuda" else ""
+    device = job.device_record()
+    name = device.name if device is not None and device.type == "cuda" else ""
     return gpu_key(name) if name else ""
 
 
