@@ -12,8 +12,8 @@ from django import forms
 from django.http import QueryDict
 
 from collectors.models import Deployment, Node
-from dashboard.charts.points import devices_of, strings
 from profiling.models import ProfilingCapability
+from profiling.records import Capability
 from profiling.selectors import Shape
 from vocab.presets import PRESETS
 from vocab.sweeps import ATTENTIONS, DEVICES, DTYPES, QUANTS, SweepSpec
@@ -42,7 +42,10 @@ def _ints(values: Sequence[int]) -> str:
 
 def node_label(capability: ProfilingCapability) -> str:
     """The node and its devices; the table above the form lists the rest it allows."""
-    gpus = [name for name, _ in devices_of(capability.devices)]
+    allowed = capability.allowed()
+    if allowed is None:
+        return f"{capability.node.name} (unreadable capability)"
+    gpus = [name for name, _ in allowed.gpus]
     return f"{capability.node.name} ({f'{len(gpus)} × {gpus[0]}' if gpus else 'CPU only'})"
 
 
@@ -102,7 +105,7 @@ class ProfilingJobForm(forms.Form):
         node_field = self.fields["node"]
         assert isinstance(node_field, forms.ChoiceField)
         node_field.choices = [(str(c.node_id), node_label(c)) for c in capabilities]
-        allowed = {p for c in capabilities for p in strings(c.presets)}
+        allowed = {p for c in capabilities for p in (c.allowed() or Capability()).presets}
         preset_field = self.fields["preset"]
         assert isinstance(preset_field, forms.ChoiceField)
         preset_field.choices = [("", "— (use a model path)")] + [

@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from collectors.models import Agent, Deployment, Node
 from costs.pricing import PriceList
+from inferscope.lib.stored import RecordError, dump
 from profiling.choices import FINISHED, JobSource, JobStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S, QUEUE_TTL_S, REPORT_GRACE_S
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
+from profiling.records import Capability, DeviceRecord, ModelRecord
 from vocab.gpus import canonical_model
 from vocab.sweep_cost import usd_per_1m
 from vocab.sweeps import SpecError, SweepSpec, path_inside
@@ -42,12 +44,15 @@ def _node_of(agent: Agent, name: str) -> Node:
 def capability_report(agent: Agent, node_name: str, data: dict[str, Any]) -> ProfilingCapability:
     """Store what the node allows; called on every poll, so it follows config changes."""
     node = _node_of(agent, node_name)
+    allowed = _checked(
+        {k: data.get(k, []) for k in ("presets", "model_paths", "devices")},
+        Capability,
+        "capabilities",
+    )
     capability, _ = ProfilingCapability.objects.update_or_create(
         node=node,
         defaults={
-            "presets": data.get("presets", []),
-            "model_paths": data.get("model_paths", []),
-            "devices": data.get("devices", []),
+            **allowed,
             "torch_version": data.get("torch_version", ""),
             "max_time_limit_s": data.get("max_time_limit_s", DEFAULT_TIME_LIMIT_S),
             "memory_limit_bytes": data.get("memory_limit_bytes"),
@@ -55,6 +60,14 @@ def capability_report(agent: Agent, node_name: str, data: dict[str, Any]) -> Pro
         },
     )
     return capability
+
+
+def _checked(value: Any, kind: type[Any], field: str) -> Any:
+    """`value` as the JSON of its record, or the API's 400 naming the field."""
+    try:
+        return dump(value, kind, field)
+    except RecordError as exc:
+        raise ProfilingError([{"field": exc.field, "message": exc.message}]) from None
 
 
 def job_create(
@@ -89,10 +102,9 @@ def job_create(
             }
         )
     else:
-        # Stored as the agent reported them (validated since), but read defensively:
-        # an older row must refuse a job, not crash on it.
-        presets = _strings(capability.presets)
-        paths = _strings(capability.model_paths)
+        # An older row that cannot be read refuses the job; the next poll rewrites it.
+        reported = capability.allowed() or Capability()
+        presets, paths = reported.presets, reported.model_paths
         if sweep.preset and sweep.preset not in presets:
             allowed = ", ".join(presets) or "none"
             errors.append(
@@ -102,7 +114,7 @@ def job_create(
             errors.append(
                 {"field": "spec.model_path", "message": f"{node.name} does not allow this path."}
             )
-        if sweep.device == "cuda" and not capability.devices:
+        if sweep.device == "cuda" and not reported.devices:
             errors.append({"field": "spec.device", "message": f"{node.name} reported no GPU."})
         limit = time_limit_s or min(DEFAULT_TIME_LIMIT_S, capability.max_time_limit_s)
         if limit > capability.max_time_limit_s:
@@ -125,10 +137,6 @@ def job_create(
         time_limit_s=time_limit_s or min(DEFAULT_TIME_LIMIT_S, capability.max_time_limit_s),
         points_total=len(sweep.settings()),
     )
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def job_claim(agent: Agent, node_name: str) -> ProfilingJob | None:
@@ -157,8 +165,9 @@ def job_claim(agent: Agent, node_name: str) -> ProfilingJob | None:
 def _price(job: ProfilingJob) -> tuple[float | None, float, float]:
     """$ per GPU-hour (None when unpriced), $ per kWh and PUE for the job's GPU; sets
     the job's gpu_model and price fields to say which price that was."""
-    name = str(job.device.get("name") or "")
-    if job.device.get("type") != "cuda" or not name:
+    device = job.device_record() or DeviceRecord()
+    name = device.name
+    if device.type != "cuda" or not name:
         return None, 0.0, 1.0
     rate = PriceList().rate(job.node_id or 0, name, timezone.now().date())
     job.gpu_model = canonical_model(name) or ""
@@ -200,9 +209,9 @@ def job_report(agent: Agent, job_id: int, data: dict[str, Any]) -> ProfilingJob:
     if job.finished:
         return job  # cancelled (or expired) meanwhile: the agent stops the runner
     if data.get("device"):
-        job.device = data["device"]
+        job.device = _checked(data["device"], DeviceRecord, "device")
     if data.get("model"):
-        job.model_info = data["model"]
+        job.model_info = _checked(data["model"], ModelRecord, "model")
     if data.get("total") is not None:
         job.points_total = data["total"]
     points = data.get("points") or []
@@ -245,8 +254,8 @@ def run_import(agent: Agent, node_name: str, run: dict[str, Any]) -> ProfilingJo
         agent=agent,
         points_total=total,
         points_done=total,
-        device=run.get("device") or {},
-        model_info=run.get("model") or {},
+        device=_checked(run.get("device") or {}, DeviceRecord, "run.device"),
+        model_info=_checked(run.get("model") or {}, ModelRecord, "run.model"),
         started_at=now,
         finished_at=now,
     )

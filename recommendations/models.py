@@ -1,6 +1,7 @@
 from django.db import models
 
 from recommendations.choices import Confidence, RecommendationStatus
+from recommendations.evidence_types import Evidence, evidence_of
 
 __all__ = ["Recommendation"]
 
@@ -48,3 +49,7 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def evidence_record(self) -> Evidence | None:
+        """The stored evidence, decoded; None (logged) for a row that cannot be read."""
+        return evidence_of(self.evidence, f"evidence of recommendation {self.pk}")

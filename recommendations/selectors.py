@@ -7,11 +7,10 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from costs.models import CostRecord
+from costs.selectors import entity_usd
+from inferscope.lib.money import DAYS_PER_MONTH, cents
 from recommendations.choices import RecommendationStatus
-from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.constants import WINDOW_DAYS
-from recommendations.explain.money import cents
 from recommendations.models import Recommendation
 
 # A day is the least that says anything: one hour after a change is noise.
@@ -53,18 +52,19 @@ class MeasuredSaving:
         return cents((self.before_usd_per_day - self.after_usd_per_day) * DAYS_PER_MONTH)
 
 
-def _entity_costs(rec: Recommendation) -> QuerySet[CostRecord] | None:
-    """The cost records of what the recommendation is about: the deployments it
-    names (a service's replicas), else its deployment, GPU or node."""
-    ids = rec.evidence.get("deployment_ids") if isinstance(rec.evidence, dict) else None
+def _entity_usd(rec: Recommendation, start: datetime, end: datetime) -> Decimal | None:
+    """$ over [start, end) of what the recommendation is about: the deployments it
+    names (a service's replicas), else its deployment, GPU or node; None without one."""
+    evidence = rec.evidence_record()
+    ids = evidence.deployment_ids if evidence is not None else []
     if ids:
-        return CostRecord.objects.filter(deployment_id__in=ids)
+        return entity_usd(start, end, deployment_ids=ids)
     if rec.deployment_id:
-        return CostRecord.objects.filter(deployment_id=rec.deployment_id)
+        return entity_usd(start, end, deployment_ids=[rec.deployment_id])
     if rec.gpu_id:
-        return CostRecord.objects.filter(gpu_id=rec.gpu_id)
+        return entity_usd(start, end, gpu_id=rec.gpu_id)
     if rec.node_id:
-        return CostRecord.objects.filter(gpu__node_id=rec.node_id)
+        return entity_usd(start, end, node_id=rec.node_id)
     return None
 
 
@@ -76,14 +76,12 @@ def measured_saving(rec: Recommendation, now: datetime | None = None) -> Measure
         return None
     now = now or timezone.now()
     days_after = (now - rec.done_at).total_seconds() / 86400
-    records = _entity_costs(rec)
-    if records is None or days_after < MIN_DAYS_AFTER:
+    if days_after < MIN_DAYS_AFTER:
         return None
-    before_start = rec.done_at - timedelta(days=WINDOW_DAYS)
-    sums = records.aggregate(
-        before=Sum("usd", filter=Q(hour__gte=before_start, hour__lt=rec.done_at)),
-        after=Sum("usd", filter=Q(hour__gte=rec.done_at, hour__lt=now)),
-    )
-    before = (sums["before"] or Decimal(0)) / WINDOW_DAYS
-    after = (sums["after"] or Decimal(0)) / Decimal(str(days_after))
+    before_usd = _entity_usd(rec, rec.done_at - timedelta(days=WINDOW_DAYS), rec.done_at)
+    after_usd = _entity_usd(rec, rec.done_at, now)
+    if before_usd is None or after_usd is None:
+        return None
+    before = before_usd / WINDOW_DAYS
+    after = after_usd / Decimal(str(days_after))
     return MeasuredSaving(cents(before), cents(after), round(days_after, 1))

@@ -10,8 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from inferscope.lib.stored import RecordError
 from inferscope.lib.timerange import hour_floor
 from recommendations.choices import RecommendationStatus
+from recommendations.evidence_types import evidence_json
 from recommendations.models import Recommendation
 from recommendations.rules import Context, Finding, Rule, all_rules
 
@@ -45,10 +47,18 @@ def fingerprint_of(rule: str, key: str) -> str:
 
 
 def _values(rule: Rule, finding: Finding, now: datetime) -> dict[str, Any] | None:
-    """The row's fields, or None (logged) for a figure the database cannot hold."""
+    """The row's fields, or None (logged) for a figure the database cannot hold or
+    evidence of the wrong shape."""
     if not finding.monthly_saving_usd.is_finite() or abs(finding.monthly_saving_usd) >= MAX_USD:
         logger.error(
             "rule %s: %s states $%s a month", rule.name, finding.key, finding.monthly_saving_usd
+        )
+        return None
+    try:
+        evidence = evidence_json(finding.evidence)
+    except RecordError as exc:
+        logger.error(
+            "rule %s: %s stores evidence of the wrong shape: %s", rule.name, finding.key, exc
         )
         return None
     title = finding.title
@@ -61,7 +71,7 @@ def _values(rule: Rule, finding: Finding, now: datetime) -> dict[str, Any] | Non
         "monthly_saving_usd": finding.monthly_saving_usd,
         "arithmetic": finding.arithmetic,
         "confidence": finding.confidence,
-        "evidence": finding.evidence,
+        "evidence": evidence,
         "gpu_id": finding.gpu_id,
         "deployment_id": finding.deployment_id,
         "node_id": finding.node_id,

@@ -11,6 +11,7 @@ from collectors.models import Deployment, settings_for
 from inferscope.lib.sql import as_datetime, from_json, param
 from telemetry import headroom, histograms
 from telemetry.choices import Resolution
+from telemetry.knee_types import knee_json
 from telemetry.models import InferenceRollup
 from telemetry.models.capacity import CapacityEstimate
 
@@ -83,13 +84,15 @@ def capacity_estimate_update(
             "binding_metric": knee.binding,
             "current_rps": current,
             "peak_rps": peak,
-            "detail": {
-                "targets_s": targets,
-                "bins": [b.as_json() for b in knee.bins],
-                "per_metric": knee.per_metric,
-                "busiest_rps": knee.busiest_rps,
-                "tokens_per_request": knee.tokens_per_request,
-            },
+            "detail": knee_json(
+                {
+                    "targets_s": targets,
+                    "bins": [b.as_json() for b in knee.bins],
+                    "per_metric": knee.per_metric,
+                    "busiest_rps": knee.busiest_rps,
+                    "tokens_per_request": knee.tokens_per_request,
+                }
+            ),
         },
     )
     return estimate

@@ -1,4 +1,4 @@
-"""Goodput, capacity headroom and idle-held spend: what costs/economics and telemetry measure, watched.
+"""Goodput, capacity headroom and idle-held spend, as costs/economics and telemetry measure them.
 
 - goodput: the share of a deployment's requests that met its SLO targets over the
   last GOODPUT_WINDOW_MINUTES of minute rollups, a window that slides every

@@ -1,38 +1,19 @@
 """The knee: binned p95 latency against request rate, one panel per metric, with the
 SLO target across each panel and the estimated capacity down all of them.
 
-The builder reads the estimate's stored `detail` JSON (telemetry/capacity.py writes
-it; the admin can edit it), so every field is read as "a number or nothing".
+The builder takes the estimate's detail as decoded (telemetry/knee_types.py): its
+figures were checked when the hourly job wrote them.
 """
 
 import math
 from typing import Any
 
 from dashboard.charts.layout import COLOURS, GRID, PALETTE, layout, rounded, to_div
-from dashboard.charts.points import mapping
+from telemetry.knee_types import KneeDetail
 
 METRICS = (("ttft", "TTFT"), ("itl", "Inter-token"), ("e2e", "End-to-end"))
 GAP = 0.08  # between panels, as a share of the plot's height
 FIT_POINTS = 48
-
-
-LARGEST = 1e12  # no rate or latency comes near this; beyond it a figure is corrupt
-
-
-def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and abs(number) < LARGEST else None
-
-
-def _fit(value: object) -> tuple[float, float, float] | None:
-    """The queueing curve p95 = a + b * rate / (c - rate), when stored whole."""
-    fit = mapping(value)
-    a, b, c = (_num(fit.get(k)) for k in ("a", "b", "c"))
-    if a is None or b is None or c is None or c < 1e-9:
-        return None
-    return a, b, c
 
 
 def _ticks(low: float, high: float) -> dict[str, list[Any]]:
@@ -52,31 +33,24 @@ def _near(rate: float, other: float | None, x_max: float) -> bool:
 
 
 def knee_chart(
-    detail: object,
+    detail: KneeDetail,
     capacity_rps: float | None,
     current_rps: float | None,
     lower_bound: bool = False,
     name: str = "knee",
 ) -> str | None:
     """None when no bin has a p95: the page says why instead."""
-    data = mapping(detail)
-    raw_bins = data.get("bins")
-    bins = [b for b in raw_bins if isinstance(b, dict)] if isinstance(raw_bins, list) else []
     points: dict[str, list[tuple[float, float]]] = {}
     for metric, _ in METRICS:
-        pairs = [(_num(b.get("rps")), _num(b.get(metric))) for b in bins]
         # A log axis: a p95 of 0 has no place on it (and no server answers in 0 s).
-        kept = sorted((r, p) for r, p in pairs if r is not None and p is not None and r >= 0 < p)
+        kept = sorted((b.rps, p) for b in detail.bins if (p := b.p95(metric)))
         if kept:
             points[metric] = kept
     if not points:
         return None
-    targets = mapping(data.get("targets_s"))
-    per_metric = mapping(data.get("per_metric"))
-    capacity = _num(capacity_rps)
-    current = _num(current_rps)
+    capacity, current = capacity_rps, current_rps
     rates = [r for pairs in points.values() for r, _ in pairs]
-    x_max = max([*rates, capacity or 0.0, current or 0.0, _num(data.get("busiest_rps")) or 0.0])
+    x_max = max([*rates, capacity or 0.0, current or 0.0, detail.busiest_rps])
     x_max = x_max * 1.1 or 1.0
     shown = [(m, label) for m, label in METRICS if m in points]
     height = (1 - GAP * (len(shown) - 1)) / len(shown)
@@ -104,8 +78,8 @@ def knee_chart(
             }
         )
         low, top = min(ms), max(ms)
-        target = _num(targets.get(metric))
-        if target is not None and target > 0:
+        target = detail.targets_s.get(metric)
+        if target:
             low, top = min(low, target * 1000), max(top, target * 1000)
             shapes.append(
                 {
@@ -133,12 +107,13 @@ def knee_chart(
                     "font": {"size": 10, "color": COLOURS["target"]},
                 }
             )
-        fit = _fit(mapping(per_metric.get(metric)).get("fit"))
-        if fit is not None:
-            a, b, c = fit
-            end = min(x_max, c * 0.98)
+        knee = detail.per_metric.get(metric)
+        fit = knee.fit if knee is not None else None
+        # A saturation rate at or below 0 draws no curve (the formula divides by it).
+        if fit is not None and fit.c > 1e-9:
+            end = min(x_max, fit.c * 0.98)
             fx = [end * k / (FIT_POINTS - 1) for k in range(FIT_POINTS)]
-            fy = [(a + b * x / (c - x)) * 1000 for x in fx]
+            fy = [fit.at(x) * 1000 for x in fx]
             traces.append(
                 {
                     "type": "scatter",

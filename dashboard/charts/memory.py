@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dashboard.charts.layout import GRID, PALETTE, layout, plain, rounded, to_div
-from dashboard.charts.points import GIB, LEGEND_ABOVE, by_series, positive_int, shape
+from dashboard.charts.points import GIB, LEGEND_ABOVE, by_series, shape
 from profiling.choices import PointStatus
 from profiling.models import ProfilingResult
 
@@ -12,19 +12,19 @@ OOM_COLOUR = "#b3261e"
 
 
 def memory_vs_batch(
-    results: Sequence[ProfilingResult], device_memory_bytes: object = None
+    results: Sequence[ProfilingResult], device_memory_bytes: int | None = None
 ) -> str | None:
     """One line per setting (and request shape, when the sweep has several). A point
     that ran out of memory has no peak to draw, so it is an x at the top of the chart:
     at the device's memory when the peaks come near it, else just above the highest
-    peak (an 80 GiB line would flatten a small model's lines to the floor). The device's
-    memory is read as the job stored it: anything but a count draws no line."""
+    peak (an 80 GiB line would flatten a small model's lines to the floor). No device
+    memory (None or 0) draws no line."""
     measured = [r for r in results if r.peak_memory_bytes is not None]
     oom = [r for r in results if r.status == PointStatus.OOM]
     if not measured and not oom:
         return None
     highest = max((r.peak_memory_bytes or 0 for r in measured), default=0)
-    device = positive_int(device_memory_bytes) or 0
+    device = device_memory_bytes or 0
     at_device = bool(device) and (highest >= device / 2 or not highest)
     top = (device if at_device else highest * 1.15 or GIB) / GIB
     data: list[dict[str, Any]] = [

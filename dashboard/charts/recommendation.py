@@ -1,49 +1,34 @@
-"""A recommendation's evidence chart, drawn from the JSON its rule stored with it.
+"""A recommendation's evidence chart, drawn from the chart its rule stored with it
+(`recommendations.evidence_types.EvidenceChart`, checked when the job wrote it)."""
 
-The rule wrote `{"title", "kind", "x", "x_title", "y_title", "series", "lines"}`
-(`recommendations.explain.chart.chart`); a row edited in the admin may hold anything,
-so every part is read defensively and a chart with nothing to draw is None.
-"""
-
-import math
 from typing import Any
 
 from dashboard.charts.layout import GRID, PALETTE, layout, plain, to_div
-from dashboard.charts.points import mapping
+from recommendations.evidence_types import ChartLine, ChartSeries, EvidenceChart
 
 REFERENCE = "#b3261e"
 MAX_POINTS = 2000  # a week of hours is 168: more is not a chart a page should carry
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return float(f"{number:.4g}") if math.isfinite(number) else None
+def _short(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.4g}")
 
 
-def _x(value: object) -> str | float | None:
-    if isinstance(value, str):
-        return plain(value)
-    return _number(value)
+def _x(value: str | float | None) -> str | float | None:
+    return plain(value) if isinstance(value, str) else _short(value)
 
 
-def _series(spec: dict[str, Any], points: int, bar: bool) -> list[dict[str, Any]]:
-    raw = spec.get("series")
+def _series(series: list[ChartSeries], points: int, bar: bool) -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = []
-    for i, s in enumerate(raw if isinstance(raw, list) else []):
-        s = mapping(s)
-        y = s.get("y")
-        if not isinstance(y, list):
-            continue
-        values = [_number(v) for v in y[:points]]
+    for i, s in enumerate(series):
+        values = [_short(v) for v in s.y[:points]]
         if not any(v is not None for v in values):
             continue
         colour = PALETTE[i % len(PALETTE)]
         trace: dict[str, Any] = {
             "type": "bar" if bar else "scatter",
             "y": values,
-            "name": plain(str(s.get("name") or f"series {i + 1}")),
+            "name": plain(s.name or f"series {i + 1}"),
         }
         if bar:
             trace["marker"] = {"color": colour}
@@ -57,59 +42,51 @@ def _series(spec: dict[str, Any], points: int, bar: bool) -> list[dict[str, Any]
     return data
 
 
-def _references(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each of `lines` as a dashed horizontal line across the plot, named at its right end."""
-    raw = spec.get("lines")
-    shapes, notes = [], []
-    for line in raw if isinstance(raw, list) else []:
-        line = mapping(line)
-        y = _number(line.get("y"))
-        if y is None:
-            continue
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "paper",
-                "yref": "y",
-                "x0": 0,
-                "x1": 1,
-                "y0": y,
-                "y1": y,
-                "line": {"color": REFERENCE, "width": 1, "dash": "dash"},
-            }
-        )
-        notes.append(
-            {
-                "xref": "paper",
-                "yref": "y",
-                "x": 1,
-                "y": y,
-                "xanchor": "right",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "text": plain(str(line.get("name") or "")),
-                "font": {"color": REFERENCE, "size": 11},
-            }
-        )
+def _references(lines: list[ChartLine]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each line as a dashed horizontal line across the plot, named at its right end."""
+    shapes = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "yref": "y",
+            "x0": 0,
+            "x1": 1,
+            "y0": _short(line.y),
+            "y1": _short(line.y),
+            "line": {"color": REFERENCE, "width": 1, "dash": "dash"},
+        }
+        for line in lines
+    ]
+    notes = [
+        {
+            "xref": "paper",
+            "yref": "y",
+            "x": 1,
+            "y": _short(line.y),
+            "xanchor": "right",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "text": plain(line.name),
+            "font": {"color": REFERENCE, "size": 11},
+        }
+        for line in lines
+    ]
     return shapes, notes
 
 
-def evidence_chart(chart: object) -> str | None:
+def evidence_chart(chart: EvidenceChart) -> str | None:
     """The chart a rule stored as evidence; None when it has no series to draw."""
-    spec = mapping(chart)
-    raw_x = spec.get("x")
-    if not isinstance(raw_x, list) or not raw_x:
+    if not chart.x:
         return None
-    x = [_x(v) for v in raw_x[:MAX_POINTS]]
-    bar = spec.get("kind") == "bar"
-    data = _series(spec, len(x), bar)
+    x = [_x(v) for v in chart.x[:MAX_POINTS]]
+    bar = chart.kind == "bar"
+    data = _series(chart.series, len(x), bar)
     if not data:
         return None
     for trace in data:
         trace["x"] = x[: len(trace["y"])]
-    shapes, notes = _references(spec)
-    xaxis: dict[str, Any] = {"title": {"text": plain(str(spec.get("x_title") or ""))}}
-    xaxis["gridcolor"] = GRID
+    shapes, notes = _references(chart.lines)
+    xaxis: dict[str, Any] = {"title": {"text": plain(chart.x_title)}, "gridcolor": GRID}
     if bar:
         # Bars over batch sizes 1, 8, 32, 128 read as four bars, not a number line.
         xaxis["type"] = "category"
@@ -122,7 +99,7 @@ def evidence_chart(chart: object) -> str | None:
             showlegend=len(data) > 1,
             xaxis=xaxis,
             yaxis={
-                "title": {"text": plain(str(spec.get("y_title") or ""))},
+                "title": {"text": plain(chart.y_title)},
                 "gridcolor": GRID,
                 "rangemode": "tozero",
             },

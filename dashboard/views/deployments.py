@@ -75,6 +75,8 @@ def _deployment_page(
     series = deployment_economics_series(since, tr.end, tr.step, [dep.pk]).get(dep.pk, {})
     estimate = capacity_estimates([dep.pk]).get(dep.pk)
     served = settings_for(dep)
+    knee = estimate.knee() if estimate is not None else None
+    lower = estimate is not None and estimate.is_lower_bound
     context = {
         "deployment": dep,
         "gpus": dep.gpus.select_related("node").order_by("node__name", "index"),
@@ -90,11 +92,10 @@ def _deployment_page(
         "slo": slo_rows(economics, served),
         "economics_charts": economics_charts(series, label, x_range),
         "estimate": estimate,
-        "knee_chart": knee_chart(
-            estimate.detail, estimate.capacity_rps, estimate.current_rps, estimate.is_lower_bound
-        )
-        if estimate is not None
+        "knee_chart": knee_chart(knee, estimate.capacity_rps, estimate.current_rps, lower)
+        if estimate is not None and knee is not None
         else None,
+        "knee_unreadable": estimate is not None and knee is None,
         "settings_form": form
         or (DeploymentSettingsForm(instance=served) if _can_edit(request) else None),
     }

@@ -17,11 +17,11 @@ from django.views.decorators.http import require_POST
 
 from dashboard.charts.memory import memory_vs_batch
 from dashboard.charts.pareto import throughput_vs_latency
-from dashboard.charts.points import devices_of, listed, mapping, positive_int, strings
 from dashboard.charts.setting_cost import cost_per_setting
 from dashboard.profiling_forms import LatencyTargetForm, ProfilingJobForm, shape_text
 from profiling.choices import JobSource
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
+from profiling.records import Capability, DeviceRecord, ModelRecord, SpecSummary
 from profiling.selectors import (
     Shape,
     cheapest_meeting,
@@ -52,12 +52,10 @@ class BestPoints:
 
 @dataclass(frozen=True)
 class NodeRow:
-    """A capability as the list shows it, its JSON read defensively."""
+    """A capability as the list shows it; `allowed` None: its stored JSON is unreadable."""
 
     capability: ProfilingCapability
-    presets: list[str]
-    model_paths: list[str]
-    devices: list[tuple[str, int | None]]
+    allowed: Capability | None
 
 
 def _capabilities() -> list[ProfilingCapability]:
@@ -68,18 +66,25 @@ def _at(results: list[ProfilingResult], shape: Shape | None) -> list[ProfilingRe
     return [r for r in results if shape is None or (r.prompt_len, r.gen_len) == shape]
 
 
+def _listed(values: list[Any]) -> str:
+    return ", ".join(str(v) for v in values) or "—"
+
+
 def _job_facts(job: ProfilingJob) -> dict[str, Any]:
-    """What the job page's table reads from the job's JSON, whatever the row holds."""
-    device, model, spec = mapping(job.device), mapping(job.model_info), mapping(job.spec)
+    """What the job page's table reads from the job's JSON records."""
+    device, model, spec = job.device_record(), job.model_record(), job.spec_summary()
+    unreadable = [n for n, r in (("device", device), ("model", model), ("spec", spec)) if r is None]
+    device, model, spec = device or DeviceRecord(), model or ModelRecord(), spec or SpecSummary()
     return {
         "device": device,
-        "device_memory": positive_int(device.get("memory_bytes")),
-        "params": positive_int(model.get("params")),
-        "layers": positive_int(model.get("layers")),
-        "d_model": positive_int(model.get("d_model")),
+        "device_memory": device.memory_bytes or None,
+        "params": model.params,
+        "layers": model.layers,
+        "d_model": model.d_model,
         "spec": spec,
+        "unreadable": unreadable,
         "sweep": {
-            key: listed(spec.get(key))
+            key: _listed(getattr(spec, key))
             for key in ("batch_sizes", "prompt_lens", "gen_lens", "dtypes", "quants", "attentions")
         },
     }
@@ -92,12 +97,12 @@ def _list_page(
     status: int = 200,
 ) -> HttpResponse:
     can_add = request.user.has_perm("profiling.add_profilingjob")
+    rows = [NodeRow(c, c.allowed()) for c in capabilities]
     context = {
-        "capabilities": [
-            NodeRow(c, strings(c.presets), strings(c.model_paths), devices_of(c.devices))
-            for c in capabilities
-        ],
-        "node_presets": {str(c.node_id): strings(c.presets) for c in capabilities},
+        "capabilities": rows,
+        "node_presets": {
+            str(row.capability.node_id): row.allowed.presets for row in rows if row.allowed
+        },
         "form": (form or ProfilingJobForm(None, capabilities)) if can_add else None,
         "jobs": jobs_list()[:MAX_JOBS_SHOWN],
         "max_shown": MAX_JOBS_SHOWN,

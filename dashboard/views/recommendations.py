@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from dashboard.charts.recommendation import evidence_chart
 from dashboard.recommendation_forms import RecommendationActionForm, RecommendationFilterForm
 from recommendations.choices import RecommendationStatus
+from recommendations.evidence_types import Evidence
 from recommendations.models import Recommendation
 from recommendations.selectors import (
     MIN_DAYS_AFTER,
@@ -68,18 +69,14 @@ def recommendations_recompute_view(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard:recommendations")
 
 
-def _evidence_rows(evidence: object) -> list[tuple[str, Any]]:
+def _evidence_rows(evidence: Evidence | None) -> list[tuple[str, Any]]:
     """Every figure a rule kept except its chart, as (name, value) for a small table."""
-    if not isinstance(evidence, dict):
-        return []
-    return [
-        (str(key).replace("_", " "), _shown(value))
-        for key, value in evidence.items()
-        if key != "chart"
-    ]
+    figures = evidence.figures if evidence is not None else {}
+    return [(key.replace("_", " "), _shown(value)) for key, value in figures.items()]
 
 
 def _shown(value: Any) -> str:
+    # Formatting, not checking: a rule's figures are any JSON it chose to keep.
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -106,12 +103,14 @@ def _detail(
         and measured is None
         and (timezone.now() - rec.done_at).total_seconds() < MIN_DAYS_AFTER * 86400
     )
-    chart_spec = rec.evidence.get("chart") if isinstance(rec.evidence, dict) else None
+    evidence = rec.evidence_record()
+    chart = evidence.chart if evidence is not None else None
     context = {
         "rec": rec,
-        "evidence": _evidence_rows(rec.evidence),
-        "chart": evidence_chart(chart_spec),
-        "chart_title": str(chart_spec.get("title") or "") if isinstance(chart_spec, dict) else "",
+        "evidence": _evidence_rows(evidence),
+        "evidence_unreadable": evidence is None,
+        "chart": evidence_chart(chart) if chart is not None else None,
+        "chart_title": chart.title if chart is not None else "",
         "measured": measured,
         "too_early": too_early,
         "statuses": RecommendationStatus,

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
 
+from inferscope.lib.stored import load
 from profiling.choices import FINISHED, JobSource, JobStatus, PointStatus
 from profiling.constants import DEFAULT_TIME_LIMIT_S
+from profiling.records import Capability, DeviceRecord, ModelRecord, SpecSummary
 from vocab.sweeps import setting_label
 
 __all__ = ["ProfilingCapability", "ProfilingJob", "ProfilingResult"]
@@ -34,6 +36,11 @@ class ProfilingCapability(models.Model):
 
     def __str__(self) -> str:
         return f"profiling on {self.node}"
+
+    def allowed(self) -> Capability | None:
+        """The three columns decoded; None (logged) when one cannot be read."""
+        stored = {"presets": self.presets, "model_paths": self.model_paths, "devices": self.devices}
+        return load(stored, Capability, f"profiling capability of node {self.node_id}")
 
 
 class ProfilingJob(models.Model):
@@ -86,6 +93,16 @@ class ProfilingJob(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"profile #{self.pk}"
+
+    def device_record(self) -> DeviceRecord | None:
+        """The device as the runner reported it; None (logged) when unreadable."""
+        return load(self.device, DeviceRecord, f"device of profiling job {self.pk}")
+
+    def model_record(self) -> ModelRecord | None:
+        return load(self.model_info, ModelRecord, f"model of profiling job {self.pk}")
+
+    def spec_summary(self) -> SpecSummary | None:
+        return load(self.spec, SpecSummary, f"spec of profiling job {self.pk}")
 
     @property
     def finished(self) -> bool:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from collectors.models import Gpu, settings_for
-from telemetry.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.context import Context
@@ -16,6 +15,7 @@ from recommendations.explain.words import rate
 from recommendations.inputs.live import live_estimates, live_evidence, live_words
 from recommendations.inputs.replicas import Service, gpu_key
 from recommendations.inputs.window import latency_ms, latest_profiling, tokens_per_s
+from telemetry.models import InferenceRollup
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def capacity(
 def _sweep_gpu(job: ProfilingJob) -> str:
     if job.gpu_model:
         return job.gpu_model
-    name = str(job.device.get("name") or "") if job.device.get("type") == "cuda" else ""
+    device = job.device_record()
+    name = device.name if device is not None and device.type == "cuda" else ""
     return gpu_key(name) if name else ""
 
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from collectors.models import Deployment
-from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 from costs.economics.selectors import capacity_estimates
 from recommendations.context import Context
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 MEASURED = (CapacityBasis.OBSERVED, CapacityBasis.EXTRAPOLATED)
 # An estimate whose window ended this long before the rule's window did describes

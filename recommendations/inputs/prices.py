@@ -12,11 +12,11 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum
 
 from collectors.models import Gpu
 from costs.choices import NodePricingKind, PricingKind
-from telemetry.choices import Resolution
 from costs.gpu_models import canonical_model
 from costs.models import CostRecord, NodePrice, PriceBookEntry
-from telemetry.models import GpuRollup
 from recommendations.context import Context
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from collectors.models import Deployment, Gpu, settings_for
 from costs.gpu_models import canonical_model
-from telemetry.models import InferenceRollup
 from recommendations.context import Context
 from recommendations.inputs.window import deployment_gpus, hourly_traffic, tokens_per_s
+from telemetry.models import InferenceRollup
 
 HEADROOM = 0.3
 

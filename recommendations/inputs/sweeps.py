@@ -11,11 +11,11 @@ from typing import Any
 
 from collectors.models import DeploymentSettings
 from costs.models import CostRecord
-from telemetry.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.context import Context
 from recommendations.inputs.window import Sweep, hourly_traffic
+from telemetry.models import InferenceRollup
 
 Setting = tuple[Any, ...]  # the values of a rule's axis, ("bf16", "none") or ("flash", True)
 Group = tuple[int, int, int, Setting]  # prompt_len, gen_len, batch_size, the other axis

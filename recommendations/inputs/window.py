@@ -8,13 +8,13 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from collectors.models import Deployment, Gpu
-from telemetry.choices import Resolution
-from telemetry.histograms import merge, quantile
 from costs.models import CostRecord
-from telemetry.models import GpuRollup, InferenceRollup
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.context import Context
+from telemetry.choices import Resolution
+from telemetry.histograms import merge, quantile
+from telemetry.models import GpuRollup, InferenceRollup
 
 HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
 

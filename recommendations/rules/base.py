@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.choices import JobStatus
 from profiling.models import ProfilingResult
 from recommendations.choices import Confidence
-from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.context import Context
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents

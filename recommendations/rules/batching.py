@@ -10,11 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from telemetry.models import InferenceRollup
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.models import ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents
 from recommendations.inputs.window import (
@@ -26,6 +25,7 @@ from recommendations.inputs.window import (
 )
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
+from telemetry.models import InferenceRollup
 
 # What each server calls its limit on sequences batched together.
 KNOBS = {

@@ -5,15 +5,15 @@ from decimal import Decimal
 from django.db.models import Count, F, Q, Sum
 
 from collectors.models import Gpu
-from telemetry.choices import Resolution
 from costs.models import CostRecord
-from telemetry.models import GpuRollup
 from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic
 from recommendations.inputs.window import hourly_gpu
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
+from telemetry.choices import Resolution
+from telemetry.models import GpuRollup
 
 
 @register

@@ -11,10 +11,9 @@ from django.db.models import Count
 
 from collectors.choices import ServerKind
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from telemetry.models import InferenceRollup
+from inferscope.lib.money import DAYS_PER_MONTH
 from profiling.selectors import results_ok
 from recommendations.choices import Confidence
-from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic
 from recommendations.inputs.phases import PrefillPrice, prefill_prices
@@ -22,6 +21,7 @@ from recommendations.inputs.sweeps import ServedLoad, distance, load_of
 from recommendations.inputs.window import Sweep, deployment_costs, hourly_traffic, latest_profilings
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
+from telemetry.models import InferenceRollup
 
 # How each server turns its prefix cache on.
 HOW_TO_ENABLE = {

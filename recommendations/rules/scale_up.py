@@ -12,10 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from collectors.models import Deployment, DeploymentSettings, settings_for
-from telemetry.models import InferenceRollup
-from telemetry.models.capacity import CapacityBasis, CapacityEstimate
-from recommendations.choices import Confidence
 from inferscope.lib.money import DAYS_PER_MONTH
+from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly
 from recommendations.explain.words import rate
@@ -23,6 +21,8 @@ from recommendations.inputs.live import live_estimates, live_evidence, live_word
 from recommendations.inputs.window import deployment_costs, hourly_traffic, latency_ms, tokens_per_s
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
+from telemetry.models import InferenceRollup
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 
 @dataclass(frozen=True)

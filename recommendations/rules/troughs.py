@@ -5,8 +5,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from costs.models import CostRecord
-from recommendations.choices import Confidence
 from inferscope.lib.money import DAYS_PER_MONTH
+from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents
 from recommendations.explain.words import plural, rate

@@ -1,6 +1,7 @@
 from django.db import models
 
 from collectors.models import Deployment
+from telemetry.knee_types import KneeDetail, knee_of
 
 
 class CapacityBasis(models.TextChoices):
@@ -44,6 +45,10 @@ class CapacityEstimate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.deployment}: {self.capacity_rps} req/s ({self.basis})"
+
+    def knee(self) -> KneeDetail | None:
+        """The stored detail, decoded; None (logged) for a row that cannot be read."""
+        return knee_of(self.detail, f"capacity detail of deployment {self.deployment_id}")
 
     @property
     def headroom(self) -> float | None:

@@ -499,7 +499,9 @@ def test_odd_json_stored_on_a_job_or_a_capability_never_breaks_a_page(
         assert client.get(path).status_code == 200, path
 
 
-def test_odd_json_is_shown_as_a_dash_not_as_figures(client: Client, owner: User) -> None:
+def test_odd_json_is_shown_as_unreadable_not_as_figures(
+    client: Client, owner: User, caplog: pytest.LogCaptureFixture
+) -> None:
     node = profiling_node()
     ProfilingCapability.objects.filter(node=node).update(devices=JUNK_DEVICES)
     job = finished_job(node)
@@ -509,13 +511,15 @@ def test_odd_json_is_shown_as_a_dash_not_as_figures(client: Client, owner: User)
     job.save()
     client.force_login(owner)
     listing = text(client.get("/profiling/"))
-    # Entries that are not objects are left out; no memory is shown for any of these.
-    assert "<td>A100, no memory, GPU, bool</td>" in listing
+    assert "unreadable: the agent's next poll rewrites it" in listing
+    assert f"unreadable profiling capability of node {node.pk}" in caplog.text
     response = client.get(f"/profiling/{job.pk}/")
     page = text(response)
-    assert "H100 (80.0 GiB)" in page  # a string of digits is still a count
-    assert "1b, 16 layers" in page and "parameters" not in page
-    assert "batch 1, 8 · prompt — · gen —" in page
+    assert "H100 (80.0 GiB)" in page  # an old row's string of digits is still a count
+    # "1.2B" parameters: the model record is unreadable as a whole, and says so.
+    assert "The job's stored model could not be read" in page
+    assert "layers" not in page and "parameters" not in page
+    assert "batch 1, 8 · prompt — · gen —" in page  # an old spec without its lists
     assert response.context["device_memory"] == 80 * 2**30
 
 

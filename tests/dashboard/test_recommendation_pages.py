@@ -128,6 +128,23 @@ def test_a_detail_without_a_chart_says_so_and_odd_evidence_does_not_fail(
     assert signed_in.get("/recommendations/999999/").status_code == 404
 
 
+def test_evidence_that_is_not_an_object_is_shown_as_unreadable(
+    signed_in: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = rec("junk", "10.00", evidence=["not", "an", "object"])
+    page = text(signed_in.get(f"/recommendations/{r.pk}/"))
+    assert "The stored evidence is unreadable" in page
+    assert "This rule keeps no chart" in page
+    assert f"unreadable evidence of recommendation {r.pk}" in caplog.text
+
+
+def test_an_old_shape_chart_without_lines_or_kind_still_draws(signed_in: Client) -> None:
+    old = {"title": "Old", "x": [1, 8], "series": [{"name": "a", "y": [1, 2]}]}
+    r = rec("old", "10.00", evidence={"hours": 1, "chart": old})
+    page = text(signed_in.get(f"/recommendations/{r.pk}/"))
+    assert 'id="chart-recommendation"' in page and "Old" in page
+
+
 @pytest.mark.parametrize(
     "post, status",
     [

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from collectors.models import Deployment, DeploymentSettings
-from telemetry.models import InferenceRollup
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.context import Context
 from recommendations.rules.batching import BatchingHeadroom, DeploymentInputs, Gain
+from telemetry.models import InferenceRollup
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
 SERVED = {"dtype": "bf16", "quant": "none", "attention": "flash", "compiled": False}

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from collectors.models import Deployment, DeploymentSettings
-from telemetry.models import InferenceRollup
 from recommendations.context import Context
 from recommendations.inputs.phases import PrefillPrice
 from recommendations.rules.prefix_cache import PrefixCaching, PrefixInputs
+from telemetry.models import InferenceRollup
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from collectors.models import DeploymentSettings
-from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 from recommendations.context import Context
 from recommendations.rules.scale_up import Hour, ScaleUpSlo, ServiceInputs
+from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 END = datetime(2026, 11, 23, tzinfo=UTC)
 TARGETS = DeploymentSettings(slo_ttft_ms=2000.0, slo_itl_ms=100.0)
