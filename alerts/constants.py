@@ -6,10 +6,14 @@ HTTP_CONNECT_TIMEOUT_SECONDS = 3.0
 HTTP_TIMEOUT_SECONDS = 5.0
 # Response bodies kept in an attempt's error text, at most.
 ERROR_TEXT_LIMIT = 500
-# A delivery is retried with exponential backoff (10 s, 20 s, 40 s, ...) this often.
+# A delivery is retried this often, with exponential backoff (10 s, 20 s, 40 s, ...
+# up to the cap): the send_delivery task's Celery retry options.
 MAX_DELIVERY_RETRIES = 6
 RETRY_BACKOFF_SECONDS = 10
 RETRY_BACKOFF_MAX_SECONDS = 600
+# Celery's default full jitter would make any wait anything from 0 s to its ceiling;
+# these are the documented 10 s, 20 s, 40 s ..., as before Celery took them over.
+RETRY_JITTER = False
 # Events not handed to the delivery task after this long are re-queued by the
 # evaluation job (the broker was down when their transaction committed).
 STALE_EVENT_SECONDS = 30

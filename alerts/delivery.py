@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
-    """A temporary failure with retries left: the task should try again later."""
+    """A temporary failure with retries left: send_delivery_task retries on it
+    (autoretry_for), after Celery's backoff."""
 
 
 def claim_event(event_id: int) -> list[int]:

@@ -5,6 +5,7 @@ from alerts.constants import (
     MAX_DELIVERY_RETRIES,
     RETRY_BACKOFF_MAX_SECONDS,
     RETRY_BACKOFF_SECONDS,
+    RETRY_JITTER,
 )
 from alerts.delivery import RetryLater, attempt_delivery, claim_event
 from alerts.evaluate import evaluate_rules
@@ -31,17 +32,19 @@ def deliver_event_task(event_id: int) -> str:
     return f"event {event_id}: {len(deliveries)} deliveries"
 
 
+# attempt_delivery raises RetryLater for a temporary failure with tries left (it counts
+# them on the Delivery row); Celery retries it after 10 s, 20 s, 40 s ... up to the cap.
+# A permanent failure returns instead: no retry, and the channel is disabled.
 @shared_task(
     name="alerts.send_delivery",
-    bind=True,
+    autoretry_for=(RetryLater,),
+    retry_backoff=RETRY_BACKOFF_SECONDS,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=RETRY_JITTER,
     max_retries=MAX_DELIVERY_RETRIES,
     soft_time_limit=DELIVERY_TIME_LIMIT_SECONDS,
     time_limit=DELIVERY_TIME_LIMIT_SECONDS + 15,
 )
-def send_delivery_task(self, delivery_id: int) -> str:  # type: ignore[no-untyped-def]
-    try:
-        sent = attempt_delivery(delivery_id)
-    except RetryLater as exc:
-        countdown = min(RETRY_BACKOFF_SECONDS * 2**self.request.retries, RETRY_BACKOFF_MAX_SECONDS)
-        raise self.retry(exc=exc, countdown=countdown) from None
+def send_delivery_task(delivery_id: int) -> str:
+    sent = attempt_delivery(delivery_id)
     return f"delivery {delivery_id}: {'sent' if sent else 'failed'}"

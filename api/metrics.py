@@ -1,6 +1,9 @@
 """/metrics: the fleet's cost, budgets, anomalies and agents in Prometheus text format
 (exposition 0.0.4), so teams that live in Grafana can graph and alert on them.
 
+prometheus_client writes the text (escaping, number format): a Collector in a
+registry of our own yields one GaugeMetricFamily per series name at each scrape.
+
 Every figure comes from the selectors the dashboard reads, aggregated in SQL: a
 scrape makes the same few queries whatever the number of deployments (one more
 per budget, as the budgets page does). Costs are attributed per whole hour, so
@@ -10,8 +13,7 @@ next one; `inferscope_cost_hour_timestamp_seconds` says which hour that is.
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +23,10 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -38,61 +44,31 @@ from inferscope.lib.timerange import HOUR
 from recommendations.selectors import open_totals
 from telemetry.models.capacity import CapacityEstimate
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# What generate_latest writes: the classic text format. (prometheus_client's
+# CONTENT_TYPE_LATEST names version 1.0.0, whose only addition, quoted UTF-8 names,
+# this page never uses; the library pairs generate_latest with 0.0.4 itself.)
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 PREFIX = "inferscope_"
 TOKENS_WINDOW = timedelta(hours=24)
 ZERO = Decimal(0)
 _LABEL_NAME_BAD = re.compile(r"[^a-zA-Z0-9_]")
 
 
-@dataclass
-class Gauge:
-    """One metric family: its name (without the prefix), help text and samples."""
+class Gauge(GaugeMetricFamily):
+    """One gauge family, named without the prefix. Its series may carry different label
+    names (each deployment its own labels), which add_metric, one list of label names
+    per family, cannot write: add() takes them per series."""
 
-    name: str
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+    def __init__(self, name: str, documentation: str) -> None:
+        super().__init__(PREFIX + name, documentation)
 
     def add(self, value: float | Decimal | int, **labels: str) -> None:
-        self.samples.append((labels, float(value)))
-
-
-# -- the exposition format ----------------------------------------------------------
+        self.samples.append(Sample(self.name, labels, float(value)))
 
 
 def label_name(key: str) -> str:
     """A deployment label's key as a Prometheus label name: label_<key>, [a-zA-Z0-9_] only."""
     return "label_" + _LABEL_NAME_BAD.sub("_", key)
-
-
-def _escape_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
-
-
-def render(gauges: Iterable[Gauge]) -> str:
-    lines: list[str] = []
-    for gauge in gauges:
-        name = PREFIX + gauge.name
-        lines.append(f"# HELP {name} {_escape_help(gauge.help)}")
-        lines.append(f"# TYPE {name} gauge")
-        for labels, value in gauge.samples:
-            pairs = ",".join(f'{k}="{_escape_value(v)}"' for k, v in labels.items())
-            lines.append(
-                f"{name}{{{pairs}}} {_number(value)}" if pairs else f"{name} {_number(value)}"
-            )
-    return "\n".join(lines) + "\n"
 
 
 # -- what is measured ----------------------------------------------------------------
@@ -317,7 +293,7 @@ def recommendation_gauges() -> list[Gauge]:
     return [opened, saving]
 
 
-def collect(now: datetime) -> list[Gauge]:
+def families(now: datetime) -> list[Gauge]:
     now = now.astimezone(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     return [
@@ -327,6 +303,23 @@ def collect(now: datetime) -> list[Gauge]:
         agent_gauge(now),
         *recommendation_gauges(),
     ]
+
+
+class FleetCollector(Collector):
+    """Every family, read afresh from the database at each scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from families(timezone.now())
+
+
+# Our own registry, not prometheus_client's global one: that one also holds the web
+# process's own metrics (CPU, memory, GC), which are not the fleet's.
+REGISTRY = CollectorRegistry()
+REGISTRY.register(FleetCollector())
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)
 
 
 # -- the view ------------------------------------------------------------------------
@@ -343,8 +336,8 @@ class PrometheusTextRenderer(BaseRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        if isinstance(data, str):
-            return data.encode()
+        if isinstance(data, bytes):
+            return data
         # An error ({"detail": ..., "errors": [...]}) as the one line a person reads.
         detail = data.get("detail") if isinstance(data, Mapping) else None
         return f"{detail if detail is not None else data}\n".encode()
@@ -370,4 +363,4 @@ class MetricsView(APIView):
     content_negotiation_class = TextOnly
 
     def get(self, request: Request) -> Response:
-        return Response(render(collect(timezone.now())), content_type=CONTENT_TYPE)
+        return Response(render(), content_type=CONTENT_TYPE)

@@ -1,11 +1,10 @@
-"""Posting batches to the ingest API: gzip, retries with backoff and jitter, and
+"""Posting batches to the ingest API: gzip, retries (collectors/agent/backoff.py), and
 the spool when the server cannot take them."""
 
 import gzip
 import http.client
 import json
 import logging
-import random
 import threading
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from collectors.agent.backoff import backoff_s, jittered, with_retries
 from collectors.agent.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -135,16 +135,17 @@ class Shipper:
         self._thread.start()
 
     def _loop(self) -> None:
-        wait = self.retry_every_s
+        failures = 0  # drains in a row that left batches in the spool
         while not self._stopping.is_set():
-            self._wake.wait(wait * random.uniform(0.8, 1.2))
+            # While the server stays away, wait longer between tries (up to 5 min).
+            every = self.retry_every_s
+            self._wake.wait(backoff_s(failures, every) if failures else jittered(every))
             self._wake.clear()
             try:
                 self.drain()
             except Exception:  # the thread must outlive any one bad batch or disk error
                 logger.exception("shipping failed; retrying")
-            # While the server stays away, wait longer between tries (up to 5 min).
-            wait = self.retry_every_s if not self.spool.pending() else min(wait * 2, 300.0)
+            failures = failures + 1 if self.spool.pending() else 0
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the post in flight, then stop; unsent batches stay in the spool."""
@@ -189,11 +190,10 @@ class Shipper:
         return sent
 
     def _post_with_retries(self, body: bytes) -> Answer:
-        answer = self.client.post(body)
-        for attempt in range(1, self.attempts):
-            if not answer.retryable or self._stopping.is_set():
-                break
-            # Exponential backoff with full jitter, so a fleet does not retry in step.
-            self.sleep(random.uniform(0, self.backoff_s * 2**attempt))
-            answer = self.client.post(body)
-        return answer
+        return with_retries(
+            lambda: self.client.post(body),
+            self.attempts,
+            self.backoff_s,
+            self.sleep,
+            stopping=self._stopping.is_set,
+        )

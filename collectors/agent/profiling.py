@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import queue
-import random
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from collectors.agent.backoff import jittered, with_retries
 from collectors.agent.config import Config
 from collectors.agent.profiling_node import (
     JobClient,
@@ -267,16 +267,18 @@ class ProfilingWorker:
     def _report(self, job_id: int, body: dict[str, Any], attempts: int) -> str | None:
         """The job's status on the server after this report; "refused" when the server
         will never take it; None when it did not get there."""
-        for attempt in range(attempts):
-            if attempt:  # exponential backoff with jitter, cut short by a stop
-                self.stop.wait(random.uniform(0.5, 1.0) * self.backoff_s * 2**attempt)
-            answer = self.client.post(f"jobs/{job_id}/report", body)
-            if answer.ok:
-                return str(_object(answer.text).get("status") or body["status"])
-            if not answer.retryable:
-                logger.error("profiling job %d: report refused: %s", job_id, answer.text[:500])
-                self._refusal = answer.text[:500]
-                return "refused"
+        answer = with_retries(
+            lambda: self.client.post(f"jobs/{job_id}/report", body),
+            attempts,
+            self.backoff_s,
+            self.stop.wait,  # a stop cuts a wait short
+        )
+        if answer.ok:
+            return str(_object(answer.text).get("status") or body["status"])
+        if not answer.retryable:
+            logger.error("profiling job %d: report refused: %s", job_id, answer.text[:500])
+            self._refusal = answer.text[:500]
+            return "refused"
         logger.warning("profiling job %d: cannot report (%s)", job_id, answer.status or answer.text)
         return None
 
@@ -294,7 +296,7 @@ class ProfilingWorker:
                 logger.exception("profiling poll failed")
                 outcome = Outcome("error")
             if outcome.job_id is None:  # after a job, ask again at once: more may wait
-                self.stop.wait(self.config.profiling_poll_s * random.uniform(0.8, 1.2))
+                self.stop.wait(jittered(self.config.profiling_poll_s))
 
     def join(self, timeout: float = 15.0) -> None:
         if self._thread is not None:

@@ -53,7 +53,10 @@ def test_batches_wait_in_the_spool_while_the_server_is_away_then_go_once(
     for n in range(3):
         away.send(batch(f"b{n}", earlier_s=600 * n))
     assert away.spool.pending() == 3
-    assert len(away.sleeps) == 2 * 3 and all(s >= 0 for s in away.sleeps)  # 3 tries per batch
+    # 3 tries per batch, the waits between them growing: 0.5-1 s, then 1-2 s.
+    assert len(away.sleeps) == 2 * 3
+    for first, second in zip(away.sleeps[::2], away.sleeps[1::2], strict=True):
+        assert 0.5 <= first <= 1.0 and 1.0 <= second <= 2.0
     assert GpuSample.objects.count() == 0
     away.spool.close()  # the agent restarts
 

@@ -3,8 +3,11 @@
 import hashlib
 import hmac
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from celery.signals import task_retry
 from django.test import Client
 
 from alerts.choices import ChannelKind, DeliveryStatus
@@ -12,6 +15,7 @@ from alerts.constants import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from alerts.delivery import RetryLater, attempt_delivery
 from alerts.models import Channel, Delivery
 from alerts.services import channel_send_test
+from alerts.tasks import send_delivery_task
 from tests.alerts.receivers import HttpReceiver, SmtpServer
 
 pytestmark = pytest.mark.django_db
@@ -99,6 +103,75 @@ def test_three_500s_then_a_200_deliver_exactly_one_message(http_receiver: HttpRe
     assert len(http_receiver.requests) == 4
     assert attempt_delivery(delivery.pk)  # already sent: nothing goes out again
     assert len(http_receiver.requests) == 4
+
+
+@pytest.fixture
+def retry_waits() -> Iterator[list[float]]:
+    """The wait Celery puts before each retry of a delivery task (its task_retry signal)."""
+    waits: list[float] = []
+
+    def record(sender: Any, reason: Any, **kwargs: Any) -> None:
+        if sender.name == send_delivery_task.name:
+            waits.append(reason.when)
+
+    task_retry.connect(record, weak=False)
+    yield waits
+    task_retry.disconnect(record)
+
+
+def webhook_delivery(receiver: HttpReceiver) -> Delivery:
+    channel = Channel.objects.create(
+        name="hook", kind=ChannelKind.WEBHOOK, url=receiver.url, secret=SECRET
+    )
+    return Delivery.objects.create(channel=channel)  # as claim_event makes it for an event
+
+
+def test_the_task_retries_a_temporary_failure_with_growing_waits(
+    http_receiver: HttpReceiver, retry_waits: list[float]
+) -> None:
+    delivery = webhook_delivery(http_receiver)
+    http_receiver.statuses = [500, 503, 500]
+    # apply(): the task and each of its retries run here, one after the other, through
+    # Celery's own retry path (only the waits are skipped; the signal says what they were).
+    result = send_delivery_task.apply(args=(delivery.pk,))
+    assert result.get() == f"delivery {delivery.pk}: sent"
+    assert retry_waits == [10, 20, 40]
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 4
+    assert [a.ok for a in delivery.attempt_log.all()] == [False, False, False, True]
+    assert len(http_receiver.requests) == 4
+    assert Channel.objects.get().enabled
+
+
+def test_the_task_gives_up_after_the_last_retry_and_keeps_the_channel(
+    http_receiver: HttpReceiver, retry_waits: list[float]
+) -> None:
+    delivery = webhook_delivery(http_receiver)
+    http_receiver.statuses = [500] * 10
+    assert send_delivery_task.apply(args=(delivery.pk,)).get() == (
+        f"delivery {delivery.pk}: failed"
+    )
+    assert retry_waits == [10, 20, 40, 80, 160, 320]  # 10 s doubling, at most 600 s, 6 retries
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 7
+    assert delivery.attempt_log.count() == 7 and len(http_receiver.requests) == 7
+    assert Channel.objects.get().enabled  # temporary: the channel is not to blame
+
+
+def test_the_task_does_not_retry_a_permanent_failure_and_disables_the_channel(
+    http_receiver: HttpReceiver, retry_waits: list[float]
+) -> None:
+    delivery = webhook_delivery(http_receiver)
+    http_receiver.statuses = [404]
+    assert send_delivery_task.apply(args=(delivery.pk,)).get() == (
+        f"delivery {delivery.pk}: failed"
+    )
+    assert retry_waits == []
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert delivery.attempt_log.count() == 1 and len(http_receiver.requests) == 1
+    channel = Channel.objects.get()
+    assert not channel.enabled and "HTTP 404" in channel.disabled_reason
 
 
 def test_loopback_and_private_addresses_are_refused_by_default(

@@ -1,18 +1,20 @@
-"""/metrics: Prometheus text that parses back to the figures the dashboard shows,
-behind a token, in a number of queries that does not grow with the fleet."""
+"""/metrics: Prometheus text (written by prometheus_client) that parses back to the
+figures the dashboard shows and the database holds, behind a token, in a number of
+queries that does not grow with the fleet."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Count, Sum
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from anomaly.models import Anomaly
-from api.metrics import Gauge, label_name, render
+from api.metrics import label_name
 from api.services import api_token_create
 from collectors.models import Agent, Deployment, Node
 from collectors.services import agent_create
@@ -166,6 +168,93 @@ def test_it_exposes_the_hand_computed_figures(client, fleet, read_token):
     assert metrics["inferscope_recommendations_open_monthly_saving_usd"] == [({}, 15.5)]
 
 
+def test_every_figure_parses_back_to_what_the_database_holds(client, fleet, read_token):
+    """The page read with prometheus_client's own parser, against aggregates of the rows
+    themselves (not the selectors the page is built from)."""
+    for severity in ("info", "critical", "critical"):
+        anomaly(severity)
+    anomaly("warning", status="resolved")
+    for i, age in enumerate((5, 3600)):
+        agent, _ = agent_create(f"a{i}")
+        Agent.objects.filter(pk=agent.pk).update(last_seen_at=NOW - timedelta(seconds=age))
+    recommendation("x", "12.25")
+    recommendation("y", "0.75", status=RecommendationStatus.DISMISSED)
+    Budget.objects.create(name="ads", label_key="team", label_value="ads", monthly_usd=50)
+
+    families = {
+        family.name: family
+        for family in text_string_to_metric_families(
+            client.get(URL, **bearer(read_token)).content.decode()
+        )
+    }
+
+    def series(name: str) -> dict[str, float]:
+        family = families[f"inferscope_{name}"]
+        assert family.type == "gauge"
+        return {s.labels.get("deployment", ""): s.value for s in family.samples}
+
+    hour = HourlySpend.objects.filter(hour=HOUR)
+    per_deployment = {
+        row["deployment__name"]: row
+        for row in hour.exclude(deployment=None)
+        .values("deployment__name")
+        .annotate(usd=Sum("usd"), held=Sum("idle_held_usd"))
+    }
+    assert series("deployment_cost_usd_per_hour") == {
+        name: float(row["usd"]) for name, row in per_deployment.items()
+    }
+    assert series("deployment_idle_held_usd_per_hour") == {
+        name: float(row["held"]) for name, row in per_deployment.items()
+    }
+    unallocated = float(hour.filter(deployment=None).aggregate(usd=Sum("usd"))["usd"])
+    held = sum(float(row["held"]) for row in per_deployment.values())
+    active = sum(float(row["usd"]) for row in per_deployment.values()) - held
+    kinds = {s.labels["kind"]: s.value for s in families["inferscope_cost_usd_per_hour"].samples}
+    assert kinds == {"active": pytest.approx(active), "idle_held": held, "truly_idle": unallocated}
+    # The 24 hours to the end of HOUR: their $ over their hourly rollups' tokens.
+    start = HOUR - timedelta(hours=23)
+    window_usd = HourlySpend.objects.filter(
+        hour__gte=start, hour__lte=HOUR, deployment__name="chat"
+    )
+    window_tokens = InferenceRollup.objects.filter(
+        resolution=Resolution.HOUR, bucket__gte=start, bucket__lte=HOUR, deployment__name="chat"
+    ).aggregate(p=Sum("prompt_tokens"), g=Sum("generation_tokens"))
+    rate = float(window_usd.aggregate(usd=Sum("usd"))["usd"]) * 1e6
+    rate /= window_tokens["p"] + window_tokens["g"]
+    assert series("deployment_usd_per_1m_tokens") == {"chat": pytest.approx(rate)}
+
+    open_counts = dict(
+        Anomaly.objects.filter(status="open").values_list("severity").annotate(n=Count("id"))
+    )
+    assert {
+        s.labels["severity"]: s.value for s in families["inferscope_anomalies_open"].samples
+    } == {
+        severity: float(open_counts.get(severity, 0))
+        for severity in ("info", "warning", "critical")
+    }
+    ages = {
+        name: (NOW - seen).total_seconds()
+        for name, seen in Agent.objects.filter(revoked_at=None)
+        .exclude(last_seen_at=None)
+        .values_list("name", "last_seen_at")
+    }
+    assert {
+        s.labels["agent"]: s.value
+        for s in families["inferscope_agent_last_seen_age_seconds"].samples
+    } == ages
+    opened = Recommendation.objects.filter(status=RecommendationStatus.OPEN)
+    assert [s.value for s in families["inferscope_recommendations_open"].samples] == [
+        float(opened.count())
+    ]
+    assert [
+        s.value for s in families["inferscope_recommendations_open_monthly_saving_usd"].samples
+    ] == [float(opened.aggregate(usd=Sum("monthly_saving_usd"))["usd"])]
+    assert {
+        s.labels["budget"]: s.value for s in families["inferscope_budget_monthly_usd"].samples
+    } == {name: float(usd) for name, usd in Budget.objects.values_list("name", "monthly_usd")}
+    assert families["inferscope_cost_hour_timestamp_seconds"].samples[0].value == HOUR.timestamp()
+
+
 def test_every_series_has_help_and_type_lines(client, fleet, read_token):
     text = client.get(URL, **bearer(read_token)).content.decode()
     names = {line.split()[0].split("{")[0] for line in text.splitlines() if line[:1] != "#"}
@@ -184,16 +273,33 @@ def test_an_empty_install_still_scrapes(client, clock, read_token):
     assert metrics["inferscope_recommendations_open"] == [({}, 0.0)]
 
 
-def test_label_names_are_sanitized_and_values_escaped():
+def test_label_names_are_sanitized():
     assert label_name("app.kubernetes.io/name") == "label_app_kubernetes_io_name"
     assert label_name("9lives") == "label_9lives"
-    gauge = Gauge("x", "a \\ help\nline")
-    gauge.add(1, a=ODD_VALUE)
-    assert render([gauge]) == (
-        "# HELP inferscope_x a \\\\ help\\nline\n"
-        "# TYPE inferscope_x gauge\n"
-        'inferscope_x{a="say \\"hi\\"\\\\now\\nnext"} 1.0\n'
-    )
+
+
+def test_agent_chosen_names_are_escaped_by_the_library_and_parse_back(client, clock, read_token):
+    node = Node.objects.create(name='rack "7"\\a')
+    dep = Deployment.objects.create(node=node, name=ODD_VALUE, labels={"why": "a\nb\\"})
+    spend(HOUR, "1", dep)
+    seen, _ = agent_create("seen")
+    Agent.objects.filter(pk=seen.pk).update(name=ODD_VALUE, last_seen_at=NOW)
+
+    text = client.get(URL, **bearer(read_token)).content.decode()
+
+    # As the text format says: \\ for a backslash, \" for a quote, \n for a line break.
+    escaped = 'say \\"hi\\"\\\\now\\nnext'
+    assert f'inferscope_agent_last_seen_age_seconds{{agent="{escaped}"}} 0.0\n' in text
+    assert (
+        f'inferscope_deployment_cost_usd_per_hour{{deployment="{escaped}",label_why="a\\nb\\\\",'
+        'node="rack \\"7\\"\\\\a"} 1.0\n'
+    ) in text
+    assert "\nnext" not in text  # no raw line break inside a series
+    metrics = scrape(client, read_token)
+    assert metrics["inferscope_deployment_cost_usd_per_hour"] == [
+        ({"deployment": ODD_VALUE, "node": 'rack "7"\\a', "label_why": "a\nb\\"}, 1.0)
+    ]
+    assert metrics["inferscope_agent_last_seen_age_seconds"] == [({"agent": ODD_VALUE}, 0.0)]
 
 
 def test_keys_that_sanitize_alike_do_not_repeat_a_label(client, clock, read_token):
