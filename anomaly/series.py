@@ -169,9 +169,11 @@ def cost_series(start: datetime, end: datetime, entity: str | None = None) -> Se
         if entity is None or one is not None:
             _deployment_costs(values, rows, start, end, one)
         if entity is None or entity == "fleet":
-            fleet = values[("fleet.cost_per_hour", "fleet")]
+            fleet: dict[datetime, float] = defaultdict(float)
             for hour, _dep, usd, _held in rows:
-                fleet[hour] = (fleet.get(hour) or 0.0) + float(usd)
+                fleet[hour] += float(usd)
+            if fleet:
+                values[("fleet.cost_per_hour", "fleet")] = dict(fleet)
     return _fill(values, grid(start, end, Resolution.HOUR))
 
 

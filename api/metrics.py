@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 from anomaly.choices import AnomalyStatus, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, Deployment
+from collectors.scope import deployment_labels
 from costs.budgets import budget_statuses
 from costs.economics.selectors import Figures, capacity_estimates, deployment_economics
 from costs.spend import Row as SpendRow
@@ -88,9 +89,12 @@ def _deployment_labels(name: str, node: str, labels: Any) -> dict[str, str]:
 def _labelled(ids: Iterable[int]) -> dict[int, dict[str, str]]:
     """Each deployment's Prometheus labels, in the order its series are written."""
     rows = Deployment.objects.filter(pk__in=set(ids)).values_list(
-        "pk", "name", "node__name", "labels"
+        "pk", "name", "node__name", "labels", "node__labels"
     )
-    labelled = {pk: _deployment_labels(name, node, labels) for pk, name, node, labels in rows}
+    labelled = {
+        pk: _deployment_labels(name, node, deployment_labels(own, node_labels))
+        for pk, name, node, own, node_labels in rows
+    }
     return dict(sorted(labelled.items(), key=lambda kv: tuple(kv[1].values())))
 
 

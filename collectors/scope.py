@@ -3,9 +3,9 @@ CSV, budgets and rules.
 
 Entity filters name rows by id or by name (a GPU by its uuid); several values of one
 filter are OR-ed, different filters AND-ed. A label `key:value` (or `key=value`)
-matches a deployment by its own labels or its node's, and a GPU by its node's labels or
-by a deployment running on it, so a fleet labelled on its nodes shows the same dollars
-on the costs page and in the API.
+matches a deployment by its labels (its node's, overlaid with its own), and a GPU by
+its node's labels or by a deployment running on it, so a fleet labelled on its nodes
+shows the same dollars on the costs page and in the API.
 """
 
 import re
@@ -35,8 +35,25 @@ def labelled(field: str, key: str, value: str) -> Q:
     return Q(Exact(KeyTextTransform(key, field), value))
 
 
+def deployment_labels(own: Any, node: Any) -> dict[str, str]:
+    """A deployment's labels: its node's, overlaid with its own (its own win). Filters,
+    groupings, /metrics and alerts all read a deployment's labels this way."""
+    merged: dict[str, str] = {}
+    for labels in (node, own):
+        for key, value in labels.items() if isinstance(labels, dict) else ():
+            # A key the deployment sets to null hides its node's value, as in filters.
+            if value is None:
+                merged.pop(str(key), None)
+            else:
+                merged[str(key)] = str(value)
+    return merged
+
+
 def label_deployments(key: str, value: str) -> QuerySet[Deployment, Any]:
-    wanted = labelled("labels", key, value) | labelled("node__labels", key, value)
+    """Deployments whose labels (deployment_labels) hold key=value."""
+    wanted = labelled("labels", key, value) | (
+        ~Q(labels__has_key=key) & labelled("node__labels", key, value)
+    )
     return Deployment.objects.filter(wanted).values("pk")
 
 

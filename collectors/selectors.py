@@ -3,7 +3,7 @@
 from django.db.models import Model, OuterRef, Prefetch, QuerySet, Subquery
 
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, Node
-from collectors.scope import cost_scope_ids
+from collectors.scope import cost_scope_ids, deployment_labels
 from inferscope.lib.filters import Filters
 
 
@@ -32,22 +32,20 @@ def fleet_nodes() -> QuerySet[Node]:
     )
 
 
+def _deployments_labels() -> list[dict[str, str]]:
+    rows = Deployment.objects.order_by().values_list("labels", "node__labels")
+    return [deployment_labels(own, node) for own, node in rows]
+
+
 def deployment_label_keys() -> list[str]:
-    """Every label key set on a deployment, sorted."""
-    keys: set[str] = set()
-    for labels in Deployment.objects.order_by().values_list("labels", flat=True):
-        if isinstance(labels, dict):
-            keys.update(str(key) for key in labels)
-    return sorted(keys)
+    """Every label key of a deployment (its own or its node's), sorted."""
+    return sorted({key for labels in _deployments_labels() for key in labels})
 
 
 def deployment_label_pairs() -> list[str]:
-    """Every key=value label on a deployment, sorted: the label filter's choices."""
-    pairs: set[str] = set()
-    for labels in Deployment.objects.order_by().values_list("labels", flat=True):
-        if isinstance(labels, dict):
-            pairs.update(f"{key}={value}" for key, value in labels.items())
-    return sorted(pairs)
+    """Every key=value label of a deployment (its own or its node's), sorted: the label
+    filter's choices."""
+    return sorted({f"{k}={v}" for labels in _deployments_labels() for k, v in labels.items()})
 
 
 def label_scope(label: tuple[str, str] | None) -> tuple[list[int], list[int]] | None:

@@ -72,7 +72,7 @@ def row_values(row: CostRow, split: Split | None = None) -> dict[str, Any]:
     """A row's cells; with a measured `split`, $ per 1M prompt and generated tokens
     divide its cost by it, else by the token weighting."""
     basis: str | None
-    if split is not None:
+    if split is not None and row.costed:
         share, basis = split
         per_prompt = _per_1m(float(row.cost_usd) * share, row.prompt_tokens)
         per_generated = _per_1m(float(row.cost_usd) * (1 - share), row.generation_tokens)
@@ -129,7 +129,7 @@ def phase_splits(
     groups: dict[str, list[Figures]] = defaultdict(list)
     if kind != "gpu":
         deployments = Deployment.objects.filter(pk__in=list(figures)).values(
-            "id", "name", "node__name", "labels"
+            "id", "name", "node__name", "labels", "node__labels"
         )
         for dep in deployments:
             groups[group_key(kind, label_key, None, dep)].append(figures[dep["id"]])

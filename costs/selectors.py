@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Max, Sum
 
 from collectors.models import Deployment, Gpu
+from collectors.scope import deployment_labels
 from costs.models import CostRecord, HourlySpend
 from inferscope.lib.money import HOURS_PER_MONTH, micro
 from telemetry.choices import Resolution
@@ -73,12 +74,20 @@ class CostRow:
         return None if per_hour is None else per_hour * HOURS_PER_MONTH
 
     @property
+    def costed(self) -> bool:
+        """Whether any GPU time was costed: traffic on GPUs nobody reported or priced has
+        no unit cost (None, not a plausible-looking $0)."""
+        return self.gpu_hours > 0 or self.cost_usd != 0
+
+    @property
     def usd_per_request(self) -> float | None:
-        return float(self.cost_usd) / self.requests if self.requests else None
+        if not self.costed or not self.requests:
+            return None
+        return float(self.cost_usd) / self.requests
 
     @property
     def usd_per_1m_tokens(self) -> float | None:
-        return float(self.cost_usd) / self.tokens * 1e6 if self.tokens else None
+        return float(self.cost_usd) / self.tokens * 1e6 if self.costed and self.tokens else None
 
     def _weighted(self) -> float:
         return self.prompt_tokens + settings.COST_DECODE_TOKEN_WEIGHT * self.generation_tokens
@@ -87,14 +96,14 @@ class CostRow:
     def usd_per_1m_prompt_tokens(self) -> float | None:
         """Prompt tokens' part of the cost, from the prompt/decode weighting, per 1M."""
         weighted = self._weighted()
-        if not self.prompt_tokens or not weighted:
+        if not self.costed or not self.prompt_tokens or not weighted:
             return None
         return float(self.cost_usd) / weighted * 1e6
 
     @property
     def usd_per_1m_generated_tokens(self) -> float | None:
         weighted = self._weighted()
-        if not self.generation_tokens or not weighted:
+        if not self.costed or not self.generation_tokens or not weighted:
             return None
         return float(self.cost_usd) * settings.COST_DECODE_TOKEN_WEIGHT / weighted * 1e6
 
@@ -146,7 +155,9 @@ def cost_by(start: datetime, end: datetime, by: str = "deployment") -> list[Cost
     seen = {s[1] for s in shares if s[1]} | set(volumes)
     deployments = {
         d["id"]: d
-        for d in Deployment.objects.filter(pk__in=seen).values("id", "name", "node__name", "labels")
+        for d in Deployment.objects.filter(pk__in=seen).values(
+            "id", "name", "node__name", "labels", "node__labels"
+        )
     }
     gpus = {
         g["id"]: g
@@ -215,8 +226,8 @@ def group_key(
         return IDLE_KEY
     if kind == "deployment":
         return f"{dep['name']} on {dep['node__name']}"
-    value = (dep["labels"] or {}).get(label_key)
-    return str(value) if value is not None else f"(no {label_key})"
+    value = deployment_labels(dep["labels"], dep.get("node__labels")).get(label_key)
+    return value if value is not None else f"(no {label_key})"
 
 
 def _shares(

@@ -52,6 +52,9 @@ class Figures:
 
     cost_usd: Decimal = Decimal(0)
     idle_held_usd: Decimal = Decimal(0)
+    # Hours with cost records: traffic on GPUs nobody reported or priced has no unit
+    # cost (None, as costs.selectors.CostRow has it), not a plausible-looking $0.
+    costed_hours: int = 0
     prefill_usd: float = 0.0
     decode_usd: float = 0.0
     # Prefill's part of the active dollars only: what computing prompts cost, the
@@ -77,6 +80,7 @@ class Figures:
         for name in (
             "cost_usd",
             "idle_held_usd",
+            "costed_hours",
             "prefill_usd",
             "decode_usd",
             "active_prefill_usd",
@@ -128,13 +132,13 @@ class Figures:
 
     @property
     def usd_per_1m_prompt(self) -> float | None:
-        if not self.split_known or not self.prompt_tokens:
+        if not self.costed_hours or not self.split_known or not self.prompt_tokens:
             return None
         return self.prefill_usd / self.prompt_tokens * 1e6
 
     @property
     def usd_per_1m_generated(self) -> float | None:
-        if not self.split_known or not self.generation_tokens:
+        if not self.costed_hours or not self.split_known or not self.generation_tokens:
             return None
         return self.decode_usd / self.generation_tokens * 1e6
 
@@ -161,11 +165,13 @@ class Figures:
 
     @property
     def usd_per_good_request(self) -> float | None:
-        return float(self.cost_usd) / self.good_requests if self.good_requests else None
+        if not self.costed_hours or not self.good_requests:
+            return None
+        return float(self.cost_usd) / self.good_requests
 
     @property
     def usd_per_request(self) -> float | None:
-        return float(self.cost_usd) / self.requests if self.requests else None
+        return float(self.cost_usd) / self.requests if self.costed_hours and self.requests else None
 
 
 _ROLLUP_FIELDS = (
@@ -275,6 +281,7 @@ def economics_by_step(
         hour_fig = hour_figures(
             Decimal(str(usd)), Decimal(str(held)), rows.get((dep, hour)), kinds[dep], slos[dep]
         )
+        hour_fig.costed_hours = int((dep, hour) in costs)
         at = _floor(hour, step)
         out[dep].setdefault(at, Figures()).add(hour_fig)
     for steps in out.values():

@@ -38,7 +38,8 @@ def costs(request: HttpRequest) -> HttpResponse:
     if end < tr.end:
         end += timedelta(hours=1)
     deployments = {
-        d["id"]: d for d in Deployment.objects.values("id", "name", "node__name", "labels")
+        d["id"]: d
+        for d in Deployment.objects.values("id", "name", "node__name", "labels", "node__labels")
     }
     rows = spend_steps(tr.start, tr.end, tr.step, pr.cost_scope)
     times, groups = spend_by_group(rows, deployments, by)

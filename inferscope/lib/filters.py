@@ -29,3 +29,15 @@ def in_window(rows: QuerySet[M], field: str, filters: Filters) -> QuerySet[M]:
     if filters.end is not None:
         rows = rows.filter(**{f"{field}__lt": filters.end})
     return rows
+
+
+LABEL_HINT = "Write a label filter as key:value or key=value, for example team:search."
+
+
+def split_label(text: str) -> tuple[str, str] | None:
+    """`key:value` or `key=value`, split at the first separator; None when there is no
+    key. Pages, the API, CSV exports and budgets read a label filter this way."""
+    cut = min((i for i in (text.find(":"), text.find("=")) if i > 0), default=-1)
+    if cut < 0 or not text[:cut].strip():
+        return None
+    return text[:cut], text[cut + 1 :]

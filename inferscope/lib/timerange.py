@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from inferscope.lib.filters import LABEL_HINT, split_label
+
 RAW = 0  # read the raw samples, not a rollup
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -177,15 +179,16 @@ def _parse_time(value: str, field: str, errors: dict[str, str]) -> datetime | No
 
 
 def _parse_label(value: str, errors: dict[str, str]) -> tuple[str, str] | None:
-    """key=value, split at the first '='; the value may be empty, as a label's may."""
+    """key:value or key=value (inferscope.lib.filters.split_label); the value may be
+    empty, as a label's may."""
     if not value.strip():
         return None
-    key, sep, wanted = value.partition("=")
+    label = split_label(value)
     # Ingest takes keys up to 200 characters and values up to 500.
-    if not sep or not key.strip() or len(value) > 701:
-        errors["label"] = "Write a label filter as key=value, for example team=search."
+    if label is None or len(value) > 701:
+        errors["label"] = LABEL_HINT
         return None
-    return key, wanted
+    return label
 
 
 def hour_floor(moment: datetime) -> datetime:

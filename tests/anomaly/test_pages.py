@@ -12,6 +12,7 @@ from anomaly.models import Anomaly, DetectorTuning
 from anomaly.scoring import FAMILIES, score_family
 from collectors.models import Gpu, Node
 from tests.anomaly.test_scoring import NOW, store_gpu
+from tests.costs.fleet import save_cost_records
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,8 @@ def test_a_fleet_spend_anomaly_is_drawn_by_the_hour(signed_in: Client) -> None:
                 pricing="test",
             )
         )
-    CostRecord.objects.bulk_create(records)
+    # Stored as attribution stores them (with their hourly sums), which the series reads.
+    save_cost_records(records)
     score_family(FAMILIES[1], NOW + FAMILIES[1].settle)
     jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
     page = signed_in.get(f"/anomalies/{jump.pk}/").content.decode()

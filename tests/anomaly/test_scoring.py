@@ -13,6 +13,7 @@ from anomaly.services import anomaly_set_status
 from collectors.models import Gpu, Node
 from telemetry.choices import Resolution
 from telemetry.models import GpuRollup
+from tests.costs.fleet import save_cost_records
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -146,7 +147,8 @@ def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly(jump: bool) -> Non
                 pricing="test",
             )
         )
-    CostRecord.objects.bulk_create(records)
+    # Stored as attribution stores them (with their hourly sums), which the series reads.
+    save_cost_records(records)
     hour_family = FAMILIES[1]
     score_family(hour_family, NOW + hour_family.settle)
     if not jump:  # two weeks of ordinary daily swings: nothing to report

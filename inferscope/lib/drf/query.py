@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from inferscope.lib.drf.export import FORMATS
 from inferscope.lib.drf.fields import UtcDateTimeField
+from inferscope.lib.filters import LABEL_HINT, split_label
 from inferscope.lib.timerange import DAY, HOUR, MINUTE
 
 # Bucket seconds, as the rollups' resolutions.
@@ -38,16 +39,13 @@ def _refs(help_text: str) -> serializers.ListField:
 
 
 class LabelField(serializers.CharField):
-    """`key:value` (or `key=value`, as the pages write it), split at the first separator."""
+    """`key:value` or `key=value` (inferscope.lib.filters.split_label)."""
 
     def to_internal_value(self, data: Any) -> tuple[str, str]:  # type: ignore[override]
-        text = super().to_internal_value(data)
-        cut = min((i for i in (text.find(":"), text.find("=")) if i > 0), default=-1)
-        if cut < 0:
-            raise serializers.ValidationError(
-                "Write a label filter as key:value, for example team:search."
-            )
-        return text[:cut], text[cut + 1 :]
+        label = split_label(super().to_internal_value(data))
+        if label is None:
+            raise serializers.ValidationError(LABEL_HINT)
+        return label
 
 
 class ListQuerySerializer(serializers.Serializer):
