@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count, Q, Sum
 
 from costs.models import CostRecord, HourlySpend
 from costs.selectors import IDLE_KEY, group_key, parse_grouping
@@ -207,3 +208,97 @@ def usd_per_1m_by_group(
     times = sorted({ts for _, ts in usd})
     groups = sorted({g for g, _ in usd})
     return times, {g: [per_1m(usd[(g, t)], tokens.get((g, t), 0.0)) for t in times] for g in groups}
+
+
+COST_CELL_GROUPS = ("hour", "gpu", "deployment")
+
+
+@dataclass(frozen=True)
+class CostCell:
+    """The cost records of one group over a window, summed as stored (no rounding):
+    a field the grouping leaves out is None."""
+
+    hour: datetime | None
+    gpu_id: int | None
+    deployment_id: int | None
+    usd: Decimal
+    gpu_hours: float
+    idle_held_usd: Decimal  # held by a deployment that served nothing
+    idle_held_hours: float
+    unheld_usd: Decimal  # no deployment on the GPU: truly idle
+    hours: int  # distinct hours with a record
+
+
+def cost_cells(
+    start: datetime,
+    end: datetime,
+    by: Sequence[str],
+    *,
+    deployment_ids: Sequence[int] | None = None,
+    gpu_ids: Sequence[int] | None = None,
+    deployed: bool = False,
+    charged: bool = False,
+) -> list[CostCell]:
+    """$ and GPU-hours of [start, end) per group of `by` (any of hour, gpu, deployment),
+    of the given deployments' shares or the given GPUs' records (shares and idle);
+    `deployed` leaves idle records out, `charged` keeps only records that cost something."""
+    unknown = set(by) - set(COST_CELL_GROUPS)
+    if unknown:
+        raise ValueError(f"cost_cells groups by {COST_CELL_GROUPS}, not {sorted(unknown)}")
+    records = CostRecord.objects.filter(hour__gte=start, hour__lt=end)
+    if deployment_ids is not None:
+        records = records.filter(deployment_id__in=list(deployment_ids))
+    if gpu_ids is not None:
+        records = records.filter(gpu_id__in=list(gpu_ids))
+    if deployed:
+        records = records.filter(deployment__isnull=False)
+    if charged:
+        records = records.filter(usd__gt=0)
+    columns = {"hour": "hour", "gpu": "gpu_id", "deployment": "deployment_id"}
+    rows = records.values(*(columns[g] for g in by)).annotate(
+        usd_sum=Sum("usd"),
+        hours_sum=Sum("gpu_hours"),
+        held_sum=Sum("idle_held_usd"),
+        held_hours_sum=Sum("idle_held_hours"),
+        unheld_sum=Sum("usd", filter=Q(deployment__isnull=True)),
+        hour_count=Count("hour", distinct=True),
+    )
+    return [
+        CostCell(
+            hour=row.get("hour"),
+            gpu_id=row.get("gpu_id"),
+            deployment_id=row.get("deployment_id"),
+            usd=row["usd_sum"] if row["usd_sum"] is not None else ZERO,
+            gpu_hours=row["hours_sum"] or 0.0,
+            idle_held_usd=row["held_sum"] if row["held_sum"] is not None else ZERO,
+            idle_held_hours=row["held_hours_sum"] or 0.0,
+            unheld_usd=row["unheld_sum"] if row["unheld_sum"] is not None else ZERO,
+            hours=row["hour_count"],
+        )
+        for row in rows
+    ]
+
+
+def gpu_rates(
+    start: datetime,
+    end: datetime,
+    *,
+    gpu_ids: Sequence[int] | None = None,
+    deployment_ids: Sequence[int] | None = None,
+    charged: bool = False,
+) -> dict[int, Decimal]:
+    """Each GPU's $ per hour in its latest priced hour of [start, end), over its records
+    or only the given deployments' shares; `charged` skips hours priced at $0."""
+    records = CostRecord.objects.filter(hour__gte=start, hour__lt=end, priced=True)
+    if gpu_ids is not None:
+        records = records.filter(gpu_id__in=list(gpu_ids))
+    if deployment_ids is not None:
+        records = records.filter(deployment_id__in=list(deployment_ids))
+    if charged:
+        records = records.filter(rate_usd_per_hour__gt=0)
+    out: dict[int, Decimal] = {}
+    for gpu, rate in records.order_by("gpu_id", "-hour", "id").values_list(
+        "gpu_id", "rate_usd_per_hour"
+    ):
+        out.setdefault(gpu, rate)
+    return out

@@ -14,8 +14,8 @@ from recommendations.context import Context
 from recommendations.explain.words import rate
 from recommendations.inputs.live import live_estimates, live_evidence, live_words
 from recommendations.inputs.replicas import Service, gpu_key
-from recommendations.inputs.window import latency_ms, latest_profiling, tokens_per_s
-from telemetry.models import InferenceRollup
+from recommendations.inputs.window import latest_profiling
+from telemetry.hourly import TrafficHour, latency_ms, tokens_per_s
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class PeerHour:
 
     per_gpu: float
     itl_ms: float
-    row: InferenceRollup
+    row: TrafficHour
     peer: Service
     gpus: list[Gpu]  # the GPUs that carried it
 
@@ -159,8 +159,8 @@ def peer_hours(service: Service, services: Sequence[Service]) -> dict[str, PeerH
             if per_gpu <= 0 or (gpu_model in best and per_gpu <= best[gpu_model].per_gpu):
                 continue
             mine = settings_for(peer.deployments[row.deployment_id])
-            row_itl = latency_ms([row], "itl_hist")
-            row_ttft = latency_ms([row], "ttft_hist")
+            row_itl = latency_ms([row], "itl")
+            row_ttft = latency_ms([row], "ttft")
             if row_itl is None or row_itl > min(itl, mine.slo_itl_ms):
                 continue
             if row_ttft is not None and row_ttft > min(ttft, mine.slo_ttft_ms):

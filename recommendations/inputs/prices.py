@@ -1,22 +1,18 @@
 """What GPUs cost and what they would cost under another price: the price book and
-node prices valid on a day, each GPU's hours and charged rate over a window, and its
-busy hours. Read by the pricing and underused rules."""
+node prices valid on a day, each GPU's hours and charged rate over a window (from
+costs.spend). Read by the pricing and underused rules."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum
 
 from collectors.models import Gpu
 from costs.choices import NodePricingKind, PricingKind
 from costs.gpu_models import canonical_model
-from costs.models import CostRecord, NodePrice, PriceBookEntry
+from costs.models import NodePrice, PriceBookEntry
+from costs.spend import CostCell, cost_cells, gpu_rates
 from recommendations.context import Context
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
 
 
 @dataclass(frozen=True)
@@ -62,16 +58,11 @@ class Prices:
 
 def gpu_windows(ctx: Context, ids: Iterable[int] | None = None) -> list[GpuWindow]:
     """GPUs costed in the window with their GPU-hours and the rate last charged."""
-    records = CostRecord.objects.filter(hour__gte=ctx.start, hour__lt=ctx.end)
-    if ids is not None:
-        records = records.filter(gpu_id__in=list(ids))
-    hours = dict(records.values("gpu").annotate(h=Sum("gpu_hours")).values_list("gpu", "h"))
-    latest = (
-        records.filter(gpu=OuterRef("pk"), priced=True)
-        .order_by("-hour")
-        .values("rate_usd_per_hour")[:1]
-    )
-    gpus = Gpu.objects.filter(pk__in=hours).select_related("node").annotate(rate=Subquery(latest))
+    gpu_ids = None if ids is None else list(ids)
+    cells = cost_cells(ctx.start, ctx.end, ("gpu",), gpu_ids=gpu_ids)
+    hours = {c.gpu_id: c.gpu_hours for c in cells}
+    rates = gpu_rates(ctx.start, ctx.end, gpu_ids=gpu_ids)
+    gpus = Gpu.objects.filter(pk__in=[pk for pk in hours if pk in rates]).select_related("node")
     return [
         GpuWindow(
             g.pk,
@@ -79,44 +70,25 @@ def gpu_windows(ctx: Context, ids: Iterable[int] | None = None) -> list[GpuWindo
             g.node_id,
             g.node.name,
             canonical_model(g.model_name) or g.model_name,
-            hours[g.pk] or 0.0,
-            Decimal(g.rate),
+            hours[g.pk],
+            Decimal(rates[g.pk]),
             g.gpu_fraction,
         )
         for g in gpus
-        if g.rate is not None
     ]
 
 
-def util_hours(ctx: Context, ids: list[int], busy_pct: float) -> dict[int, tuple[int, int]]:
-    """(hours at or over busy_pct average utilization, hours with utilization) per GPU."""
-    rows = (
-        GpuRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=ctx.start, bucket__lt=ctx.end, gpu_id__in=ids
-        )
-        .values("gpu")
-        .annotate(
-            seen=Count("id", filter=Q(util_n__gt=0)),
-            busy=Count("id", filter=Q(util_n__gt=0, util_sum__gte=F("util_n") * busy_pct)),
-        )
-    )
-    return {r["gpu"]: (r["busy"], r["seen"]) for r in rows}
-
-
 def hourly_cost(
-    ctx: Context, records: Any, scale: dict[int, Decimal] | None = None
+    cells: Iterable[CostCell], scale: dict[int, Decimal] | None = None
 ) -> dict[datetime, tuple[float, Decimal]]:
-    """Per hour: GPU-hours (or, given `scale`, $ scaled per GPU) and $, of `records`."""
+    """Per hour: GPU-hours (or, given `scale`, $ scaled per GPU) and $, of cost_cells
+    grouped by hour and GPU."""
     out: dict[datetime, tuple[float, Decimal]] = {}
-    rows = (
-        records.filter(hour__gte=ctx.start, hour__lt=ctx.end)
-        .values("hour", "gpu")
-        .annotate(h=Sum("gpu_hours"), usd=Sum("usd"))
-    )
-    for row in rows:
-        first, usd = out.get(row["hour"], (0.0, Decimal(0)))
-        part = float(row["usd"] * scale[row["gpu"]]) if scale else row["h"]
-        out[row["hour"]] = (round(first + part, 6), usd + row["usd"])
+    for cell in cells:
+        assert cell.hour is not None and cell.gpu_id is not None, cell
+        first, usd = out.get(cell.hour, (0.0, Decimal(0)))
+        part = float(cell.usd * scale[cell.gpu_id]) if scale else cell.gpu_hours
+        out[cell.hour] = (round(first + part, 6), usd + cell.usd)
     return out
 
 
@@ -134,35 +106,5 @@ def on_demand_book(ctx: Context) -> dict[str, Decimal]:
 def rate_now(ctx: Context, ids: list[int]) -> Decimal | None:
     """The lowest rate any of the service's GPUs was charged in its latest priced hour:
     a cheaper model must undercut every one of them."""
-    latest: dict[int, tuple[datetime, Decimal]] = {}
-    records = CostRecord.objects.filter(
-        hour__gte=ctx.start,
-        hour__lt=ctx.end,
-        deployment_id__in=ids,
-        priced=True,
-        rate_usd_per_hour__gt=0,
-    ).values_list("gpu_id", "hour", "rate_usd_per_hour")
-    for gpu, hour, usd in records:
-        if gpu not in latest or hour > latest[gpu][0]:
-            latest[gpu] = (hour, usd)
-    return min((usd for _, usd in latest.values()), default=None)
-
-
-def peak_memory(ctx: Context, gpu_ids: list[int]) -> int | None:
-    """The most memory one of the GPUs used in an hour of the window; None unless
-    every one of them reported it."""
-    peaks = dict(
-        GpuRollup.objects.filter(
-            resolution=Resolution.HOUR,
-            bucket__gte=ctx.start,
-            bucket__lt=ctx.end,
-            gpu_id__in=gpu_ids,
-            mem_used_max__isnull=False,
-        )
-        .values("gpu")
-        .annotate(peak=Max("mem_used_max"))
-        .values_list("gpu", "peak")
-    )
-    if not gpu_ids or set(peaks) != set(gpu_ids):
-        return None
-    return max(peaks.values())
+    rates = gpu_rates(ctx.start, ctx.end, deployment_ids=ids, charged=True)
+    return min(rates.values(), default=None)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from collectors.models import Deployment, Gpu, settings_for
 from costs.gpu_models import canonical_model
 from recommendations.context import Context
-from recommendations.inputs.window import deployment_gpus, hourly_traffic, tokens_per_s
-from telemetry.models import InferenceRollup
+from recommendations.inputs.window import deployment_gpus
+from telemetry.hourly import TrafficHour, hourly_traffic, tokens_per_s
 
 HEADROOM = 0.3
 
@@ -24,7 +24,15 @@ def gpu_key(name: str) -> str:
 
 
 def p95(values: Sequence[float]) -> float:
-    """Nearest rank: of 168 hours, the 160th quietest (the 9th busiest)."""
+    """The p95 of a rule's own hourly sample, by nearest rank: of 168 hours the 160th
+    quietest (the 9th busiest), of 3 breach hours the busiest.
+
+    The one p95 every rule sizes replicas with. Nearest rank won over interpolating
+    between ranks because the figure is always an hour that happened, so a finding
+    can name it and draw it, and a few breach hours are sized for the worst of them
+    rather than for a load between two hours that no hour carried. Latency
+    percentiles of stored histograms are another figure: telemetry.hourly.latency_ms.
+    """
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
@@ -42,7 +50,7 @@ class Service:
     deployments: dict[int, Deployment]
     # The replicas running now: those that reported in the window's last day.
     replicas: list[Deployment]
-    rows: list[InferenceRollup]
+    rows: list[TrafficHour]
     gpus: dict[int, list[Gpu]]
 
     @property
@@ -86,7 +94,7 @@ def load_services(ctx: Context) -> list[Service]:
     """Every service that reported in the window, by name then model."""
     traffic = {
         dep: present
-        for dep, rows in hourly_traffic(ctx).items()
+        for dep, rows in hourly_traffic(ctx.start, ctx.end).items()
         if (present := [r for r in rows if r.present_s > 0])
     }
     if not traffic:

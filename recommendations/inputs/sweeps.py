@@ -10,12 +10,12 @@ from statistics import median
 from typing import Any
 
 from collectors.models import DeploymentSettings
-from costs.models import CostRecord
+from costs.spend import cost_cells
 from profiling.models import ProfilingJob, ProfilingResult
 from profiling.selectors import results_ok
 from recommendations.context import Context
-from recommendations.inputs.window import Sweep, hourly_traffic
-from telemetry.models import InferenceRollup
+from recommendations.inputs.window import Sweep
+from telemetry.hourly import TrafficHour, busy_s, hourly_traffic
 
 Setting = tuple[Any, ...]  # the values of a rule's axis, ("bf16", "none") or ("flash", True)
 Group = tuple[int, int, int, Setting]  # prompt_len, gen_len, batch_size, the other axis
@@ -92,13 +92,13 @@ def known(values: Setting) -> bool:
 def served_load(ctx: Context, deployment_id: int) -> ServedLoad | None:
     """Average request shape and concurrency over the window. Concurrency is Little's
     law: seconds spent inside requests (the e2e histogram's sum) per second present."""
-    return load_of(hourly_traffic(ctx, [deployment_id]).get(deployment_id, []))
+    return load_of(hourly_traffic(ctx.start, ctx.end, [deployment_id]).get(deployment_id, []))
 
 
-def load_of(rows: Sequence[InferenceRollup]) -> ServedLoad | None:
+def load_of(rows: Sequence[TrafficHour]) -> ServedLoad | None:
     requests = sum(r.requests_ok for r in rows)
     present = sum(r.present_s for r in rows)
-    busy = sum(float((r.e2e_hist or {}).get("sum") or 0.0) for r in rows)
+    busy = busy_s(rows)
     if not requests or not present or not busy:
         return None
     return ServedLoad(
@@ -213,11 +213,8 @@ def _by_median(pairs: list[Pair], axis: Axis) -> tuple[Pair, float, str]:
 
 
 def cost_hours(ctx: Context, deployment_id: int) -> int:
-    return (
-        CostRecord.objects.filter(
-            deployment_id=deployment_id, hour__gte=ctx.start, hour__lt=ctx.end, usd__gt=0
-        )
-        .values("hour")
-        .distinct()
-        .count()
+    """Hours of the window in which the deployment cost something."""
+    cells = cost_cells(
+        ctx.start, ctx.end, ("deployment",), deployment_ids=[deployment_id], charged=True
     )
+    return sum(c.hours for c in cells)

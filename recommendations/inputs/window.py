@@ -1,75 +1,29 @@
-"""Reads every rule shares over its window: cost per deployment, hourly traffic and
-GPU rollups, latency percentiles and the latest profiling sweep."""
+"""Reads every rule shares over its window: cost per deployment, each deployment's GPUs
+and the latest profiling sweep. Hourly traffic and GPU rows come from telemetry.hourly."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Sum
-
 from collectors.models import Deployment, Gpu
-from costs.models import CostRecord
+from costs.spend import cost_cells
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.context import Context
-from telemetry.choices import Resolution
-from telemetry.histograms import merge, quantile
-from telemetry.models import GpuRollup, InferenceRollup
-
-HISTOGRAMS = ("ttft_hist", "itl_hist", "e2e_hist", "queue_hist")
 
 Sweep = tuple[ProfilingJob, list[ProfilingResult]]
 
 
 def deployment_costs(ctx: Context, ids: Iterable[int] | None = None) -> dict[int, Decimal]:
     """$ attributed to each deployment over the window (its GPUs' serving hours)."""
-    records = CostRecord.objects.filter(
-        hour__gte=ctx.start, hour__lt=ctx.end, deployment__isnull=False
+    cells = cost_cells(
+        ctx.start,
+        ctx.end,
+        ("deployment",),
+        deployment_ids=None if ids is None else list(ids),
+        deployed=True,
     )
-    if ids is not None:
-        records = records.filter(deployment_id__in=list(ids))
-    rows = records.values("deployment").annotate(usd=Sum("usd")).values_list("deployment", "usd")
-    return {dep: usd for dep, usd in rows if usd}
-
-
-def hourly_traffic(
-    ctx: Context, ids: Iterable[int] | None = None
-) -> dict[int, list[InferenceRollup]]:
-    """Each deployment's hourly inference rollups in the window, oldest first."""
-    rows = InferenceRollup.objects.filter(
-        resolution=Resolution.HOUR, bucket__gte=ctx.start, bucket__lt=ctx.end
-    ).order_by("bucket")
-    if ids is not None:
-        rows = rows.filter(deployment_id__in=list(ids))
-    out: dict[int, list[InferenceRollup]] = defaultdict(list)
-    for row in rows:
-        out[row.deployment_id].append(row)
-    return out
-
-
-def hourly_gpu(ctx: Context, ids: Iterable[int] | None = None) -> dict[int, list[GpuRollup]]:
-    """Each GPU's hourly rollups in the window, oldest first."""
-    rows = GpuRollup.objects.filter(
-        resolution=Resolution.HOUR, bucket__gte=ctx.start, bucket__lt=ctx.end
-    ).order_by("bucket")
-    if ids is not None:
-        rows = rows.filter(gpu_id__in=list(ids))
-    out: dict[int, list[GpuRollup]] = defaultdict(list)
-    for row in rows:
-        out[row.gpu_id].append(row)
-    return out
-
-
-def tokens_per_s(row: InferenceRollup) -> float:
-    """Prompt and generated tokens per second of the time the bucket saw samples."""
-    return (row.prompt_tokens + row.generation_tokens) / row.present_s if row.present_s else 0.0
-
-
-def latency_ms(rows: Sequence[InferenceRollup], field: str, q: float = 0.95) -> float | None:
-    """The q-quantile in ms of a latency histogram merged over rows (servers report s)."""
-    assert field in HISTOGRAMS, field
-    value = quantile(merge(getattr(r, field) for r in rows), q)
-    return None if value is None else value * 1000.0
+    return {c.deployment_id: c.usd for c in cells if c.usd and c.deployment_id is not None}
 
 
 def deployment_gpus(ids: Iterable[int]) -> dict[int, list[Gpu]]:

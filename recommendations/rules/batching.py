@@ -19,13 +19,11 @@ from recommendations.explain.money import cents
 from recommendations.inputs.window import (
     Sweep,
     deployment_costs,
-    hourly_traffic,
-    latency_ms,
     latest_profilings,
 )
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
-from telemetry.models import InferenceRollup
+from telemetry.hourly import TrafficHour, hourly_traffic, latency_ms
 
 # What each server calls its limit on sequences batched together.
 KNOBS = {
@@ -54,12 +52,12 @@ def knob(server_kind: str) -> str:
     return KNOBS.get(server_kind, "batch limit")
 
 
-def _kv(rows: Sequence[InferenceRollup]) -> float | None:
+def _kv(rows: Sequence[TrafficHour]) -> float | None:
     n = sum(r.kv_cache_n for r in rows)
     return sum(r.kv_cache_sum for r in rows) / n if n else None
 
 
-def _shape(rows: Sequence[InferenceRollup]) -> tuple[float, float] | None:
+def _shape(rows: Sequence[TrafficHour]) -> tuple[float, float] | None:
     """The traffic's mean request: (prompt tokens, generated tokens)."""
     requests = sum(r.requests for r in rows)
     if not requests:
@@ -158,7 +156,7 @@ class DeploymentInputs:
     ctx: Context
     deployment: Deployment
     settings: DeploymentSettings
-    rows: tuple[InferenceRollup, ...]  # its hourly rollups, oldest first
+    rows: tuple[TrafficHour, ...]  # its hourly rollups, oldest first
     replicated: bool  # other deployments share its name: the action names the node
     window_usd: Decimal
     sweep: Sweep | None  # its latest finished profiling sweep
@@ -167,7 +165,7 @@ class DeploymentInputs:
 @dataclass(frozen=True)
 class Batching:
     limit: int  # the current max_batch
-    capped: tuple[InferenceRollup, ...]  # the hours that hit it with the cache mostly empty
+    capped: tuple[TrafficHour, ...]  # the hours that hit it with the cache mostly empty
     kv: float  # KV-cache average over the capped hours
     itl: float  # the window's p95 ITL, ms
     kv_bound: int  # the largest batch the cache holds at the footprint seen
@@ -207,7 +205,7 @@ class BatchingHeadroom(StagedRule[DeploymentInputs, Batching]):
     full_share = 0.9
 
     def gather(self, ctx: Context) -> list[DeploymentInputs]:
-        traffic = hourly_traffic(ctx)
+        traffic = hourly_traffic(ctx.start, ctx.end)
         if not traffic:
             return []
         deployments = list(
@@ -240,7 +238,7 @@ class BatchingHeadroom(StagedRule[DeploymentInputs, Batching]):
             return None
         capped = tuple(r for r in rows if self._capped(r, limit))
         kv = _kv(capped)
-        itl = latency_ms(rows, "itl_hist")
+        itl = latency_ms(rows, "itl")
         if (
             len(capped) < self.capped_share * len(rows)
             or not capped
@@ -265,7 +263,7 @@ class BatchingHeadroom(StagedRule[DeploymentInputs, Batching]):
         measured = gain if isinstance(gain, Gain) else None
         return Batching(limit, capped, kv, itl, kv_bound, new, measured, saving, full)
 
-    def _capped(self, r: InferenceRollup, limit: int) -> bool:
+    def _capped(self, r: TrafficHour, limit: int) -> bool:
         """Requests waited with the batch at its limit and the KV cache mostly empty."""
         return (
             (r.waiting_max or 0) > 0
@@ -372,7 +370,7 @@ class BatchingHeadroom(StagedRule[DeploymentInputs, Batching]):
             "confidence_why": why,
         }
 
-    def _chart(self, rows: Sequence[InferenceRollup], limit: int, new: int) -> dict[str, Any]:
+    def _chart(self, rows: Sequence[TrafficHour], limit: int, new: int) -> dict[str, Any]:
         return chart(
             "Batch size against its limit, and KV-cache use",
             [r.bucket for r in rows],

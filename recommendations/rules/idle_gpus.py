@@ -1,23 +1,50 @@
 """Rule 1: GPUs under 5% busy for most of the window cost money for nothing: release them."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
-
 from collectors.models import Gpu
-from costs.models import CostRecord
+from costs.spend import CostCell, cost_cells
 from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic
-from recommendations.inputs.window import hourly_gpu
 from recommendations.rules import register
-from recommendations.rules.base import Context, Finding, Rule
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
+from recommendations.rules.base import Context, Finding, StagedRule
+from telemetry.hourly import GpuHour, hourly_gpu, util_hours
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class GpuInputs:
+    """One GPU that reported utilization in the window, with its $ as attribution split it."""
+
+    ctx: Context
+    gpu_id: int
+    uuid: str
+    name: str
+    node_id: int
+    node_name: str
+    held_by: tuple[str, ...]  # deployments on the GPU, by name
+    idle_hours: int
+    hours: int  # hours with utilization
+    usd: Decimal
+    idle_held_usd: Decimal  # held by a deployment that ran nothing
+    idle_held_hours: float
+    truly_idle_usd: Decimal  # held by nobody
+    util: tuple[tuple[datetime, float], ...] = ()  # (hour, average %), idle GPUs only
+
+
+@dataclass(frozen=True)
+class IdleDecision:
+    monthly_usd: Decimal
+    full: bool  # utilization measured in most of the window
 
 
 @register
-class IdleGpus(Rule):
+class IdleGpus(StagedRule[GpuInputs, IdleDecision]):
     """Config: `busy_pct` (5): an hour under this average utilization is idle;
     `idle_share` (0.8): the share of the GPU's hours that must be idle;
     `min_hours` (24): fewer hours of data than this say nothing.
@@ -30,112 +57,120 @@ class IdleGpus(Rule):
     busy_pct = 5.0
     idle_share = 0.8
     min_hours = 24
+    full_share = 0.9
 
-    def evaluate(self, ctx: Context) -> list[Finding]:
-        hours = (
-            GpuRollup.objects.filter(
-                resolution=Resolution.HOUR, bucket__gte=ctx.start, bucket__lt=ctx.end
-            )
-            .values("gpu")
-            .annotate(
-                seen=Count("id", filter=Q(util_n__gt=0)),
-                idle=Count("id", filter=Q(util_n__gt=0, util_sum__lt=F("util_n") * self.busy_pct)),
-            )
-        )
-        candidates = {
-            row["gpu"]: (row["idle"], row["seen"])
-            for row in hours
-            if row["seen"] >= self.min_hours and row["idle"] >= self.idle_share * row["seen"]
+    def idle(self, idle_hours: int, hours: int) -> bool:
+        return hours >= self.min_hours and idle_hours >= self.idle_share * hours
+
+    def gather(self, ctx: Context) -> list[GpuInputs]:
+        counts = {
+            gpu: (seen - busy, seen)
+            for gpu, (busy, seen) in util_hours(ctx.start, ctx.end, self.busy_pct).items()
+            if seen
         }
-        if not candidates:
-            return []
-        # Attribution splits each record's $ into active and idle-held (a deployment
-        # held its share but ran nothing); records without a deployment are truly idle.
-        costs = {
-            row["gpu"]: row
-            for row in CostRecord.objects.filter(
-                gpu_id__in=candidates, hour__gte=ctx.start, hour__lt=ctx.end
-            )
-            .values("gpu")
-            .annotate(
-                total=Sum("usd"),
-                held=Sum("idle_held_usd"),
-                held_hours=Sum("idle_held_hours"),
-                truly=Sum("usd", filter=Q(deployment__isnull=True)),
-            )
+        # The hourly rows only draw the chart: read them for the GPUs that are idle.
+        series = hourly_gpu(ctx.start, ctx.end, [g for g, c in counts.items() if self.idle(*c)])
+        cells = {
+            c.gpu_id: c for c in cost_cells(ctx.start, ctx.end, ("gpu",), gpu_ids=list(counts))
         }
-        series = hourly_gpu(ctx, candidates)
-        findings = []
-        gpus = Gpu.objects.filter(pk__in=candidates).select_related("node")
-        for gpu in gpus.prefetch_related("deployments"):
-            split = costs.get(gpu.pk) or {}
-            usd = split.get("total") or Decimal(0)
-            held_usd = split.get("held") or Decimal(0)
-            truly_usd = split.get("truly") or Decimal(0)
-            if usd <= 0:
-                continue  # unpriced: nothing to save that we can state
-            idle, seen = candidates[gpu.pk]
-            rows = [r for r in series.get(gpu.pk, []) if r.util_n]
-            name = f"{gpu.node.name} #{gpu.index} {gpu.model_name}".strip()
-            full = seen >= 0.9 * ctx.days * 24
-            # A GPU a serving process holds (vLLM reserves most of its memory) looks
-            # in use to everyone who checks memory: the action is to stop that server.
-            held = sorted(d.name for d in gpu.deployments.all())
-            held_by = ", ".join(held)
-            idle_text = (
-                f"under {self.busy_pct:g}% busy in {idle} of the {seen} hours it reported"
-                f" over the last {ctx.days} days"
-            )
-            findings.append(
-                Finding(
-                    key=f"gpu:{gpu.uuid}",
-                    title=(
-                        f"Release idle GPU {name} held by {held_by}"
-                        if held
-                        else f"Release idle GPU {name}"
-                    ),
-                    action=(
-                        f"Stop {held_by} on {gpu.node.name} and release GPU {name}: it held"
-                        f" the GPU while it was {idle_text}{self._held_text(held, held_usd, usd)}."
-                        if held
-                        else f"Release GPU {name}: it was {idle_text}."
-                    ),
-                    monthly_saving_usd=monthly(usd, ctx),
-                    arithmetic=monthly_arithmetic(usd, ctx),
-                    confidence=Confidence.HIGH if full else Confidence.MEDIUM,
-                    evidence={
-                        "idle_hours": idle,
-                        "hours": seen,
-                        "window_usd": str(usd),
-                        "busy_pct": self.busy_pct,
-                        "held_by": held,
-                        # The window's $ as attribution split it: what serving cost,
-                        # what idle servers held, what nobody held.
-                        "active_usd": str(usd - held_usd - truly_usd),
-                        "idle_held_usd": str(held_usd),
-                        "idle_held_hours": round(split.get("held_hours") or 0.0, 3),
-                        "truly_idle_usd": str(truly_usd),
-                        "chart": chart(
-                            f"Hourly utilization of {name}",
-                            [r.bucket for r in rows],
-                            [("utilization %", [round(r.util_sum / r.util_n, 2) for r in rows])],
-                            "% busy",
-                            lines=[(f"{self.busy_pct:g}% idle threshold", self.busy_pct)],
-                        ),
-                    },
-                    gpu_id=gpu.pk,
-                    node_id=gpu.node_id,
-                )
-            )
-        return findings
+        gpus = Gpu.objects.filter(pk__in=counts).select_related("node")
+        return [
+            self._inputs(ctx, gpu, counts[gpu.pk], cells.get(gpu.pk), series.get(gpu.pk, []))
+            for gpu in gpus.prefetch_related("deployments")
+        ]
 
     @staticmethod
-    def _held_text(held: list[str], held_usd: Decimal, usd: Decimal) -> str:
-        """The idle-held part of the GPU's cost, where attribution found one."""
-        if held_usd <= 0:
-            return ""
-        who = "it" if len(held) == 1 else "they"
+    def _inputs(
+        ctx: Context,
+        gpu: Gpu,
+        counts: tuple[int, int],
+        cell: CostCell | None,
+        rows: Sequence[GpuHour],
+    ) -> GpuInputs:
+        return GpuInputs(
+            ctx=ctx,
+            gpu_id=gpu.pk,
+            uuid=gpu.uuid,
+            name=f"{gpu.node.name} #{gpu.index} {gpu.model_name}".strip(),
+            node_id=gpu.node_id,
+            node_name=gpu.node.name,
+            held_by=tuple(sorted(d.name for d in gpu.deployments.all())),
+            idle_hours=counts[0],
+            hours=counts[1],
+            usd=cell.usd if cell else ZERO,
+            idle_held_usd=cell.idle_held_usd if cell else ZERO,
+            idle_held_hours=cell.idle_held_hours if cell else 0.0,
+            truly_idle_usd=cell.unheld_usd if cell else ZERO,
+            util=tuple((r.bucket, round(r.util_sum / r.util_n, 2)) for r in rows if r.util_n),
+        )
+
+    def decide(self, inputs: GpuInputs) -> IdleDecision | None:
+        if not self.idle(inputs.idle_hours, inputs.hours):
+            return None
+        if inputs.usd <= 0:
+            return None  # unpriced: nothing to save that we can state
+        full = inputs.hours >= self.full_share * inputs.ctx.days * 24
+        return IdleDecision(monthly(inputs.usd, inputs.ctx), full)
+
+    def explain(self, inputs: GpuInputs, decision: IdleDecision) -> Finding:
+        i, ctx = inputs, inputs.ctx
+        return Finding(
+            key=f"gpu:{i.uuid}",
+            title=f"Release idle GPU {i.name}"
+            + (f" held by {self._held_by(i)}" if i.held_by else ""),
+            action=self._action(i),
+            monthly_saving_usd=decision.monthly_usd,
+            arithmetic=monthly_arithmetic(i.usd, ctx),
+            confidence=Confidence.HIGH if decision.full else Confidence.MEDIUM,
+            evidence={
+                "idle_hours": i.idle_hours,
+                "hours": i.hours,
+                "window_usd": str(i.usd),
+                "busy_pct": self.busy_pct,
+                "held_by": list(i.held_by),
+                # The window's $ as attribution split it: what serving cost,
+                # what idle servers held, what nobody held.
+                "active_usd": str(i.usd - i.idle_held_usd - i.truly_idle_usd),
+                "idle_held_usd": str(i.idle_held_usd),
+                "idle_held_hours": round(i.idle_held_hours, 3),
+                "truly_idle_usd": str(i.truly_idle_usd),
+                "chart": chart(
+                    f"Hourly utilization of {i.name}",
+                    [hour for hour, _ in i.util],
+                    [("utilization %", [pct for _, pct in i.util])],
+                    "% busy",
+                    lines=[(f"{self.busy_pct:g}% idle threshold", self.busy_pct)],
+                ),
+            },
+            gpu_id=i.gpu_id,
+            node_id=i.node_id,
+        )
+
+    @staticmethod
+    def _held_by(i: GpuInputs) -> str:
+        return ", ".join(i.held_by)
+
+    def _action(self, i: GpuInputs) -> str:
+        # A GPU a serving process holds (vLLM reserves most of its memory) looks
+        # in use to everyone who checks memory: the action is to stop that server.
+        idle_text = (
+            f"under {self.busy_pct:g}% busy in {i.idle_hours} of the {i.hours} hours it"
+            f" reported over the last {i.ctx.days} days"
+        )
+        if not i.held_by:
+            return f"Release GPU {i.name}: it was {idle_text}."
         return (
-            f", and ${cents(held_usd)} of the GPU's ${cents(usd)} in that time was charged"
-            f" to {', '.join(held)} while {who} ran no request"
+            f"Stop {self._held_by(i)} on {i.node_name} and release GPU {i.name}: it held"
+            f" the GPU while it was {idle_text}{self._held_text(i)}."
+        )
+
+    @staticmethod
+    def _held_text(i: GpuInputs) -> str:
+        """The idle-held part of the GPU's cost, where attribution found one."""
+        if i.idle_held_usd <= 0:
+            return ""
+        who = "it" if len(i.held_by) == 1 else "they"
+        return (
+            f", and ${cents(i.idle_held_usd)} of the GPU's ${cents(i.usd)} in that time was"
+            f" charged to {', '.join(i.held_by)} while {who} ran no request"
         )

@@ -18,10 +18,10 @@ from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic
 from recommendations.inputs.phases import PrefillPrice, prefill_prices
 from recommendations.inputs.sweeps import ServedLoad, distance, load_of
-from recommendations.inputs.window import Sweep, deployment_costs, hourly_traffic, latest_profilings
+from recommendations.inputs.window import Sweep, deployment_costs, latest_profilings
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
-from telemetry.models import InferenceRollup
+from telemetry.hourly import TrafficHour, hourly_traffic
 
 # How each server turns its prefix cache on.
 HOW_TO_ENABLE = {
@@ -59,7 +59,7 @@ class Served:
     avg_gen: float
 
 
-def served(rows: Sequence[InferenceRollup]) -> Served | None:
+def served(rows: Sequence[TrafficHour]) -> Served | None:
     requests = sum(r.requests for r in rows)
     prompt = sum(r.prompt_tokens for r in rows)
     if not requests or not prompt:
@@ -75,7 +75,7 @@ def served(rows: Sequence[InferenceRollup]) -> Served | None:
 
 
 def prefill_share(
-    sweep: Sweep | None, rows: Sequence[InferenceRollup], avg_prompt: float, avg_gen: float
+    sweep: Sweep | None, rows: Sequence[TrafficHour], avg_prompt: float, avg_gen: float
 ) -> tuple[float, bool]:
     """The share of a served request's GPU time spent in prefill, and whether a
     sweep measured it."""
@@ -111,7 +111,7 @@ class PrefixInputs:
     ctx: Context
     deployment: Deployment
     settings: DeploymentSettings
-    rows: tuple[InferenceRollup, ...]  # hourly, oldest first
+    rows: tuple[TrafficHour, ...]  # hourly, oldest first
     window_usd: Decimal
     replicas: int  # deployments of its name
     price: PrefillPrice | None  # where its phases were measured in enough hours
@@ -186,7 +186,7 @@ class PrefixCaching(StagedRule[PrefixInputs, PrefixDecision]):
         if not deployments:
             return []
         ids = [d.pk for d in deployments]
-        traffic = hourly_traffic(ctx, ids)
+        traffic = hourly_traffic(ctx.start, ctx.end, ids)
         costs = deployment_costs(ctx, ids)
         prices = prefill_prices(ctx, ids, self.min_hours)
         sweeps = latest_profilings(ids)
@@ -354,9 +354,7 @@ class PrefixCaching(StagedRule[PrefixInputs, PrefixDecision]):
         confidence = Confidence.MEDIUM if len(reasons) == 1 else Confidence.LOW
         return confidence, "; ".join(reasons)
 
-    def _chart(
-        self, rows: Sequence[InferenceRollup], off: bool, expected: Decimal
-    ) -> dict[str, Any]:
+    def _chart(self, rows: Sequence[TrafficHour], off: bool, expected: Decimal) -> dict[str, Any]:
         x = [r.bucket for r in rows]
         if off:
             prompt = [r.prompt_tokens / r.present_s if r.present_s else None for r in rows]

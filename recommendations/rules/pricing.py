@@ -5,17 +5,16 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
-
 from collectors.models import Deployment, DeploymentSettings
 from costs.choices import PricingKind
-from costs.models import CostRecord
+from costs.spend import cost_cells
 from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic, unit_price
-from recommendations.inputs.prices import GpuWindow, Prices, gpu_windows, hourly_cost, util_hours
+from recommendations.inputs.prices import GpuWindow, Prices, gpu_windows, hourly_cost
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
+from telemetry.hourly import util_hours
 
 
 def _spot_rates(
@@ -84,7 +83,7 @@ class Pricing(Rule):
             if g.hours >= self.present_share * window_hours:
                 reserved[g.pk] = price
                 candidates.append(g)
-        util = util_hours(ctx, [g.pk for g in candidates], self.busy_pct)
+        util = util_hours(ctx.start, ctx.end, self.busy_pct, [g.pk for g in candidates])
         by_node: dict[int, list[GpuWindow]] = defaultdict(list)
         left_out: dict[int, list[str]] = defaultdict(list)
         for g in candidates:
@@ -102,7 +101,8 @@ class Pricing(Rule):
                 by_node[g.node_id].append(g)
         findings = []
         for node_id, gpus in by_node.items():
-            hourly = hourly_cost(ctx, CostRecord.objects.filter(gpu_id__in=[g.pk for g in gpus]))
+            cells = cost_cells(ctx.start, ctx.end, ("hour", "gpu"), gpu_ids=[g.pk for g in gpus])
+            hourly = hourly_cost(cells)
             full = all(util[g.pk][1] >= self.full_share * window_hours for g in gpus)
             findings.append(
                 self._reserved_finding(ctx, prices, gpus, reserved, left_out[node_id], hourly, full)
@@ -186,15 +186,12 @@ class Pricing(Rule):
         deployments = {s.deployment_id: s.deployment for s in interruptible}
         if not deployments:
             return []
-        window = CostRecord.objects.filter(hour__gte=ctx.start, hour__lt=ctx.end)
         shares: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        rows = (
-            window.filter(deployment_id__in=deployments)
-            .values("deployment", "gpu")
-            .annotate(usd=Sum("usd"))
-        )
-        for row in rows:
-            shares[row["deployment"]][row["gpu"]] = row["usd"] or Decimal(0)
+        for cell in cost_cells(
+            ctx.start, ctx.end, ("deployment", "gpu"), deployment_ids=list(deployments)
+        ):
+            if cell.deployment_id is not None and cell.gpu_id is not None:
+                shares[cell.deployment_id][cell.gpu_id] = cell.usd
         gpus = {g.pk: g for g in gpu_windows(ctx, {gpu for s in shares.values() for gpu in s})}
         findings = []
         for dep_id, by_gpu in shares.items():
@@ -202,7 +199,8 @@ class Pricing(Rule):
             if rates is None or not sum(by_gpu.values()):
                 continue
             scale = {gpu: spot / rate for gpu, (rate, spot) in rates.items()}
-            hourly = hourly_cost(ctx, window.filter(deployment_id=dep_id), scale)
+            cells = cost_cells(ctx.start, ctx.end, ("hour", "gpu"), deployment_ids=[dep_id])
+            hourly = hourly_cost(cells, scale)
             if len(hourly) < self.min_hours:
                 continue
             findings.append(

@@ -18,10 +18,11 @@ from recommendations.explain.chart import chart
 from recommendations.explain.money import cents, monthly
 from recommendations.explain.words import rate
 from recommendations.inputs.live import live_estimates, live_evidence, live_words
-from recommendations.inputs.window import deployment_costs, hourly_traffic, latency_ms, tokens_per_s
+from recommendations.inputs.replicas import p95
+from recommendations.inputs.window import deployment_costs
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, StagedRule
-from telemetry.models import InferenceRollup
+from telemetry.hourly import TrafficHour, hourly_traffic, latency_ms, tokens_per_s
 from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 
@@ -30,7 +31,7 @@ class Hour:
     """One hour of a service: its replicas' rollups merged."""
 
     bucket: datetime
-    rows: tuple[InferenceRollup, ...]
+    rows: tuple[TrafficHour, ...]
     reporting: int  # replicas that reported that hour
     waiting: float
     kv: float | None
@@ -45,7 +46,7 @@ class Hour:
         return self.rps / self.reporting if self.reporting else 0.0
 
 
-def merge_hour(bucket: datetime, rows: Sequence[InferenceRollup]) -> Hour:
+def merge_hour(bucket: datetime, rows: Sequence[TrafficHour]) -> Hour:
     # Pooled over replicas: one replica full while another idles is a balancing
     # problem, not a capacity one.
     kv_n = sum(r.kv_cache_n for r in rows)
@@ -55,21 +56,12 @@ def merge_hour(bucket: datetime, rows: Sequence[InferenceRollup]) -> Hour:
         reporting=len(rows),
         waiting=max((r.waiting_max or 0) for r in rows),
         kv=sum(r.kv_cache_sum for r in rows) / kv_n if kv_n else None,
-        ttft=latency_ms(rows, "ttft_hist"),
-        itl=latency_ms(rows, "itl_hist"),
+        ttft=latency_ms(rows, "ttft"),
+        itl=latency_ms(rows, "itl"),
         tokens_per_s=sum(tokens_per_s(r) for r in rows),
         requests=sum(r.requests for r in rows),
         rps=sum(r.requests / r.present_s for r in rows if r.present_s),
     )
-
-
-def p95(values: Sequence[float]) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    rank = 0.95 * (len(ordered) - 1)
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass(frozen=True)
@@ -139,7 +131,7 @@ class ScaleUpSlo(StagedRule[ServiceInputs, ScaleUp]):
     full_share = 0.9
 
     def gather(self, ctx: Context) -> list[ServiceInputs]:
-        traffic = hourly_traffic(ctx)
+        traffic = hourly_traffic(ctx.start, ctx.end)
         if not traffic:
             return []
         services: dict[str, list[Deployment]] = defaultdict(list)
@@ -156,10 +148,10 @@ class ScaleUpSlo(StagedRule[ServiceInputs, ScaleUp]):
         ctx: Context,
         name: str,
         deps: list[Deployment],
-        traffic: dict[int, list[InferenceRollup]],
+        traffic: dict[int, list[TrafficHour]],
         costs: dict[int, Decimal],
     ) -> ServiceInputs:
-        by_hour: dict[datetime, list[InferenceRollup]] = defaultdict(list)
+        by_hour: dict[datetime, list[TrafficHour]] = defaultdict(list)
         for dep in deps:
             for row in traffic[dep.pk]:
                 by_hour[row.bucket].append(row)
@@ -254,7 +246,7 @@ class ScaleUpSlo(StagedRule[ServiceInputs, ScaleUp]):
         d, ctx = decision, inputs.ctx
         rows = [r for h in d.breach for r in h.rows]
         kv = sum(r.kv_cache_sum for r in rows) / max(sum(r.kv_cache_n for r in rows), 1)
-        ttft, itl = latency_ms(rows, "ttft_hist"), latency_ms(rows, "itl_hist")
+        ttft, itl = latency_ms(rows, "ttft"), latency_ms(rows, "itl")
         requests = sum(h.requests for h in d.breach)
         doubts = self._doubts(inputs, d)
         return Finding(

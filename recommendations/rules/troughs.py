@@ -1,10 +1,10 @@
 """Rule 8: a service that is quiet in the same hours every day: scale it down on a schedule."""
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Sum
-
-from costs.models import CostRecord
+from costs.spend import cost_cells
 from inferscope.lib.money import DAYS_PER_MONTH
 from recommendations.choices import Confidence
 from recommendations.explain.chart import chart
@@ -13,19 +13,15 @@ from recommendations.explain.words import plural, rate
 from recommendations.inputs.capacity import Capacity, capacity
 from recommendations.inputs.replicas import HEADROOM, Service, load_services, replicas_needed
 from recommendations.rules import register
-from recommendations.rules.base import Context, Finding, Rule
+from recommendations.rules.base import Context, Finding, StagedRule
 
 DAY_S = 86400
 
 
 def replica_hour_cost(ctx: Context, ids: list[int]) -> tuple[Decimal, int]:
     """$ of the replicas over the window and the replica-hours that cost something."""
-    rows = (
-        CostRecord.objects.filter(hour__gte=ctx.start, hour__lt=ctx.end, deployment_id__in=ids)
-        .values("deployment", "hour")
-        .annotate(usd=Sum("usd"))
-    )
-    priced = [row["usd"] for row in rows if row["usd"] and row["usd"] > 0]
+    cells = cost_cells(ctx.start, ctx.end, ("deployment", "hour"), deployment_ids=ids)
+    priced = [c.usd for c in cells if c.usd > 0]
     return sum(priced, Decimal(0)), len(priced)
 
 
@@ -56,8 +52,36 @@ def share(part: float, whole: float) -> str:
     return "under 1%" if pct < 1 else f"{pct:.0f}%"
 
 
+@dataclass(frozen=True)
+class TroughInputs:
+    """One service over the window: its busiest day's demand by hour of day."""
+
+    ctx: Context
+    service: Service
+    cap: Capacity | None  # what one replica carries, where known
+    by_hour: dict[int, float]  # hour of day -> the most tokens/s seen in it
+    days: int  # days of the window it reported on
+    window_usd: Decimal  # its replicas' $
+    replica_hours: int  # replica-hours that cost something
+
+
+@dataclass(frozen=True)
+class TroughDecision:
+    per_replica: float  # tokens/s one replica carries
+    needed: list[int]  # replicas each hour of day needs
+    base: int  # replicas the busiest hour needs, at most those running
+    trough: list[int]  # the hours of day to scale down in
+    peak: float
+    per_hour: Decimal  # $ per replica-hour
+    monthly_usd: Decimal
+
+    @property
+    def saved(self) -> list[int]:
+        return [self.base - self.needed[h] for h in self.trough]
+
+
 @register
-class DailyTroughs(Rule):
+class DailyTroughs(StagedRule[TroughInputs, TroughDecision]):
     """Config: `min_days` (6): days of the window the service must have reported on;
     `min_hours` (3): the shortest trough worth a schedule; `headroom` (0.3) as rule 2.
 
@@ -70,80 +94,84 @@ class DailyTroughs(Rule):
     min_hours = 3
     headroom = HEADROOM
 
-    def evaluate(self, ctx: Context) -> list[Finding]:
+    def gather(self, ctx: Context) -> list[TroughInputs]:
         services = load_services(ctx)
-        findings = []
+        out = []
         for service in services:
-            finding = self._service(ctx, service, services)
-            if finding is not None:
-                findings.append(finding)
-        return findings
+            if len(service.replicas) < 2:
+                continue  # one replica has nothing to scale down to
+            hourly = service.hourly()
+            by_hour: dict[int, float] = {}
+            for bucket, tokens_s in hourly.items():
+                by_hour[bucket.hour] = max(by_hour.get(bucket.hour, 0.0), tokens_s)
+            window_usd, replica_hours = replica_hour_cost(ctx, [d.pk for d in service.replicas])
+            out.append(
+                TroughInputs(
+                    ctx=ctx,
+                    service=service,
+                    cap=capacity(ctx, service, services),
+                    by_hour=by_hour,
+                    days=len({int((b - ctx.start).total_seconds() // DAY_S) for b in hourly}),
+                    window_usd=window_usd,
+                    replica_hours=replica_hours,
+                )
+            )
+        return out
 
-    def _service(self, ctx: Context, service: Service, services: list[Service]) -> Finding | None:
-        count = len(service.replicas)
-        if count < 2:
+    def decide(self, inputs: TroughInputs) -> TroughDecision | None:
+        count = len(inputs.service.replicas)
+        if count < 2 or inputs.days < self.min_days or not inputs.by_hour:
             return None
-        hourly = service.hourly()
-        days = {int((bucket - ctx.start).total_seconds() // DAY_S) for bucket in hourly}
-        if len(days) < self.min_days:
-            return None
-        by_hour: dict[int, float] = {}
-        for bucket, tokens_s in hourly.items():
-            by_hour[bucket.hour] = max(by_hour.get(bucket.hour, 0.0), tokens_s)
-        peak = max(by_hour.values())
+        peak = max(inputs.by_hour.values())
         if peak <= 0:
             return None
-        cap = capacity(ctx, service, services)
-        per_replica = cap.per_replica if cap else peak / count
+        per_replica = inputs.cap.per_replica if inputs.cap else peak / count
         # An hour of day never seen is no trough: it keeps every replica.
         needed = [
-            replicas_needed(by_hour[h], per_replica, self.headroom) if h in by_hour else count
+            replicas_needed(inputs.by_hour[h], per_replica, self.headroom)
+            if h in inputs.by_hour
+            else count
             for h in range(24)
         ]
         base = min(count, max(needed))
         trough = longest_run([n < base for n in needed], [base - n for n in needed])
         if len(trough) < self.min_hours:
             return None
-        window_usd, replica_hours = replica_hour_cost(ctx, [d.pk for d in service.replicas])
-        if window_usd <= 0:
+        if inputs.window_usd <= 0 or not inputs.replica_hours:
             return None  # unpriced: nothing to save that we can state
-        per_hour = window_usd / replica_hours
-        saved = [base - needed[h] for h in trough]
-        monthly = cents(sum(saved) * per_hour * DAYS_PER_MONTH)
+        per_hour = inputs.window_usd / inputs.replica_hours
+        saved = sum(base - needed[h] for h in trough)
+        monthly = cents(saved * per_hour * DAYS_PER_MONTH)
+        return TroughDecision(per_replica, needed, base, trough, peak, per_hour, monthly)
+
+    def explain(self, inputs: TroughInputs, decision: TroughDecision) -> Finding:
+        service, d, cap = inputs.service, decision, inputs.cap
+        saved = d.saved
         return Finding(
             key=service.key,
             title=(
-                f"Scale {service.name} down from {base} replicas"
-                f" {clock(trough[0])}-{clock(trough[-1] + 1)} UTC daily"
+                f"Scale {service.name} down from {d.base} replicas"
+                f" {clock(d.trough[0])}-{clock(d.trough[-1] + 1)} UTC daily"
             ),
-            action=self._action(service, base, needed, trough, by_hour, peak, len(days), ctx),
-            monthly_saving_usd=monthly,
+            action=self._action(inputs, d),
+            monthly_saving_usd=d.monthly_usd,
             arithmetic=(
                 f"{' + '.join(map(str, saved))} = {sum(saved)} replica-hours a day"
-                f" x ${_dollars(per_hour)} per replica-hour (${cents(window_usd)}"
-                f" / {replica_hours} replica-hours) x {DAYS_PER_MONTH} days"
-                f" = ${monthly} per month"
+                f" x ${_dollars(d.per_hour)} per replica-hour (${cents(inputs.window_usd)}"
+                f" / {inputs.replica_hours} replica-hours) x {DAYS_PER_MONTH} days"
+                f" = ${d.monthly_usd} per month"
             ),
             confidence=(
                 Confidence.HIGH
-                if cap is not None and cap.source == "profiling" and len(days) >= ctx.days
+                if cap is not None and cap.source == "profiling" and inputs.days >= inputs.ctx.days
                 else Confidence.MEDIUM
             ),
-            evidence=self._evidence(service, cap, per_replica, by_hour, needed, trough, count),
+            evidence=self._evidence(inputs, d),
             deployment_id=service.replicas[0].pk,
         )
 
-    def _action(
-        self,
-        service: Service,
-        base: int,
-        needed: list[int],
-        trough: list[int],
-        by_hour: dict[int, float],
-        peak: float,
-        days: int,
-        ctx: Context,
-    ) -> str:
+    def _action(self, inputs: TroughInputs, d: TroughDecision) -> str:
+        service, trough, needed, base = inputs.service, d.trough, d.needed, d.base
         low = [needed[h] for h in trough]
         between = f"between {clock(trough[0])} and {clock(trough[-1] + 1)} UTC every day"
         if len(set(low)) == 1:
@@ -155,32 +183,24 @@ class DailyTroughs(Rule):
                 if i == 0 or needed[h] != needed[trough[i - 1]]
             ]
             step = f"Scale {service.name} down from {base} replicas {between} ({', '.join(steps)})"
-        quiet = max(by_hour[h] for h in trough)
+        quiet = max(inputs.by_hour[h] for h in trough)
+        days, ctx = inputs.days, inputs.ctx
         every = f"all {days} days" if days >= ctx.days else f"each of the {days} days it reported"
         runs = len(service.replicas)
         spare = f" ({base} of its {runs} replicas cover its busiest hour)" if base < runs else ""
         return (
-            f"{step}{spare}: demand in those hours was at most {share(quiet, peak)} of the"
+            f"{step}{spare}: demand in those hours was at most {share(quiet, d.peak)} of the"
             f" daily peak on {every}."
         )
 
-    def _evidence(
-        self,
-        service: Service,
-        cap: Capacity | None,
-        per_replica: float,
-        by_hour: dict[int, float],
-        needed: list[int],
-        trough: list[int],
-        count: int,
-    ) -> dict[str, object]:
-        demand = [round(by_hour[h], 3) if h in by_hour else None for h in range(24)]
+    def _evidence(self, inputs: TroughInputs, d: TroughDecision) -> dict[str, object]:
+        service, cap, per_replica = inputs.service, inputs.cap, d.per_replica
         return {
             "service": service.name,
             "model": service.model,
-            "replicas": [f"{d.name} on {d.node.name}" for d in service.replicas],
+            "replicas": [f"{dep.name} on {dep.node.name}" for dep in service.replicas],
             # What a done recommendation measures its saving on: every replica.
-            "deployment_ids": [d.pk for d in service.replicas],
+            "deployment_ids": [dep.pk for dep in service.replicas],
             "capacity_per_replica_tokens_per_s": round(per_replica, 3),
             "capacity_source": cap.source if cap else "peak",
             "capacity": (
@@ -188,27 +208,35 @@ class DailyTroughs(Rule):
                 if cap
                 else f"the fleet sized for its peak: {rate(per_replica)} tokens/s per replica"
             ),
-            "demand_by_hour_tokens_per_s": demand,
-            "needed_by_hour": needed,
-            "trough_hours": trough,
+            "demand_by_hour_tokens_per_s": self._demand(inputs),
+            "needed_by_hour": d.needed,
+            "trough_hours": d.trough,
             "headroom": self.headroom,
-            # One axis: the replicas needed drawn as what they carry, in tokens/s.
-            "chart": chart(
-                f"{service.name}: busiest day's demand and the replicas it needs, by hour",
-                [clock(h) for h in range(24)],
-                [
-                    ("tokens/s, busiest day", demand),
-                    (
-                        f"capacity of the replicas needed ({rate(per_replica)} tokens/s each)",
-                        [round(n * per_replica, 3) for n in needed],
-                    ),
-                ],
-                "tokens/s",
-                kind="bar",
-                x_title="hour of day (UTC)",
-                lines=[(f"capacity of {plural(count, 'replica')} now", count * per_replica)],
-            ),
+            "chart": self._chart(inputs, d),
         }
+
+    @staticmethod
+    def _demand(inputs: TroughInputs) -> list[float | None]:
+        return [round(inputs.by_hour[h], 3) if h in inputs.by_hour else None for h in range(24)]
+
+    def _chart(self, inputs: TroughInputs, d: TroughDecision) -> dict[str, Any]:
+        """One axis: the replicas needed drawn as what they carry, in tokens/s."""
+        name, per_replica, count = inputs.service.name, d.per_replica, len(inputs.service.replicas)
+        return chart(
+            f"{name}: busiest day's demand and the replicas it needs, by hour",
+            [clock(h) for h in range(24)],
+            [
+                ("tokens/s, busiest day", self._demand(inputs)),
+                (
+                    f"capacity of the replicas needed ({rate(per_replica)} tokens/s each)",
+                    [round(n * per_replica, 3) for n in d.needed],
+                ),
+            ],
+            "tokens/s",
+            kind="bar",
+            x_title="hour of day (UTC)",
+            lines=[(f"capacity of {plural(count, 'replica')} now", count * per_replica)],
+        )
 
 
 def _dollars(value: Decimal) -> str:

@@ -25,7 +25,7 @@ from recommendations.explain.chart import demand_chart
 from recommendations.explain.money import cents, monthly, monthly_arithmetic, unit_price
 from recommendations.explain.words import plural, rate
 from recommendations.inputs.capacity import Capacity, PeerHour, capacity, peer_hours
-from recommendations.inputs.prices import on_demand_book, peak_memory, rate_now
+from recommendations.inputs.prices import on_demand_book, rate_now
 from recommendations.inputs.replicas import (
     HEADROOM,
     Service,
@@ -37,6 +37,7 @@ from recommendations.inputs.replicas import (
 from recommendations.inputs.window import deployment_costs
 from recommendations.rules import register
 from recommendations.rules.base import Context, Finding, Rule
+from telemetry.hourly import peak_memory
 
 MONTH_HOURS = Decimal(str(HOURS_PER_MONTH))  # 730.5 = 30.4375 x 24
 GIB = 2**30
@@ -91,7 +92,7 @@ def cheaper_gpu(
     booked = {m: book[m] for m in peers if m != now and book.get(m, 0) > 0}
     now_rate = rate_now(ctx, [d.pk for d in service.replicas]) if booked else None
     cheaper = {m: price for m, price in booked.items() if now_rate and price < now_rate}
-    peak = peak_memory(ctx, [g.pk for g in gpus]) if cheaper else None
+    peak = peak_memory(ctx.start, ctx.end, [g.pk for g in gpus]) if cheaper else None
     if now_rate is None or peak is None:
         return None
     options = []

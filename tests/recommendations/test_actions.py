@@ -156,16 +156,15 @@ def test_the_api_refuses_bad_input_with_field_errors_and_changes_nothing(client:
     assert row.status == RecommendationStatus.OPEN
 
 
-def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu, monkeypatch):
+def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu):
     # An idle GPU with a week of data up to now: rule 1 finds it when asked, not
     # only daily.
     from django.utils import timezone
 
-    from tests.recommendations import test_idle_gpus
+    from tests.recommendations.idle_fleet import week
 
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(test_idle_gpus, "END", hour)
-    test_idle_gpus.week(gpu, util=1.0)
+    week(gpu, util=1.0, end=hour)
     client.force_login(owner)
     response = client.post(f"{API}recompute")
     assert response.status_code == 200
@@ -176,7 +175,7 @@ def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu, monkeypa
 
 
 def test_recompute_keeps_a_done_row_done(gpu):
-    from tests.recommendations.test_idle_gpus import END, week
+    from tests.recommendations.idle_fleet import END, week
 
     week(gpu, util=1.0)
     recommendations_recompute(now=END)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from recommendations.rules.data import chart
 
 from inferscope.lib.stored import RecordError
 from recommendations.choices import Confidence
@@ -18,6 +17,7 @@ from recommendations.evidence_types import (
     evidence_json,
     evidence_of,
 )
+from recommendations.explain.chart import chart
 from recommendations.models import Recommendation
 from recommendations.rules.base import Context, Finding, Rule
 from recommendations.services import recommendations_recompute

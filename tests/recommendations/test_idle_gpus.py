@@ -1,6 +1,6 @@
 """Rule 1 on a constructed week: one GPU idle, one busy, one idle but too new to judge."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,40 +10,10 @@ from costs.models import CostRecord
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.idle_gpus import IdleGpus
-from telemetry.choices import Resolution
 from telemetry.models import GpuRollup
+from tests.recommendations.idle_fleet import END, week
 
 pytestmark = pytest.mark.django_db
-
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
-
-
-def week(gpu: Gpu, util: float, hours: int = 7 * 24, usd: str = "2.50") -> None:
-    start = END - timedelta(hours=hours)
-    GpuRollup.objects.bulk_create(
-        GpuRollup(
-            gpu=gpu,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            util_sum=util * 360,
-            util_n=360,
-        )  # fmt: skip
-        for h in range(hours)
-    )
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=None,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collectors.models import Deployment
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.prefix_cache import PrefixCaching
-from tests.recommendations.test_precision import END, costs, deployment, sweep, traffic
+from tests.recommendations.profiled_fleet import END, costs, deployment, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ import pytest
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
 from costs.models import CostRecord
 from recommendations.choices import Confidence
+from recommendations.inputs.replicas import p95
 from recommendations.rules.base import Context
-from recommendations.rules.scale_up import ScaleUpSlo, p95
+from recommendations.rules.scale_up import ScaleUpSlo
 from telemetry.choices import Resolution
 from telemetry.models import InferenceRollup
 
@@ -202,9 +203,11 @@ def test_too_little_data_says_nothing():
     assert run() == []
 
 
-def test_p95_interpolates_between_ranks():
+def test_p95_is_the_nearest_rank_an_hour_that_happened():
     assert p95([1.0]) == 1.0
-    assert p95([float(v) for v in range(1, 21)]) == pytest.approx(19.05)
+    assert p95([float(v) for v in range(1, 21)]) == 19.0
+    assert p95([3.0, 1.0, 2.0]) == 3.0  # a few breach hours: sized for the worst
+    assert p95([float(v) for v in range(1, 169)]) == 160.0  # the 9th busiest of a week
 
 
 def knee(dep: Deployment, rps: float, basis: str = "observed") -> None:

@@ -12,7 +12,7 @@ from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.troughs import DailyTroughs
 from telemetry.models import InferenceRollup
-from tests.recommendations.test_underused import END, SWEEP, service, sweep, traffic
+from tests.recommendations.replica_fleet import END, SWEEP, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from recommendations.rules.base import Context
 from recommendations.rules.underused import UnderusedDeployments
 from telemetry.choices import Resolution
 from telemetry.models import GpuRollup
-from tests.recommendations.test_underused import END, MODEL, SWEEP, WEEK, service, sweep, traffic
+from tests.recommendations.replica_fleet import END, MODEL, SWEEP, WEEK, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 
