@@ -11,7 +11,7 @@ from collectors.agent.client import IngestClient, Shipper, encode
 from collectors.agent.spool import Spool
 from collectors.models import GpuSample, IngestBatch
 from collectors.services import agent_create
-from tests.conftest import batch
+from tests.builders.ingest import batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, IngestBatch, Node
-from tests.conftest import INGEST_URL, batch, gpu_sample, inference_sample, inventory, now_utc
+from tests.builders.ingest import INGEST_URL, batch, gpu_sample, inference_sample, inventory, now_utc
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.collectors.bodies import json_values, paths
-from tests.conftest import batch
+from tests.builders.ingest import batch
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from collectors.ingest import ingest_batch
 from collectors.services import agent_create
-from tests.conftest import batch, inventory
+from tests.builders.ingest import batch, inventory
 from tests.dashboard.conftest import LIST_PAGES, entity_urls
 
 pytestmark = pytest.mark.django_db
