@@ -8,7 +8,7 @@ import pytest
 from collectors.agent.scrape import EndpointConverter, parse_snapshot
 from collectors.agent.servers import SGLANG, TRITON, TRTLLM, VLLM
 from collectors.agent.sources import _model_name
-from tests.agent.test_scrape import FIXTURES, T0, T1, convert
+from tests.agent.scrape_support import FIXTURES, T0, T1, convert
 
 
 def pages(server, *texts: str) -> list:

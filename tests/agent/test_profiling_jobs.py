@@ -29,6 +29,7 @@ from collectors.models import Node
 from profiling.choices import JobStatus
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
 from profiling.services import job_cancel, job_claim, job_create
+from tests.agent.nvml_fake import FakeDriver
 from tests.agent.profiling_support import (
     LONG,
     NODE,
@@ -39,7 +40,6 @@ from tests.agent.profiling_support import (
     wait_for,
     worker_for,
 )
-from tests.agent.test_nvml import FakeDriver
 
 
 @live

@@ -7,21 +7,18 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from anomaly.choices import AnomalyKind, AnomalyStatus
+from anomaly.choices import AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.scoring import FAMILIES, score_family
 from collectors.models import Gpu, Node
-from tests.anomaly.test_scoring import NOW, store_gpu
+from tests.anomaly.stored import NOW, scored_spike
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def spike() -> Anomaly:
-    """Three days of a GPU's utilization with a spike 20 minutes before NOW, scored."""
-    store_gpu({20: 100.0})
-    score_family(FAMILIES[0], NOW + FAMILIES[0].settle)
-    return Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.SPIKE)
+    return scored_spike()
 
 
 @pytest.fixture

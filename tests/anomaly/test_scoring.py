@@ -2,7 +2,7 @@
 
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -11,51 +11,10 @@ from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.scoring import FAMILIES, score_family, score_recent
 from anomaly.services import anomaly_set_status
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
-from costs.models import GpuRollup
+from tests.anomaly.stored import NOW, store_gpu
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MINUTE = FAMILIES[0]
-
-
-def util(ts: datetime, rng: random.Random) -> float:
-    hour = ts.hour + ts.minute / 60
-    return 50 + 30 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1.5)
-
-
-def store_gpu(override: dict[int, float | None] | None = None, days: int = 3) -> Gpu:
-    """Minute rollups of one GPU up to NOW; `override` sets minutes before NOW (None: no row)."""
-    node = Node.objects.create(name="node-a")
-    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
-    rng = random.Random(7)
-    rows = []
-    start = NOW - timedelta(days=days)
-    for minute in range(days * 1440):
-        ts = start + timedelta(minutes=minute)
-        back = (NOW - ts) // timedelta(minutes=1)
-        value = util(ts, rng)
-        if override and back in override:
-            if override[back] is None:
-                continue
-            value = override[back]
-        rows.append(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.MINUTE,
-                bucket=ts,
-                samples=6,
-                present_s=60,
-                util_sum=value * 6,
-                util_n=6,
-                power_sum=300 * 6,
-                power_n=6,
-                temp_sum=60 * 6,
-                temp_n=6,
-            )
-        )
-    GpuRollup.objects.bulk_create(rows, batch_size=5000)
-    return gpu
 
 
 def run(now: datetime = NOW) -> int:

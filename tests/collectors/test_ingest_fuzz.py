@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.collectors.bodies import json_values, paths
 from tests.builders.ingest import batch
+from tests.collectors.bodies import json_values, paths
 
 pytestmark = pytest.mark.django_db
 

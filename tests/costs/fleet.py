@@ -17,7 +17,8 @@ from collectors.ingest import ingest_batch
 from collectors.models import Agent, Node
 from collectors.services import agent_create
 from costs.attribution import hourly_spend
-from costs.models import CostRecord, HourlySpend, NodePrice, PriceBookEntry
+from costs.models import CostRecord, HourlySpend, NodePrice
+from tests.builders.prices import price
 
 GIB = 2**30
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -109,13 +110,7 @@ def store_day(day: datetime = DAY, agent: Agent | None = None, hours: int = 24) 
 
 
 def set_prices() -> None:
-    PriceBookEntry.objects.create(
-        gpu_model="H100 SXM",
-        kind="on_demand",
-        usd_per_gpu_hour=Decimal("2.00"),
-        valid_from=DAY.date() - timedelta(days=1),
-        source="test price",
-    )
+    price("2.00", valid_from=DAY.date() - timedelta(days=1), source="test price")
     NodePrice.objects.create(
         node=Node.objects.get(name="node-b"),
         valid_from=DAY.date() - timedelta(days=30),

@@ -22,7 +22,7 @@ from costs.choices import Resolution
 from costs.models import InferenceRollup
 from economics.models import CapacityEstimate
 from economics.services import capacity_estimates_update
-from tests.dashboard.conftest import this_hour
+from tests.dashboard.pages import this_hour
 
 pytestmark = pytest.mark.django_db
 

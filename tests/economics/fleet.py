@@ -10,15 +10,14 @@ Samples every minute; one GPU sample before H so its first minute counts.
 """
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from collectors.ingest import ingest_batch
 from collectors.services import agent_create
-from costs.models import PriceBookEntry
 from costs.rollups import rollup_pending
+from tests.builders.prices import price
 
 GIB = 2**30
 H = datetime(2026, 11, 3, 10, tzinfo=UTC)
@@ -112,11 +111,5 @@ def store() -> None:
         if minute > 0:
             body["inference_samples"] += _inference(ts, (minute - 1) if minute <= 60 else 99)
     ingest_batch(agent, msgspec.json.encode(body), now=END + timedelta(days=1))
-    PriceBookEntry.objects.create(
-        gpu_model="H100 SXM",
-        kind="on_demand",
-        usd_per_gpu_hour=Decimal("2.00"),
-        valid_from=H.date() - timedelta(days=1),
-        source="test price",
-    )
+    price("2.00", valid_from=H.date() - timedelta(days=1), source="test price")
     rollup_pending(now=END + timedelta(hours=1))

@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from collectors.models import Deployment, Gpu, Node
-from costs.models import CostRecord
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
 from recommendations.selectors import measured_saving, open_totals, top_open
@@ -18,6 +17,7 @@ from recommendations.services import (
     recommendation_snooze,
     recommendations_recompute,
 )
+from tests.builders.hours import END, cost_hours, gpu_week
 
 pytestmark = pytest.mark.django_db
 
@@ -37,21 +37,6 @@ def rec(key: str, usd: str, **fields) -> Recommendation:
         first_seen_at=NOW,
         last_seen_at=NOW,
         **fields,
-    )
-
-
-def hourly_cost(gpu: Gpu, start: datetime, hours: int, usd: str, deployment=None) -> None:
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=deployment,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
     )
 
 
@@ -86,8 +71,8 @@ def test_a_done_recommendation_measures_the_saving_since(gpu):
     dep = Deployment.objects.create(node=gpu.node, name="chat")
     done_at = NOW - timedelta(days=3)
     # The week before: $2.50 an hour, $60.00 a day. Since: $1.00 an hour, $24.00 a day.
-    hourly_cost(gpu, done_at - timedelta(days=7), 7 * 24, "2.50", deployment=dep)
-    hourly_cost(gpu, done_at, 3 * 24, "1.00", deployment=dep)
+    cost_hours(gpu, dep, "2.50", 7 * 24, end=done_at)
+    cost_hours(gpu, dep, "1.00", 3 * 24, end=done_at + timedelta(days=3))
     row = rec("a", "100.00", deployment=dep)
     assert measured_saving(row, now=NOW) is None  # not done yet
     recommendation_done(row, now=done_at)
@@ -108,9 +93,9 @@ def test_a_service_recommendation_measures_every_replica_it_names(gpu):
     a = Deployment.objects.create(node=gpu.node, name="chat-a")
     b = Deployment.objects.create(node=gpu.node, name="chat-b")
     done_at = NOW - timedelta(days=2)
-    hourly_cost(gpu, done_at - timedelta(days=7), 7 * 24, "1.00", deployment=a)
-    hourly_cost(other, done_at - timedelta(days=7), 7 * 24, "1.00", deployment=b)
-    hourly_cost(gpu, done_at, 2 * 24, "1.00", deployment=a)  # b was released
+    cost_hours(gpu, a, "1.00", 7 * 24, end=done_at)
+    cost_hours(other, b, "1.00", 7 * 24, end=done_at)
+    cost_hours(gpu, a, "1.00", 2 * 24, end=done_at + timedelta(days=2))  # b was released
     row = rec("svc", "700.00", deployment=a, evidence={"deployment_ids": [a.pk, b.pk]})
     recommendation_done(row, now=done_at)
     measured = measured_saving(row, now=NOW)
@@ -156,16 +141,13 @@ def test_the_api_refuses_bad_input_with_field_errors_and_changes_nothing(client:
     assert row.status == RecommendationStatus.OPEN
 
 
-def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu, monkeypatch):
+def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu):
     # An idle GPU with a week of data up to now: rule 1 finds it when asked, not
     # only daily.
     from django.utils import timezone
 
-    from tests.recommendations import test_idle_gpus
-
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(test_idle_gpus, "END", hour)
-    test_idle_gpus.week(gpu, util=1.0)
+    gpu_week(gpu, util=1.0, end=hour)
     client.force_login(owner)
     response = client.post(f"{API}recompute")
     assert response.status_code == 200
@@ -176,9 +158,7 @@ def test_recompute_on_demand_runs_the_rules(client: Client, owner, gpu, monkeypa
 
 
 def test_recompute_keeps_a_done_row_done(gpu):
-    from tests.recommendations.test_idle_gpus import END, week
-
-    week(gpu, util=1.0)
+    gpu_week(gpu, util=1.0)
     recommendations_recompute(now=END)
     row = Recommendation.objects.get(gpu=gpu)
     recommendation_done(row, now=END)

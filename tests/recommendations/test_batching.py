@@ -1,31 +1,25 @@
 """Rule 3 on a constructed week: a vLLM deployment at its batch limit of 32 in 40 of 168
 hours with the KV cache 35% full and p95 ITL 19 ms against a 100 ms target."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
+from collectors.models import Deployment, DeploymentSettings, Node
 from costs.models import CostRecord, InferenceRollup
 from profiling.choices import JobStatus
 from profiling.models import ProfilingJob, ProfilingResult
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.batching import BatchingHeadroom
+from tests.builders.fleet import deployment
+from tests.builders.hours import END, cost_hours, hist, inference_hours
 
 pytestmark = pytest.mark.django_db
 
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
 ITL_BOUNDS = [0.02, 0.04, 0.1, 0.2]  # seconds
-
-
-def itl(bucket: int, n: int = 1000) -> dict:
-    """n inter-token gaps all in one bucket: p95 = lower + width x 0.95."""
-    counts = [0] * (len(ITL_BOUNDS) + 1)
-    counts[bucket] = n
-    return {"bounds": ITL_BOUNDS, "counts": counts, "sum": 0.015 * n}
 
 
 def week(
@@ -38,50 +32,34 @@ def week(
 ) -> None:
     """`capped` hours at the limit of 32 with 5 waiting, the rest at 20 running, none
     waiting; 1,000 requests of 500 prompt and 250 generated tokens an hour."""
-    start = END - timedelta(hours=hours)
-    InferenceRollup.objects.bulk_create(
-        InferenceRollup(
-            deployment=dep,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            requests_ok=1000,
-            prompt_tokens=500_000,
-            generation_tokens=250_000,
-            running_max=32 if h < capped else 20,
-            waiting_max=5 if h < capped else 0,
-            kv_cache_sum=(kv if h < capped else 0.3) * 360,
-            kv_cache_n=360,
-            itl_hist=None if itl_bucket is None else itl(itl_bucket),
-        )
-        for h in range(hours)
+
+    def hour(h: int, bucket: datetime) -> dict[str, Any]:
+        at_limit = h < capped
+        return {
+            "running_max": 32 if at_limit else 20,
+            "waiting_max": 5 if at_limit else 0,
+            "kv_cache_sum": (kv if at_limit else 0.3) * 360,
+        }
+
+    inference_hours(
+        dep,
+        hours,
+        each=hour,
+        requests_ok=1000,
+        prompt_tokens=500_000,
+        generation_tokens=250_000,
+        kv_cache_n=360,
+        itl_hist=None if itl_bucket is None else hist(ITL_BOUNDS, itl_bucket, mean=0.015),
     )
-    gpu = dep.gpus.get()
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=dep,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )
-        for h in range(hours)
-    )
+    cost_hours(dep.gpus.get(), dep, usd, hours)
 
 
 @pytest.fixture
 def dep() -> Deployment:
-    node = Node.objects.create(name="gpu-node-1")
-    gpu = Gpu.objects.create(node=node, uuid="GPU-a", index=0, model_name="H100 SXM")
-    dep = Deployment.objects.create(node=node, name="chat-8b", server_kind="vllm")
-    dep.gpus.add(gpu)
-    DeploymentSettings.objects.create(
-        deployment=dep, dtype="bf16", quant="none", attention="flash", compiled=False, max_batch=32
+    settings = {"dtype": "bf16", "quant": "none", "attention": "flash", "compiled": False}
+    return deployment(
+        "chat-8b", uuids=["GPU-a"], settings={**settings, "max_batch": 32}, server_kind="vllm"
     )
-    return dep
 
 
 def sweep(

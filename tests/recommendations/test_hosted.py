@@ -1,33 +1,29 @@
 """Rule 10 on a constructed week: a lightly used deployment costs more on its GPUs than
 its hosted alternative would; a busy one, or one with no traffic, is left alone."""
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from collectors.models import Deployment, Gpu, Node
+from collectors.models import Deployment
 from costs.breakeven import break_even
-from costs.choices import Resolution
 from costs.constants import HOURS_PER_MONTH
 from costs.models import CostRecord, HostedAlternative, InferenceRollup
 from recommendations.choices import Confidence
 from recommendations.constants import DAYS_PER_MONTH
 from recommendations.rules.base import Context
 from recommendations.rules.hosted import HostedApi
+from tests.builders.fleet import deployment
+from tests.builders.hours import END, cost_hours, inference_hours
 
 pytestmark = pytest.mark.django_db
 
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
 CTX = Context(end=END)
 
 
 @pytest.fixture
 def chat() -> Deployment:
-    node = Node.objects.create(name="gpu-node-1")
-    gpu = Gpu.objects.create(node=node, uuid="GPU-0", index=0, model_name="H100 SXM")
-    dep = Deployment.objects.create(node=node, name="chat-8b", model="llama-3.1-8b")
-    dep.gpus.add(gpu)
+    dep = deployment("chat-8b", uuids=["GPU-0"], model="llama-3.1-8b")
     HostedAlternative.objects.create(
         deployment=dep,
         name="gpt-4o-mini via OpenAI",
@@ -45,32 +41,13 @@ def week(
     usd: str = "2.50",
 ) -> None:
     """`hours` hours up to END: its GPU costed at `usd` an hour, and its tokens an hour."""
-    start = END - timedelta(hours=hours)
-    gpu = dep.gpus.get()
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=dep,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
-    )
-    InferenceRollup.objects.bulk_create(
-        InferenceRollup(
-            deployment=dep,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            requests_ok=100 if prompt else 0,
-            prompt_tokens=prompt,
-            generation_tokens=generated,
-        )  # fmt: skip
-        for h in range(hours)
+    cost_hours(dep.gpus.get(), dep, usd, hours)
+    inference_hours(
+        dep,
+        hours,
+        requests_ok=100 if prompt else 0,
+        prompt_tokens=prompt,
+        generation_tokens=generated,
     )
 
 

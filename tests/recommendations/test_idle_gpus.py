@@ -1,48 +1,18 @@
 """Rule 1 on a constructed week: one GPU idle, one busy, one idle but too new to judge."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
 from costs.models import CostRecord, GpuRollup
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.idle_gpus import IdleGpus
+from tests.builders.hours import END, gpu_week
 
 pytestmark = pytest.mark.django_db
-
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
-
-
-def week(gpu: Gpu, util: float, hours: int = 7 * 24, usd: str = "2.50") -> None:
-    start = END - timedelta(hours=hours)
-    GpuRollup.objects.bulk_create(
-        GpuRollup(
-            gpu=gpu,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            util_sum=util * 360,
-            util_n=360,
-        )  # fmt: skip
-        for h in range(hours)
-    )
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=None,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
-    )
 
 
 @pytest.fixture
@@ -55,9 +25,9 @@ def gpus() -> dict[str, Gpu]:
 
 
 def test_a_gpu_idle_all_week_is_released_for_its_cost(gpus):
-    week(gpus["idle"], util=2.0)
-    week(gpus["busy"], util=60.0)
-    week(gpus["new"], util=1.0, hours=20)  # under a day of data: says nothing
+    gpu_week(gpus["idle"], util=2.0)
+    gpu_week(gpus["busy"], util=60.0)
+    gpu_week(gpus["new"], util=1.0, hours=20)  # under a day of data: says nothing
     findings = IdleGpus().evaluate(Context(end=END))
     assert [f.gpu_id for f in findings] == [gpus["idle"].pk]
     finding = findings[0]
@@ -77,7 +47,7 @@ def test_a_gpu_idle_all_week_is_released_for_its_cost(gpus):
 
 
 def test_a_gpu_busy_a_third_of_the_time_is_not_idle(gpus):
-    week(gpus["idle"], util=2.0)
+    gpu_week(gpus["idle"], util=2.0)
     # A daily peak: 8 busy hours a day leaves 16 of 24 idle, 67% < 80%.
     GpuRollup.objects.filter(gpu=gpus["idle"], bucket__hour__lt=8).update(util_sum=50.0 * 360)
     assert IdleGpus().evaluate(Context(end=END)) == []
@@ -85,12 +55,12 @@ def test_a_gpu_busy_a_third_of_the_time_is_not_idle(gpus):
 
 def test_a_healthy_fleet_gets_no_finding(gpus):
     for gpu in gpus.values():
-        week(gpu, util=45.0)
+        gpu_week(gpu, util=45.0)
     assert IdleGpus().evaluate(Context(end=END)) == []
 
 
 def test_an_unpriced_idle_gpu_states_no_saving(gpus):
-    week(gpus["idle"], util=0.0, usd="0")
+    gpu_week(gpus["idle"], util=0.0, usd="0")
     assert IdleGpus().evaluate(Context(end=END)) == []
 
 
@@ -99,7 +69,7 @@ def test_a_gpu_held_by_an_idle_server_says_to_stop_that_server(gpus):
 
     held = Deployment.objects.create(node=gpus["idle"].node, name="summarize-7b")
     held.gpus.add(gpus["idle"])
-    week(gpus["idle"], util=0.0)
+    gpu_week(gpus["idle"], util=0.0)
     (finding,) = IdleGpus().evaluate(Context(end=END))
     assert finding.title == "Release idle GPU gpu-node-1 #0 H100 SXM held by summarize-7b"
     assert finding.action == (
@@ -116,7 +86,7 @@ def test_a_held_gpu_reports_what_its_server_was_charged_while_idle(gpus):
 
     held = Deployment.objects.create(node=gpus["idle"].node, name="summarize-7b")
     held.gpus.add(gpus["idle"])
-    week(gpus["idle"], util=1.0)
+    gpu_week(gpus["idle"], util=1.0)
     # Attribution charged summarize-7b for the GPU in the last 100 hours: idle-held in
     # all but 10 minutes of each ($2.50 x 5/6 = $2.083333 an hour); the first 68 hours
     # the GPU was nobody's (truly idle).

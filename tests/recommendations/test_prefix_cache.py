@@ -11,7 +11,8 @@ from collectors.models import Deployment
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.prefix_cache import PrefixCaching
-from tests.recommendations.test_precision import END, costs, deployment, sweep, traffic
+from tests.builders.hours import END
+from tests.recommendations.tuning import costs, deployment, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 

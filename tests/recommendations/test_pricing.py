@@ -1,21 +1,23 @@
 """Rule 9 on a constructed week: steady on-demand GPUs get a reserved price, work marked
 interruptible gets spot capacity, and nothing is said where the prices or data are missing."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
 from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import NodePricingKind, PricingKind, Resolution
-from costs.models import CostRecord, GpuRollup, NodePrice, PriceBookEntry
+from costs.choices import NodePricingKind, PricingKind
+from costs.models import CostRecord, NodePrice, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.pricing import Pricing
+from tests.builders.hours import END, gpu_week
+from tests.builders.prices import price
 
 pytestmark = pytest.mark.django_db
 
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
 BOOK: dict[str, str] = {
     PricingKind.ON_DEMAND: "2.50",
     PricingKind.RESERVED: "1.90",
@@ -23,51 +25,13 @@ BOOK: dict[str, str] = {
 }
 
 
-def week(
-    gpu: Gpu,
-    util: float | None = 60.0,
-    hours: int = 7 * 24,
-    usd: str = "2.50",
-    deployment: Deployment | None = None,
-) -> None:
-    """`hours` hours up to END of one GPU, busy at `util` (None: no rollups)."""
-    start = END - timedelta(hours=hours)
-    if util is not None:
-        GpuRollup.objects.bulk_create(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.HOUR,
-                bucket=start + timedelta(hours=h),
-                samples=360,
-                present_s=3600,
-                util_sum=util * 360,
-                util_n=360,
-            )  # fmt: skip
-            for h in range(hours)
-        )
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=deployment,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="price book: H100 SXM on_demand",
-        )  # fmt: skip
-        for h in range(hours)
-    )
+# The cost records of a GPU priced from the book, as attribution writes them.
+week = partial(gpu_week, pricing="price book: H100 SXM on_demand")
 
 
 def book(prices: dict[str, str] | None = None, valid_from: date = date(2026, 1, 1)) -> None:
     for kind, usd in (prices or BOOK).items():
-        PriceBookEntry.objects.create(
-            gpu_model="H100 SXM",
-            kind=kind,
-            usd_per_gpu_hour=Decimal(usd),
-            valid_from=valid_from,
-            source="test",
-        )
+        price(usd, kind=kind, valid_from=valid_from)
 
 
 @pytest.fixture(autouse=True)

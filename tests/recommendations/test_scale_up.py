@@ -1,40 +1,35 @@
 """Rule 6 on a constructed week: chat-8b queues with its KV cache 97% full and p95 TTFT
 3,900 ms (target 2,000 ms) in 12 of 168 hours, at twice the tokens/s of its good hours."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from collectors.models import Deployment, DeploymentSettings, Gpu, Node
-from costs.choices import Resolution
-from costs.models import CostRecord, InferenceRollup
+from collectors.models import Deployment
+from costs.models import InferenceRollup
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.scale_up import ScaleUpSlo, p95
+from tests.builders import fleet
+from tests.builders.hours import END, cost_hours, hist, inference_hours
 
 pytestmark = pytest.mark.django_db
 
-END = datetime(2026, 11, 23, tzinfo=UTC)  # the window is the 7 days before
 TTFT_BOUNDS = [0.5, 1.0, 2.0, 4.0, 8.0]  # seconds
 ITL_BOUNDS = [0.02, 0.05, 0.1, 0.2]
 
 
-def hist(bounds: list[float], bucket: int, n: int = 1000) -> dict:
-    """n observations all in one bucket: p95 = lower + width x 0.95."""
-    counts = [0] * (len(bounds) + 1)
-    counts[bucket] = n
-    return {"bounds": bounds, "counts": counts, "sum": bounds[bucket] * n}
-
-
 def deployment(name: str = "chat-8b", node: str = "gpu-node-1", slo: bool = True) -> Deployment:
-    node_obj, _ = Node.objects.get_or_create(name=node)
-    gpu = Gpu.objects.create(node=node_obj, uuid=f"GPU-{node}-{name}", index=0)
-    dep = Deployment.objects.create(node=node_obj, name=name, server_kind="vllm")
-    dep.gpus.add(gpu)
-    if slo:
-        DeploymentSettings.objects.create(deployment=dep, slo_ttft_ms=2000, slo_itl_ms=100)
-    return dep
+    return fleet.deployment(
+        name,
+        node,
+        uuids=[f"GPU-{node}-{name}"],
+        gpu_model="",
+        settings={"slo_ttft_ms": 2000, "slo_itl_ms": 100} if slo else None,
+        server_kind="vllm",
+    )
 
 
 def week(
@@ -51,46 +46,26 @@ def week(
     """The first `breach` hours: 8 waiting, KV `kv`, TTFT in (2, 4] s, `busy_tps`
     tokens/s, 4,000 requests; the rest: nothing waiting, KV 50%, TTFT in (0.5, 1] s,
     `calm_tps`, 1,000 requests. ITL 19 ms throughout."""
-    start = END - timedelta(hours=hours)
-    rows = []
-    for h in range(hours):
+
+    def hour(h: int, bucket: datetime) -> dict[str, Any]:
         busy = h < breach
         tps = busy_tps if busy else calm_tps
-        rows.append(
-            InferenceRollup(
-                deployment=dep,
-                resolution=Resolution.HOUR,
-                bucket=start + timedelta(hours=h),
-                samples=360,
-                present_s=3600,
-                requests_ok=3900 if busy else 1000,
-                requests_error=60 if busy else 0,
-                requests_aborted=40 if busy else 0,
-                prompt_tokens=int(tps * 3600 * 2 / 3),
-                generation_tokens=int(tps * 3600 / 3),
-                running_max=64,
-                waiting_max=8 if busy else 0,
-                kv_cache_sum=(kv if busy else 0.5) * 360,
-                kv_cache_n=360,
-                ttft_hist=None
-                if ttft_bucket is None
-                else hist(TTFT_BOUNDS, ttft_bucket if busy else calm_ttft_bucket),
-                itl_hist=None if ttft_bucket is None else hist(ITL_BOUNDS, 0),
-            )
-        )
-    InferenceRollup.objects.bulk_create(rows)
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=dep.gpus.get(),
-            deployment=dep,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )
-        for h in range(hours)
-    )
+        return {
+            "requests_ok": 3900 if busy else 1000,
+            "requests_error": 60 if busy else 0,
+            "requests_aborted": 40 if busy else 0,
+            "prompt_tokens": int(tps * 3600 * 2 / 3),
+            "generation_tokens": int(tps * 3600 / 3),
+            "waiting_max": 8 if busy else 0,
+            "kv_cache_sum": (kv if busy else 0.5) * 360,
+            "ttft_hist": None
+            if ttft_bucket is None
+            else hist(TTFT_BOUNDS, ttft_bucket if busy else calm_ttft_bucket),
+            "itl_hist": None if ttft_bucket is None else hist(ITL_BOUNDS, 0),
+        }
+
+    inference_hours(dep, hours, each=hour, running_max=64, kv_cache_n=360)
+    cost_hours(dep.gpus.get(), dep, usd, hours)
 
 
 def run() -> list:

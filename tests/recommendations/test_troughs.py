@@ -12,7 +12,8 @@ from costs.models import InferenceRollup
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.troughs import DailyTroughs
-from tests.recommendations.test_underused import END, SWEEP, service, sweep, traffic
+from tests.builders.hours import END
+from tests.recommendations.replicas import SWEEP, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,9 @@ from costs.models import GpuRollup, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.underused import UnderusedDeployments
-from tests.recommendations.test_underused import END, MODEL, SWEEP, WEEK, service, sweep, traffic
+from tests.builders.hours import END, WEEK
+from tests.builders.prices import price
+from tests.recommendations.replicas import MODEL, SWEEP, service, sweep, traffic
 
 pytestmark = pytest.mark.django_db
 
@@ -50,13 +52,7 @@ def l40s_price(usd: str | None) -> None:
     if usd is None:
         PriceBookEntry.objects.filter(gpu_model="L40S").delete()
     else:
-        PriceBookEntry.objects.create(
-            gpu_model="L40S",
-            kind=PricingKind.ON_DEMAND,
-            usd_per_gpu_hour=Decimal(usd),
-            valid_from=date(2026, 11, 1),
-            source="test",
-        )
+        price(usd, "L40S", PricingKind.ON_DEMAND, valid_from=date(2026, 11, 1))
 
 
 def fleet(
