@@ -5,6 +5,7 @@ Tests run on PostgreSQL when DATABASE_URL is set (CI does), on SQLite otherwise.
 
 import gzip
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,10 +13,31 @@ import msgspec
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from hypothesis import settings
 
 from collectors.models import Agent
 from collectors.services import agent_create
+from tests import slow
 from tests.builders.ingest import INGEST_URL
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    slow.install()
+    # HYPOTHESIS_PROFILE=fast: fewer examples for a quick local run (tests/examples.py).
+    settings.register_profile("fast", max_examples=10)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with slow.guarding(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with slow.guarding(item):
+        return (yield)
 
 
 @pytest.fixture(autouse=True)

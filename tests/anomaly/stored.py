@@ -4,13 +4,14 @@ and the scoring tests' data."""
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from anomaly.choices import AnomalyKind
 from anomaly.models import Anomaly
 from anomaly.scoring import FAMILIES, score_family
 from collectors.models import Gpu, Node
 from costs.choices import Resolution
-from costs.models import GpuRollup
+from costs.models import CostRecord, GpuRollup
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -59,3 +60,27 @@ def scored_spike() -> Anomaly:
     store_gpu({20: 100.0})
     score_family(FAMILIES[0], NOW + FAMILIES[0].settle)
     return Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.SPIKE)
+
+
+def hourly_spend_up_to_now(jump: bool) -> None:
+    """Two weeks of one GPU's hourly cost up to NOW, $40 +- $10 over the day; with `jump`,
+    the last 3 hours cost $400 (someone scaled out ten times)."""
+    gpu = Gpu.objects.create(node=Node.objects.create(name="node-a"), uuid="a0", index=0)
+    rng = random.Random(3)
+    records = []
+    for hour in range(14 * 24):
+        ts = NOW - timedelta(hours=14 * 24 - hour)
+        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
+        if jump and hour >= 14 * 24 - 3:
+            usd = 400
+        records.append(
+            CostRecord(
+                hour=ts,
+                gpu=gpu,
+                usd=Decimal(f"{usd:.6f}"),
+                gpu_hours=1,
+                rate_usd_per_hour=2,
+                pricing="test",
+            )
+        )
+    CostRecord.objects.bulk_create(records)

@@ -1,17 +1,12 @@
 """The anomaly pages: a filtered list, and one anomaly with its series, band and buttons."""
 
-import math
-import random
-from datetime import timedelta
-
 import pytest
 from django.test import Client
 
 from anomaly.choices import AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.scoring import FAMILIES, score_family
-from collectors.models import Gpu, Node
-from tests.anomaly.stored import NOW, scored_spike
+from tests.anomaly.stored import NOW, hourly_spend_up_to_now, scored_spike
 
 pytestmark = pytest.mark.django_db
 
@@ -74,29 +69,7 @@ def test_changing_status_needs_the_permission(teammate, spike: Anomaly) -> None:
 
 
 def test_a_fleet_spend_anomaly_is_drawn_by_the_hour(signed_in: Client) -> None:
-    from decimal import Decimal
-
-    from costs.models import CostRecord
-
-    gpu = Gpu.objects.create(node=Node.objects.create(name="node-a"), uuid="a0", index=0)
-    rng = random.Random(3)
-    records = []
-    for hour in range(14 * 24):
-        ts = NOW - timedelta(hours=14 * 24 - hour)
-        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
-        if hour >= 14 * 24 - 3:
-            usd = 400
-        records.append(
-            CostRecord(
-                hour=ts,
-                gpu=gpu,
-                usd=Decimal(f"{usd:.6f}"),
-                gpu_hours=1,
-                rate_usd_per_hour=2,
-                pricing="test",
-            )
-        )
-    CostRecord.objects.bulk_create(records)
+    hourly_spend_up_to_now(jump=True)
     score_family(FAMILIES[1], NOW + FAMILIES[1].settle)
     jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
     page = signed_in.get(f"/anomalies/{jump.pk}/").content.decode()

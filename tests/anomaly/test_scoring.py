@@ -1,7 +1,5 @@
 """The scoring job on rollups: anomalies written, merged, explained, idempotent, tunable."""
 
-import math
-import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,8 +8,7 @@ from anomaly.choices import AnomalyKind, AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.scoring import FAMILIES, score_family, score_recent
 from anomaly.services import anomaly_set_status
-from collectors.models import Gpu, Node
-from tests.anomaly.stored import NOW, store_gpu
+from tests.anomaly.stored import NOW, hourly_spend_up_to_now, store_gpu
 
 pytestmark = pytest.mark.django_db
 MINUTE = FAMILIES[0]
@@ -82,30 +79,7 @@ def test_score_recent_runs_every_family_on_an_empty_fleet() -> None:
 
 @pytest.mark.parametrize("jump", [True, False])
 def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly(jump: bool) -> None:
-    from decimal import Decimal
-
-    from costs.models import CostRecord
-
-    node = Node.objects.create(name="node-a")
-    gpu = Gpu.objects.create(node=node, uuid="a0", index=0)
-    rng = random.Random(3)
-    records = []
-    for hour in range(14 * 24):
-        ts = NOW - timedelta(hours=14 * 24 - hour)
-        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
-        if jump and hour >= 14 * 24 - 3:
-            usd = 400  # someone scaled out ten times
-        records.append(
-            CostRecord(
-                hour=ts,
-                gpu=gpu,
-                usd=Decimal(f"{usd:.6f}"),
-                gpu_hours=1,
-                rate_usd_per_hour=2,
-                pricing="test",
-            )
-        )
-    CostRecord.objects.bulk_create(records)
+    hourly_spend_up_to_now(jump)
     hour_family = FAMILIES[1]
     score_family(hour_family, NOW + hour_family.settle)
     if not jump:  # two weeks of ordinary daily swings: nothing to report

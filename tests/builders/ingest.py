@@ -12,10 +12,13 @@ INGEST_URL = "/api/v1/ingest"
 
 
 def now_utc() -> datetime:
+    """Now, to the second, in UTC."""
     return datetime.now(UTC).replace(microsecond=0)
 
 
 def inventory(gpus: int = 2, node: str = "node-1", prefix: str = "GPU") -> dict[str, Any]:
+    """A batch's inventory: `node` (rack r1) with `gpus` H100s `<prefix>-0000`..., and
+    chat-8b (vLLM, team search) on the first."""
     return {
         "nodes": [{"name": node, "hostname": f"{node}.example", "labels": {"rack": "r1"}}],
         "gpus": [
@@ -42,6 +45,7 @@ def inventory(gpus: int = 2, node: str = "node-1", prefix: str = "GPU") -> dict[
 
 
 def gpu_sample(uuid: str = "GPU-0000", ts: datetime | None = None, **fields: Any) -> dict:
+    """One GPU sample with every field a busy H100 reports; `fields` override them."""
     sample = {
         "gpu": uuid,
         "ts": (ts or now_utc()).isoformat(),
@@ -69,6 +73,7 @@ def gpu_sample(uuid: str = "GPU-0000", ts: datetime | None = None, **fields: Any
 
 
 def inference_sample(ts: datetime | None = None, **fields: Any) -> dict:
+    """One 10-second inference sample of chat-8b; `fields` override its values."""
     sample = {
         "deployment": "chat-8b",
         "ts": (ts or now_utc()).isoformat(),

@@ -26,6 +26,7 @@ from api.services import api_token_create
 from collectors.ingest import ingest_batch
 from collectors.models import Deployment
 from collectors.services import agent_create
+from tests.examples import examples
 
 pytestmark = pytest.mark.django_db
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -39,7 +40,9 @@ names = st.text(
     max_size=40,
 ).filter(lambda s: s.strip() == s and s)
 STRINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

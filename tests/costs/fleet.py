@@ -19,6 +19,7 @@ from collectors.services import agent_create
 from costs.attribution import hourly_spend
 from costs.models import CostRecord, HourlySpend, NodePrice
 from tests.builders.prices import price
+from tests.snapshots import snapshot
 
 GIB = 2**30
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -89,6 +90,14 @@ def inference_samples(ts: datetime) -> list[dict[str, Any]]:
 
 
 def store_day(day: datetime = DAY, agent: Agent | None = None, hours: int = 24) -> Agent:
+    """`hours` hours of the fleet from `day`, through the ingest service; with no `agent`,
+    by a new one (built once per run, then copied)."""
+    if agent is None:
+        return snapshot(("hand-checked day", day, hours), lambda: _store_day(day, None, hours))
+    return _store_day(day, agent, hours)
+
+
+def _store_day(day: datetime, agent: Agent | None, hours: int) -> Agent:
     agent = agent or agent_create("hand-checked")[0]
     start = day - timedelta(minutes=1)
     minutes = hours * 60 + 1

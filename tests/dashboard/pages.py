@@ -9,6 +9,7 @@ from anomaly.models import Anomaly
 from collectors.models import Deployment, Gpu, InferenceSample
 from costs.rollups import rollup_pending
 from tests.costs.fleet import set_prices, store_day
+from tests.snapshots import snapshot
 
 # chat's TTFT every minute: 4 under 100 ms, 4 under 250 ms, 2 under 500 ms.
 TTFT = {"bounds": [0.1, 0.25, 0.5, 1.0], "counts": [4, 4, 2, 0, 0], "sum": 1.9}
@@ -22,6 +23,10 @@ def store_page_fleet() -> datetime:
     """The hand-checked fleet's day (tests/costs/fleet.py), ending at the start of this hour,
     rolled up and priced, with one critical anomaly; returns that day's start."""
     day = this_hour() - timedelta(days=1)
+    return snapshot(("page fleet", day), lambda: _store_page_fleet(day))
+
+
+def _store_page_fleet(day: datetime) -> datetime:
     store_day(day=day)
     InferenceSample.objects.filter(deployment__name="chat").update(
         ttft_hist=TTFT, itl_hist=TTFT, running=3.0, waiting=1.0, kv_cache_usage=0.42

@@ -18,6 +18,7 @@ from collectors.ingest import ingest_batch
 from collectors.services import agent_create
 from costs.rollups import rollup_pending
 from tests.builders.prices import price
+from tests.snapshots import snapshot
 
 GIB = 2**30
 H = datetime(2026, 11, 3, 10, tzinfo=UTC)
@@ -93,6 +94,11 @@ def _inference(ts: datetime, minute: int) -> list[dict[str, Any]]:
 
 
 def store() -> None:
+    """The two hours, ingested, priced and rolled up (built once per run, then copied)."""
+    snapshot("economics fleet", _store)
+
+
+def _store() -> None:
     agent = agent_create("economics")[0]
     start = H - timedelta(minutes=1)
     body: dict[str, Any] = {
