@@ -1,16 +1,17 @@
 """The `slow` marker, enforced: a test not marked slow that starts a process or opens a
 listening socket (gunicorn, celery, a Prometheus or SMTP server, an HTTP receiver thread,
-Chromium, `manage.py` in a subprocess) fails, so `pytest -m "not slow"` stays quick.
+the live server, Chromium, `manage.py` in a subprocess) fails, so `pytest -m "not slow"`
+stays quick.
 
 tests/conftest.py installs the checks once and turns them on around each test's setup
 and call. They sit at the edges every such start passes through: Popen spawning its
-child, os.fork, and a socket starting to listen. A start from another thread is
-recorded too and fails the test when its call ends.
+child, os.fork, and a socket starting to listen.
 """
 
 import os
 import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,11 +28,15 @@ started: list[str] = []
 
 
 def refuse(what: str) -> None:
-    """Record `what` and fail here, if a test not marked slow is running."""
+    """Record `what` if a test not marked slow is running, and fail it here when this is
+    the test's own thread. Another thread is let go on (the test would otherwise wait on
+    a server that never starts, as pytest-django's live_server does, forever) and the test
+    fails when its phase ends."""
     if guarded:
         message = MARK_IT.format(what=what)
         started.append(message)
-        pytest.fail(message, pytrace=True)
+        if threading.current_thread() is threading.main_thread():
+            pytest.fail(message, pytrace=True)
 
 
 def _wrap(owner: Any, name: str, what: Callable[..., str]) -> None:

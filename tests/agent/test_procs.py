@@ -18,6 +18,8 @@ from collectors.agent.sources import Collection, ServerCollector
 from collectors.schema import InferenceSampleIn
 from tests.agent.nvml_fake import FakeDriver
 
+pytestmark = pytest.mark.slow
+
 # A "server" that serves /metrics and starts a worker child, as vLLM does: the
 # worker, not the server, is the process NVML sees on the GPU.
 SERVER = """

@@ -147,6 +147,7 @@ def test_the_docs_list_every_mapped_metric():
                 assert f"`{name}`" in doc, name
 
 
+@pytest.mark.slow
 def test_the_agent_imports_no_django():
     import subprocess
     import sys

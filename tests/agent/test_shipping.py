@@ -90,6 +90,7 @@ def test_a_rejected_token_keeps_the_batches_for_when_it_is_fixed(live_server, to
     assert GpuSample.objects.count() == 4
 
 
+@pytest.mark.slow
 def test_a_redirect_is_not_followed_and_the_batch_waits(token, tmp_path):
     import http.server
     import threading

@@ -14,7 +14,7 @@ from alerts.models import Channel, Delivery
 from alerts.services import channel_send_test
 from tests.alerts.receivers import HttpReceiver, SmtpServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 SECRET = "a-signing-key-of-32-characters!!"
 
 

@@ -14,6 +14,8 @@ from inferscope.celery import app
 from tests.alerts.receivers import HttpReceiver
 from tests.builders.ingest import gpu_sample, inventory, now_utc
 
+pytestmark = pytest.mark.slow
+
 DEADLINE_SECONDS = 60
 
 
