@@ -10,8 +10,8 @@ from anomaly.choices import AnomalyKind
 from anomaly.models import Anomaly
 from anomaly.scoring import FAMILIES, score_family
 from collectors.models import Gpu, Node
-from costs.choices import Resolution
 from costs.models import CostRecord, GpuRollup
+from tests.builders.hours import gpu_minute
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -37,14 +37,10 @@ def store_gpu(override: dict[int, float | None] | None = None, days: int = 3) ->
                 continue
             value = override[back]
         rows.append(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.MINUTE,
-                bucket=ts,
-                samples=6,
-                present_s=60,
-                util_sum=value * 6,
-                util_n=6,
+            gpu_minute(
+                gpu,
+                ts,
+                value,
                 power_sum=300 * 6,
                 power_n=6,
                 temp_sum=60 * 6,

@@ -1,4 +1,5 @@
-"""Hourly rows up to an end hour: what the rollup and attribution jobs would have stored.
+"""Hourly rows up to an end hour (and unsaved minute rows): what the rollup and
+attribution jobs would have stored.
 
 The recommendation rules, the economics and several pages read a "constructed week":
 one GpuRollup, InferenceRollup and CostRecord an hour, each hour fully present (360
@@ -103,6 +104,13 @@ def gpu_week(
     if util is not None:
         gpu_hours(gpu, util, hours, end)
     cost_hours(gpu, deployment, usd, hours, end, pricing)
+
+
+def gpu_minute(gpu: Gpu, bucket: datetime, util: float, **fields: Any) -> GpuRollup:
+    """An unsaved minute rollup of one GPU (6 samples over 60 s) `util` % busy; the
+    anomaly tests bulk-insert days of them."""
+    values = {"resolution": Resolution.MINUTE, "samples": 6, "present_s": 60}
+    return GpuRollup(gpu=gpu, bucket=bucket, util_sum=util * 6, util_n=6, **values, **fields)
 
 
 def hist(bounds: list[float], bucket: int, n: int = 1000, mean: float | None = None) -> dict:
