@@ -64,6 +64,7 @@ def run_agent(*args: str, env: dict | None = None, timeout: float = 30):
     )
 
 
+@pytest.mark.slow
 def test_once_dry_run_prints_the_batch_it_would_send(vllm):
     result = run_agent(
         "--once",
@@ -92,6 +93,7 @@ def test_once_dry_run_prints_the_batch_it_would_send(vllm):
     assert sample["ttft_hist"]["counts"] == [7, 6, 3, 1]
 
 
+@pytest.mark.slow
 def test_without_a_gpu_it_says_so_once_and_goes_on_with_other_sources():
     result = run_agent(
         "--once", "--dry-run", "--interval", "0.2", "--source", "nvml", "--source", "simulated"
@@ -104,6 +106,7 @@ def test_without_a_gpu_it_says_so_once_and_goes_on_with_other_sources():
     assert all(node["simulated"] for node in batch["inventory"]["nodes"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -121,6 +124,7 @@ def test_bad_settings_get_one_plain_line(args, message):
     assert result.stderr.startswith("inferscope-agent: ")
 
 
+@pytest.mark.slow
 def test_sigterm_keeps_what_was_collected_in_the_spool(tmp_path):
     closed = "http://127.0.0.1:9"  # discard port: nothing answers
     agent = subprocess.Popen(
@@ -178,6 +182,7 @@ def test_a_source_may_name_its_deployment_and_select_labels():
         SourceSpec.parse("nvml=http://x")
 
 
+@pytest.mark.slow
 def test_once_with_nothing_collected_says_so_and_fails():
     result = run_agent(
         "--once", "--dry-run", "--interval", "0.2", "--source", "vllm=http://127.0.0.1:9/metrics"

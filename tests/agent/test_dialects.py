@@ -7,7 +7,7 @@ import pytest
 
 from collectors.agent.scrape import EndpointConverter, parse_snapshot
 from collectors.agent.sources import _model_name
-from tests.agent.test_scrape import FIXTURES, T0, T1, convert
+from tests.agent.scrape_support import FIXTURES, T0, T1, convert
 from vocab.servers import SGLANG, TRITON, TRTLLM, VLLM
 
 

@@ -181,6 +181,7 @@ def exporter_page():
     httpd.shutdown()
 
 
+@pytest.mark.slow
 def test_dcgm_exporter_scraped_directly_over_http(exporter_page):
     source = ExporterCollector(SourceSpec.parse(f"dcgm={exporter_page}"), node="node-local")
     into = Collection()

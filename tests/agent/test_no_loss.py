@@ -21,15 +21,10 @@ from collectors.agent.client import IngestClient, Shipper
 from collectors.agent.spool import Spool
 from collectors.models import GpuSample, InferenceSample, IngestBatch
 from collectors.services import agent_create
+from tests.core.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Web:

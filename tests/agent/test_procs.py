@@ -16,7 +16,9 @@ from collectors.agent.config import SourceSpec
 from collectors.agent.nvml import NvmlSource
 from collectors.agent.sources import Collection, ServerCollector
 from collectors.schema import InferenceSampleIn
-from tests.agent.test_nvml import FakeDriver
+from tests.agent.nvml_fake import FakeDriver
+
+pytestmark = pytest.mark.slow
 
 # A "server" that serves /metrics and starts a worker child, as vLLM does: the
 # worker, not the server, is the process NVML sees on the GPU.
@@ -37,7 +39,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "vllm_v1_t0.txt"
 
 @pytest.fixture
 def server_with_worker():
-    from tests.agent.test_no_loss import free_port
+    from tests.core.processes import free_port
 
     port = free_port()
     process = subprocess.Popen(

@@ -113,6 +113,7 @@ def test_bad_profiling_settings_are_refused(args, message):
         load([*BASE, *args])
 
 
+@pytest.mark.slow
 def test_an_unknown_preset_stops_the_agent_with_one_plain_line():
     result = subprocess.run(
         [sys.executable, "-m", "collectors.agent.main", *BASE, "--profiling-preset", "huge"],

@@ -29,6 +29,7 @@ from collectors.models import Node
 from profiling.choices import JobStatus
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
 from profiling.services import job_cancel, job_claim, job_create
+from tests.agent.nvml_fake import FakeDriver
 from tests.agent.profiling_support import (
     LONG,
     NODE,
@@ -39,9 +40,9 @@ from tests.agent.profiling_support import (
     wait_for,
     worker_for,
 )
-from tests.agent.test_nvml import FakeDriver
 
 
+@pytest.mark.slow
 @live
 def test_a_queued_job_is_picked_up_run_and_its_points_stored(live_server, token):
     worker = worker_for(live_server.url, token)
@@ -121,6 +122,7 @@ def test_model_paths_must_be_inside_an_allowed_path_as_written_and_resolved(tmp_
     assert refusal({**TINY, "batch_sizes": [0]}, config).startswith("invalid spec: batch_sizes")
 
 
+@pytest.mark.slow
 @live
 def test_the_time_limit_kills_the_runner_and_fails_the_job_saying_so(live_server, token):
     worker = worker_for(live_server.url, token)
@@ -137,6 +139,7 @@ def test_the_time_limit_kills_the_runner_and_fails_the_job_saying_so(live_server
     assert runner_gone(worker.process)
 
 
+@pytest.mark.slow
 @live
 def test_the_nodes_own_limit_caps_a_longer_job_limit(live_server, token):
     worker = worker_for(live_server.url, token)
@@ -151,6 +154,7 @@ def test_the_nodes_own_limit_caps_a_longer_job_limit(live_server, token):
     assert ProfilingJob.objects.get(pk=job.pk).status == JobStatus.FAILED
 
 
+@pytest.mark.slow
 @live
 def test_cancelling_on_the_server_stops_the_runner(live_server, token):
     worker = worker_for(live_server.url, token)
@@ -206,6 +210,7 @@ class FlakyProxy:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+@pytest.mark.slow
 @live
 def test_a_report_that_meets_server_errors_is_retried_until_it_gets_there(live_server, token):
     worker_for(live_server.url, token, presets=("tiny", "125m")).poll_once()
@@ -271,6 +276,7 @@ def runners_under(folder: Path) -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 @live
 def test_sigterm_stops_the_agent_kills_the_sweep_and_reports_it(live_server, token, tmp_path):
     agent = subprocess.Popen(
@@ -313,6 +319,7 @@ def proc_file(pid: int, name: str) -> bytes:
     return Path(f"/proc/{pid}/{name}").read_bytes()
 
 
+@pytest.mark.slow
 @live
 def test_the_runner_gets_the_nodes_memory_cap_its_gpus_and_is_the_oom_killers_first_pick(
     live_server, token, monkeypatch

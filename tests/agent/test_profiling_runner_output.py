@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from collectors.agent.profiling import Outcome, ProfilingWorker, _pump
 from collectors.models import Node
 from profiling.choices import JobStatus
@@ -20,6 +22,8 @@ from tests.agent.profiling_support import (
     runner_gone,
     worker_for,
 )
+
+pytestmark = pytest.mark.slow
 
 FAKE_RUNNER = """
 import json, sys

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from collectors.agent.promql import PrometheusCollector
 from collectors.agent.sources import Collection
 from collectors.schema import GpuSampleIn, InferenceSampleIn
-from tests.agent.test_no_loss import free_port
+from tests.core.processes import free_port
 
 PROMETHEUS = shutil.which("prometheus")
 GPU0 = 'gpu="0",UUID="GPU-aaa",modelName="NVIDIA H100 80GB HBM3",Hostname="gpu-node-1"'

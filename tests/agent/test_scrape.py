@@ -1,29 +1,15 @@
 """Inference servers' /metrics text -> InferenceSample fields (no Django involved)."""
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from collectors.agent.scrape import EndpointConverter, parse_snapshot
 from collectors.schema import InferenceSampleIn
+from tests.agent.scrape_support import FIXTURES, T0, T1, convert
 from vocab.servers import SERVERS, SGLANG, TGI, TRITON, VLLM
-
-FIXTURES = Path(__file__).parent / "fixtures"
-T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-T1 = T0 + timedelta(seconds=10)
-
-
-def convert(server, name: str, select: dict | None = None) -> dict:
-    converter = EndpointConverter(server, f"http://test/{name}", select)
-    assert converter.update((FIXTURES / f"{name}_t0.txt").read_text(), T0) is None
-    sample = converter.update((FIXTURES / f"{name}_t1.txt").read_text(), T1)
-    assert sample is not None
-    # Whatever the converter makes must be a valid ingest sample.
-    msgspec.convert({"deployment": "d", **sample}, InferenceSampleIn)
-    return sample
 
 
 def test_vllm_counters_become_deltas_summed_over_engines_across_a_restart():
@@ -161,6 +147,7 @@ def test_the_docs_list_every_mapped_metric():
                 assert f"`{name}`" in doc, name
 
 
+@pytest.mark.slow
 def test_the_agent_imports_no_django():
     import subprocess
     import sys

@@ -11,7 +11,7 @@ from collectors.agent.client import IngestClient, Shipper, encode
 from collectors.agent.spool import Spool
 from collectors.models import GpuSample, IngestBatch
 from collectors.services import agent_create
-from tests.conftest import batch
+from tests.builders.ingest import batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,6 +93,7 @@ def test_a_rejected_token_keeps_the_batches_for_when_it_is_fixed(live_server, to
     assert GpuSample.objects.count() == 4
 
 
+@pytest.mark.slow
 def test_a_redirect_is_not_followed_and_the_batch_waits(token, tmp_path):
     import http.server
     import threading

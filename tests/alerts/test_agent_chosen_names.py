@@ -12,7 +12,7 @@ from alerts.models import Alert, AlertEvent, Channel, Rule
 from collectors.models import Deployment, Node
 from tests.alerts.receivers import HttpReceiver, SmtpServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 NOW = datetime(2026, 12, 5, 20, tzinfo=UTC)
 LURE = "<!channel> <https://evil.example/login|Inferscope: re-authenticate here> & co"
 

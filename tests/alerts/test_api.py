@@ -22,6 +22,7 @@ def api(owner) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
+@pytest.mark.slow
 def test_a_channel_url_and_key_go_in_and_never_come_back(
     api: Client, http_receiver: HttpReceiver
 ) -> None:
@@ -45,6 +46,7 @@ def test_a_channel_url_and_key_go_in_and_never_come_back(
     assert channel.url == url and channel.secret == SECRET  # kept
 
 
+@pytest.mark.slow
 def test_send_test_from_the_api(api: Client, http_receiver: HttpReceiver) -> None:
     channel = Channel.objects.create(
         name="hook", kind="webhook", url=http_receiver.url, secret=SECRET

@@ -18,7 +18,7 @@ from alerts.services import channel_send_test
 from alerts.tasks import send_delivery_task
 from tests.alerts.receivers import HttpReceiver, SmtpServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 SECRET = "a-signing-key-of-32-characters!!"
 
 

@@ -13,7 +13,7 @@ from anomaly.choices import AnomalyKind, Severity
 from anomaly.models import Anomaly
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, Node
 from costs.models import Budget, CostRecord
-from tests.costs.fleet import save_cost_records
+from tests.builders.hours import save_cost_records
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -12,7 +12,9 @@ from celery.contrib.testing.worker import start_worker
 from alerts.models import Channel, Rule
 from inferscope.celery import app
 from tests.alerts.receivers import HttpReceiver
-from tests.conftest import gpu_sample, inventory, now_utc
+from tests.builders.ingest import gpu_sample, inventory, now_utc
+
+pytestmark = pytest.mark.slow
 
 DEADLINE_SECONDS = 60
 

@@ -13,7 +13,7 @@ from alerts.models import Alert, AlertEvent, Channel, Rule, Silence
 from collectors.models import Deployment, Gpu, GpuSample, Node
 from tests.alerts.receivers import HttpReceiver
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SECRET = "a-signing-key-of-32-characters!!"
 

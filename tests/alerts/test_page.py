@@ -22,6 +22,7 @@ def test_it_needs_a_login(client: Client) -> None:
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
+@pytest.mark.slow
 def test_it_shows_firing_alerts_failures_and_masked_channels(
     owner, http_receiver: HttpReceiver
 ) -> None:  # type: ignore[no-untyped-def]

@@ -30,3 +30,12 @@ def points(values: np.ndarray, step_minutes: int = 5) -> list[Point]:
 def at(day: float, step_minutes: int = 5) -> int:
     """Index of the point `day` days (fractions allowed) after START."""
     return int(round(day * 1440 / step_minutes))
+
+
+def hourly_spend(hours: int, seed: int) -> np.ndarray:
+    """$ per hour: autoscaled replicas follow the day, less at weekends, noise $0.40."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(hours)
+    weekend = ((h // 24 + 5) % 7) >= 5  # START is a Saturday
+    daily = 6 * np.sin(2 * np.pi * (h % 24 - 9) / 24) * np.where(weekend, 0.6, 1.0)
+    return 10 + daily + rng.normal(0, 0.4, hours)

@@ -107,7 +107,7 @@ def test_a_series_spanning_centuries_is_refused_in_one_line(tmp_path) -> None:
 
 
 def test_hourly_scores_spend_by_the_hour_and_needs_the_seasonal_detector(tmp_path: Path) -> None:
-    from tests.anomaly.test_detectors import hourly_spend
+    from tests.anomaly.series import hourly_spend
 
     values = hourly_spend(35 * 24, seed=4)
     values[-40:] += 5  # two replicas nobody scaled back

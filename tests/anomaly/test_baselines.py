@@ -17,6 +17,7 @@ from anomaly.series import gpu_series
 from collectors.models import Gpu, Node
 from telemetry.choices import Resolution
 from telemetry.models import GpuRollup, InferenceRollup
+from tests.builders.hours import gpu_minute
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
@@ -43,17 +44,7 @@ def store(days: int, change: Callable[[datetime, float], float | None] | None = 
             value = change(ts, value)
         if value is None:
             continue
-        rows.append(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.MINUTE,
-                bucket=ts,
-                samples=6,
-                present_s=60,
-                util_sum=value * 6,
-                util_n=6,
-            )
-        )
+        rows.append(gpu_minute(gpu, ts, value))
     GpuRollup.objects.bulk_create(rows, batch_size=5000)
     return gpu
 

@@ -8,7 +8,7 @@ from anomaly.choices import AnomalyKind
 from anomaly.detectors import DETECTORS, Detector, Point, Result, build
 from anomaly.detectors.seasonal import SeasonalDetector
 from anomaly.detectors.zscore import ZScoreDetector
-from tests.anomaly.series import START, at, gpu_util, points
+from tests.anomaly.series import START, at, gpu_util, hourly_spend, points
 
 DAYS = 9  # a full weekend of history before the anomalies on day 8 (a Sunday)
 
@@ -177,15 +177,6 @@ def test_it_rejects_points_out_of_time_order() -> None:
     with pytest.raises(ValueError, match="time order"):
         build({"name": "seasonal"}).detect_batch([b, a])
     assert build({"name": "seasonal"}).detect_batch([]) == []
-
-
-def hourly_spend(hours: int, seed: int) -> np.ndarray:
-    """$ per hour: autoscaled replicas follow the day, less at weekends, noise $0.40."""
-    rng = np.random.default_rng(seed)
-    h = np.arange(hours)
-    weekend = ((h // 24 + 5) % 7) >= 5  # START is a Saturday
-    daily = 6 * np.sin(2 * np.pi * (h % 24 - 9) / 24) * np.where(weekend, 0.6, 1.0)
-    return 10 + daily + rng.normal(0, 0.4, hours)
 
 
 @pytest.mark.parametrize("kind", ["clean", "level_shift", "dip", "missing"])

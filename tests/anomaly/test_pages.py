@@ -1,28 +1,19 @@
 """The anomaly pages: a filtered list, and one anomaly with its series, band and buttons."""
 
-import math
-import random
-from datetime import timedelta
-
 import pytest
 from django.test import Client
 
-from anomaly.choices import AnomalyKind, AnomalyStatus
+from anomaly.choices import AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning
 from anomaly.scoring import FAMILIES, score_family
-from collectors.models import Gpu, Node
-from tests.anomaly.test_scoring import NOW, store_gpu
-from tests.costs.fleet import save_cost_records
+from tests.anomaly.stored import NOW, hourly_spend_up_to_now, scored_spike
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def spike() -> Anomaly:
-    """Three days of a GPU's utilization with a spike 20 minutes before NOW, scored."""
-    store_gpu({20: 100.0})
-    score_family(FAMILIES[0], NOW + FAMILIES[0].settle)
-    return Anomaly.objects.get(metric="gpu.util", kind=AnomalyKind.SPIKE)
+    return scored_spike()
 
 
 @pytest.fixture
@@ -78,30 +69,7 @@ def test_changing_status_needs_the_permission(teammate, spike: Anomaly) -> None:
 
 
 def test_a_fleet_spend_anomaly_is_drawn_by_the_hour(signed_in: Client) -> None:
-    from decimal import Decimal
-
-    from costs.models import CostRecord
-
-    gpu = Gpu.objects.create(node=Node.objects.create(name="node-a"), uuid="a0", index=0)
-    rng = random.Random(3)
-    records = []
-    for hour in range(14 * 24):
-        ts = NOW - timedelta(hours=14 * 24 - hour)
-        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
-        if hour >= 14 * 24 - 3:
-            usd = 400
-        records.append(
-            CostRecord(
-                hour=ts,
-                gpu=gpu,
-                usd=Decimal(f"{usd:.6f}"),
-                gpu_hours=1,
-                rate_usd_per_hour=2,
-                pricing="test",
-            )
-        )
-    # Stored as attribution stores them (with their hourly sums), which the series reads.
-    save_cost_records(records)
+    hourly_spend_up_to_now(jump=True)
     score_family(FAMILIES[1], NOW + FAMILIES[1].settle)
     jump = Anomaly.objects.get(metric="fleet.cost_per_hour")
     page = signed_in.get(f"/anomalies/{jump.pk}/").content.decode()

@@ -1,8 +1,6 @@
 """The scoring job on rollups: anomalies written, merged, explained, idempotent, tunable."""
 
-import math
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -10,53 +8,10 @@ from anomaly.choices import AnomalyKind, AnomalyStatus
 from anomaly.models import Anomaly, DetectorTuning, ScoringWatermark
 from anomaly.scoring import FAMILIES, score_family, score_recent
 from anomaly.services import anomaly_set_status
-from collectors.models import Gpu, Node
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
-from tests.costs.fleet import save_cost_records
+from tests.anomaly.stored import NOW, hourly_spend_up_to_now, store_gpu
 
 pytestmark = pytest.mark.django_db
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MINUTE = FAMILIES[0]
-
-
-def util(ts: datetime, rng: random.Random) -> float:
-    hour = ts.hour + ts.minute / 60
-    return 50 + 30 * math.sin(2 * math.pi * hour / 24) + rng.gauss(0, 1.5)
-
-
-def store_gpu(override: dict[int, float | None] | None = None, days: int = 3) -> Gpu:
-    """Minute rollups of one GPU up to NOW; `override` sets minutes before NOW (None: no row)."""
-    node = Node.objects.create(name="node-a")
-    gpu = Gpu.objects.create(node=node, uuid="a0", index=0, model_name="NVIDIA H100 80GB HBM3")
-    rng = random.Random(7)
-    rows = []
-    start = NOW - timedelta(days=days)
-    for minute in range(days * 1440):
-        ts = start + timedelta(minutes=minute)
-        back = (NOW - ts) // timedelta(minutes=1)
-        value = util(ts, rng)
-        if override and back in override:
-            if override[back] is None:
-                continue
-            value = override[back]
-        rows.append(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.MINUTE,
-                bucket=ts,
-                samples=6,
-                present_s=60,
-                util_sum=value * 6,
-                util_n=6,
-                power_sum=300 * 6,
-                power_n=6,
-                temp_sum=60 * 6,
-                temp_n=6,
-            )
-        )
-    GpuRollup.objects.bulk_create(rows, batch_size=5000)
-    return gpu
 
 
 def run(now: datetime = NOW) -> int:
@@ -124,31 +79,7 @@ def test_score_recent_runs_every_family_on_an_empty_fleet() -> None:
 
 @pytest.mark.parametrize("jump", [True, False])
 def test_a_jump_in_the_fleets_hourly_spend_is_a_fleet_anomaly(jump: bool) -> None:
-    from decimal import Decimal
-
-    from costs.models import CostRecord
-
-    node = Node.objects.create(name="node-a")
-    gpu = Gpu.objects.create(node=node, uuid="a0", index=0)
-    rng = random.Random(3)
-    records = []
-    for hour in range(14 * 24):
-        ts = NOW - timedelta(hours=14 * 24 - hour)
-        usd = 40 + 10 * math.sin(2 * math.pi * ts.hour / 24) + rng.gauss(0, 0.5)
-        if jump and hour >= 14 * 24 - 3:
-            usd = 400  # someone scaled out ten times
-        records.append(
-            CostRecord(
-                hour=ts,
-                gpu=gpu,
-                usd=Decimal(f"{usd:.6f}"),
-                gpu_hours=1,
-                rate_usd_per_hour=2,
-                pricing="test",
-            )
-        )
-    # Stored as attribution stores them (with their hourly sums), which the series reads.
-    save_cost_records(records)
+    hourly_spend_up_to_now(jump)
     hour_family = FAMILIES[1]
     score_family(hour_family, NOW + hour_family.settle)
     if not jump:  # two weeks of ordinary daily swings: nothing to report

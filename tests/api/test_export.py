@@ -1,14 +1,11 @@
 """?format=csv|json: every row the filters leave, streamed, equal to the JSON pages."""
 
-import csv
-import io
 import itertools
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.http import StreamingHttpResponse
 from django.test import Client
 
 from api.selectors import (
@@ -27,8 +24,18 @@ from collectors.models import GpuSample, InferenceSample
 from costs.records import COST_RECORD_COLUMNS, CostRecordSerializer
 from inferscope.lib.drf.export import csv_cell, export_response
 from telemetry.models import GpuRollup, InferenceRollup
-from tests.api.test_fleet_api import FLEET, SERIES, T0, V1, errors, make_fleet
-from tests.api.test_series_api import cost_records, day, gpu_samples
+from tests.api.exports import as_cells, body_of, parse_csv
+from tests.api.fleet import (
+    FLEET,
+    SERIES,
+    T0,
+    V1,
+    cost_records,
+    day,
+    errors,
+    gpu_samples,
+    make_fleet,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -54,31 +61,6 @@ def fleet() -> dict[str, Any]:
     )  # fmt: skip
     cost_records(data)
     return data
-
-
-@pytest.fixture
-def reader(owner) -> Client:
-    from api.services import api_token_create
-
-    _, token = api_token_create(owner, "grafana", "read")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
-def body_of(response: Any) -> bytes:
-    assert response.status_code == 200, response.content
-    assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content)
-
-
-def parse_csv(response: Any) -> tuple[list[str], list[list[str]]]:
-    assert response["Content-Type"] == "text/csv; charset=utf-8"
-    header, *rows = csv.reader(io.StringIO(body_of(response).decode()))
-    return header, rows
-
-
-def as_cells(row: dict[str, Any]) -> list[str]:
-    """A JSON page's row as the CSV writes it."""
-    return [str(csv_cell(value)) for value in row.values()]
 
 
 @pytest.mark.parametrize("path", FLEET + SERIES)
@@ -186,7 +168,6 @@ def test_a_json_envelope_wraps_the_rows_as_results(db):
 
 
 def test_a_name_that_looks_like_a_formula_stays_text():
-    from inferscope.lib.drf.export import csv_cell
 
     assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert [csv_cell(v) for v in ("+1", "-x", "@a", "\tz", "chat-8b")] == [

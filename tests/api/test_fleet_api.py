@@ -1,6 +1,6 @@
 """/api/v1/nodes, gpus, deployments, agents: tokens, filters, numbered pages."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,63 +9,14 @@ from django.test import Client
 from api.services import api_token_create
 from collectors.models import Agent, Deployment, Gpu, GpuSample, Node
 from collectors.services import agent_create
+from tests.api.fleet import FLEET, SERIES, T0, V1, bearer, errors
 
 pytestmark = pytest.mark.django_db
-
-V1 = "/api/v1/"
-FLEET = ["nodes", "gpus", "deployments", "agents"]
-SERIES = ["samples/gpu", "samples/inference", "rollups/gpu", "rollups/inference", "cost-records"]
-T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, well inside any range test
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-def make_fleet() -> dict[str, Any]:
-    """node-1 (rack r1): GPUs g-0, g-1; chat (team search) on g-0, embed (team ads) on g-1.
-    node-2 (team infra): GPU g-2, batch (no labels) on it. Each node has its agent."""
-    agents = [agent_create(f"agent-{n}")[0] for n in (1, 2)]
-    node1 = Node.objects.create(name="node-1", agent=agents[0], labels={"rack": "r1"})
-    node2 = Node.objects.create(name="node-2", agent=agents[1], labels={"team": "infra"})
-    gpus = [
-        Gpu.objects.create(node=node, uuid=f"g-{i}", index=i % 2, model_name="NVIDIA H100")
-        for i, node in enumerate([node1, node1, node2])
-    ]
-    chat = Deployment.objects.create(node=node1, name="chat", labels={"team": "search"})
-    embed = Deployment.objects.create(node=node1, name="embed", labels={"team": "ads"})
-    batch = Deployment.objects.create(node=node2, name="batch")
-    chat.gpus.add(gpus[0])
-    embed.gpus.add(gpus[1])
-    batch.gpus.add(gpus[2])
-    return {
-        "agents": agents,
-        "nodes": [node1, node2],
-        "gpus": gpus,
-        "deployments": [chat, embed, batch],
-    }
-
-
-@pytest.fixture
-def fleet() -> dict[str, Any]:
-    return make_fleet()
-
-
-@pytest.fixture
-def reader(owner) -> Client:
-    """A client with alice's read token."""
-    _, token = api_token_create(owner, "grafana", "read")
-    return Client(**bearer(token))
 
 
 def names(response: Any, key: str = "name") -> list[Any]:
     assert response.status_code == 200, response.content
     return [row[key] for row in response.json()["results"]]
-
-
-def errors(response: Any) -> dict[str, str]:
-    assert response.status_code == 400, response.content
-    return {error["field"]: error["message"] for error in response.json()["errors"]}
 
 
 @pytest.mark.parametrize("path", FLEET + SERIES)

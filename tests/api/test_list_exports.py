@@ -16,8 +16,8 @@ from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from profiling.models import ProfilingJob
 from recommendations.choices import Confidence
 from recommendations.models import Recommendation
-from tests.api.test_export import as_cells, body_of, parse_csv
-from tests.api.test_fleet_api import V1, errors, make_fleet
+from tests.api.exports import as_cells, body_of, parse_csv
+from tests.api.fleet import V1, errors, make_fleet
 
 pytestmark = pytest.mark.django_db
 

@@ -1,50 +1,21 @@
 """/api/v1/samples/…, rollups/…, cost-records: ranges, filters, granularity, cursor pages."""
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from collectors.models import Gpu, GpuSample, InferenceSample
-from costs.models import CostRecord
 from inferscope.lib.drf.pagination import TimeCursorPagination
 from telemetry.models import GpuRollup, InferenceRollup
-from tests.api.test_fleet_api import T0, V1, errors, make_fleet
+from tests.api.fleet import T0, V1, cost_records, day, errors, gpu_samples
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fleet() -> dict[str, Any]:
-    return make_fleet()
-
-
-@pytest.fixture
-def reader(owner) -> Client:
-    from api.services import api_token_create
-
-    _, token = api_token_create(owner, "grafana", "read")
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-
-
-def day(**params: Any) -> dict[str, Any]:
-    """The day of T0, plus other parameters."""
-    return {"start": "2026-03-02T00:00:00Z", "end": "2026-03-03T00:00:00Z", **params}
 
 
 def results(response: Any) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.content
     return response.json()["results"]
-
-
-def gpu_samples(fleet: dict[str, Any], minutes: int = 3) -> None:
-    GpuSample.objects.bulk_create(
-        GpuSample(gpu=gpu, ts=T0 + timedelta(minutes=m), util_gpu=10.0 * m + i, power_w=100.0)
-        for m in range(minutes)
-        for i, gpu in enumerate(fleet["gpus"])
-    )
 
 
 def test_raw_gpu_samples_in_a_range_oldest_first(reader, fleet):
@@ -149,16 +120,6 @@ def test_inference_rollups(reader, fleet):
     [row] = results(reader.get(V1 + "rollups/inference", day(label="team:ads")))
     assert row["deployment_name"] == "embed" and row["requests_ok"] == 100
     assert row["kv_cache_avg"] == pytest.approx(0.1)
-
-
-def cost_records(fleet: dict[str, Any]) -> None:
-    """Hour T0: g-0 split between chat and idle; g-2 all batch."""
-    g0, _, g2 = fleet["gpus"]
-    chat, _, batch = fleet["deployments"]
-    common = {"hour": T0, "gpu_hours": 0.5, "rate_usd_per_hour": Decimal("2"), "pricing": "t"}
-    CostRecord.objects.create(gpu=g0, deployment=chat, usd=Decimal("1.25"), **common)
-    CostRecord.objects.create(gpu=g0, deployment=None, usd=Decimal("0.75"), **common)
-    CostRecord.objects.create(gpu=g2, deployment=batch, usd=Decimal("2"), **common)
 
 
 def test_cost_records_and_their_filters(reader, fleet):

@@ -2,10 +2,14 @@ import pytest
 from django.contrib.auth.models import User
 
 from anomaly.models import Anomaly
-from tests.anomaly.test_pages import spike
+from tests.anomaly.stored import scored_spike
 
-__all__ = ["spike"]
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def spike() -> Anomaly:
+    return scored_spike()
 
 
 def test_an_anomaly_chart_draws_offline_and_a_false_positive_is_marked(

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from tests.dashboard.conftest import LIST_PAGES, entity_urls, fleet, this_hour
+from tests.dashboard.pages import LIST_PAGES, entity_urls, store_page_fleet, this_hour
 
-__all__ = ["fleet"]
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fleet() -> datetime:
+    return store_page_fleet()
+
+
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "var/screenshots"))
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 # Pages whose seeded view must draw at least these charts (the rest may show none).

@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth.models import User
 
-from tests.conftest import ingest_simulated
+from tests.builders.ingest import ingest_simulated
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, IngestBatch, Node
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ingest.md"
 EXAMPLE_MARKER = "<!-- example-body -->"
 
@@ -46,3 +48,17 @@ def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
         for index, child in enumerate(value):
             out += paths(child, (*prefix, index))
     return out
+
+
+def stored() -> tuple[int, ...]:
+    return tuple(
+        m.objects.count() for m in (Node, Gpu, Deployment, GpuSample, InferenceSample, IngestBatch)
+    )
+
+
+def assert_field_error(response, field: str, fragment: str = "") -> None:
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    matching = [e for e in errors if e["field"] == field]
+    assert matching, f"no error for {field!r} in {errors}"
+    assert fragment.lower() in matching[0]["message"].lower(), matching[0]

@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 
 from collectors.models import Agent
 from collectors.models.fleet import hash_token
-from tests.conftest import batch
+from tests.builders.ingest import batch
 
 pytestmark = pytest.mark.django_db
 

@@ -6,27 +6,21 @@ import pytest
 from django.test import override_settings
 
 from collectors.models import Agent, Deployment, Gpu, GpuSample, InferenceSample, IngestBatch, Node
-from tests.conftest import INGEST_URL, batch, gpu_sample, inference_sample, inventory, now_utc
+from tests.builders.ingest import (
+    INGEST_URL,
+    batch,
+    gpu_sample,
+    inference_sample,
+    inventory,
+    now_utc,
+)
+from tests.collectors.bodies import assert_field_error, stored
 
 pytestmark = pytest.mark.django_db
 
 
-def stored() -> tuple[int, ...]:
-    return tuple(
-        m.objects.count() for m in (Node, Gpu, Deployment, GpuSample, InferenceSample, IngestBatch)
-    )
-
-
 def not_a_json_number(token: str) -> str:
     return f"Malformed JSON: {token} is not a finite number in range"
-
-
-def assert_field_error(response, field: str, fragment: str = "") -> None:
-    assert response.status_code == 400, response.content
-    errors = response.json()["errors"]
-    matching = [e for e in errors if e["field"] == field]
-    assert matching, f"no error for {field!r} in {errors}"
-    assert fragment.lower() in matching[0]["message"].lower(), matching[0]
 
 
 class TestValidBatches:

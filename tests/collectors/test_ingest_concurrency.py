@@ -7,7 +7,7 @@ from django.test import Client
 
 from collectors.models import Gpu, GpuSample, IngestBatch
 from collectors.services import agent_create
-from tests.conftest import INGEST_URL, batch, inventory
+from tests.builders.ingest import INGEST_URL, batch, inventory
 
 
 def _post_at_once(bodies_and_tokens: list[tuple[bytes, str]]) -> list[tuple[int, dict]]:

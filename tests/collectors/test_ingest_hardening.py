@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from collectors.models import GpuSample, InferenceSample, SampleSpan
-from tests.conftest import INGEST_URL, batch
+from tests.builders.ingest import INGEST_URL, batch
 from tests.core.processes import ROOT, embedded_env, free_port, wait_until
 
 pytestmark = pytest.mark.django_db

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 
 from collectors.models import GpuSample, InferenceSample
 from tests.collectors.bodies import documented_example, json_values, paths
+from tests.examples import examples
 
 pytestmark = pytest.mark.django_db
 EXAMPLE = documented_example()
 PATHS = [p for p in paths(EXAMPLE) if p]
 FUZZ = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(80),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 _clock = itertools.count(1)
 

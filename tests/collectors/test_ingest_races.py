@@ -14,7 +14,7 @@ import collectors.ingest as ingest_module
 import collectors.inventory as inventory_module
 from collectors.models import Deployment, Gpu, GpuSample, Node
 from collectors.services import agent_create
-from tests.conftest import INGEST_URL, batch, gpu_sample, now_utc
+from tests.builders.ingest import INGEST_URL, batch, gpu_sample, now_utc
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

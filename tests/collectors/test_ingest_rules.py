@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample, Node
 from collectors.services import agent_create
-from tests.collectors.test_ingest_api import assert_field_error, stored
-from tests.conftest import INGEST_URL, batch, inventory
+from tests.builders.ingest import INGEST_URL, batch, inventory
+from tests.collectors.bodies import assert_field_error, stored
 
 pytestmark = pytest.mark.django_db
 

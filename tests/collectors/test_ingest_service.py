@@ -5,7 +5,7 @@ import pytest
 
 from collectors.ingest import ingest_batch
 from collectors.models import Agent
-from tests.conftest import batch, now_utc
+from tests.builders.ingest import batch, now_utc
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from collectors.agent.simulated import GPUS, batch_body
 from collectors.models import Deployment, GpuSample, InferenceSample, Node
 from collectors.schema import decode_batch
-from tests.conftest import ingest_simulated
+from tests.builders.ingest import ingest_simulated
 
 NOW = datetime(2026, 11, 25, 12, 0, 5, tzinfo=UTC)
 

@@ -12,6 +12,8 @@ from collectors.models import IngestBatch
 from collectors.tasks import expire_ingest_batches_task
 from inferscope.celery import app
 
+pytestmark = pytest.mark.slow
+
 BROKER = os.environ.get("CELERY_BROKER_URL", "")
 
 

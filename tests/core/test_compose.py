@@ -2,6 +2,7 @@ import fnmatch
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from inferscope.cli import PROCESSES
@@ -51,6 +52,7 @@ def test_the_image_installs_the_locked_wheel_built_from_the_whole_tree():
     assert "pip check" in dockerfile
 
 
+@pytest.mark.slow
 def test_the_docker_build_context_keeps_every_file_the_build_needs():
     ignored = [
         line.strip()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
-from tests.conftest import INGEST_URL, batch
+from tests.builders.ingest import INGEST_URL, batch
 from tests.core.processes import ROOT, embedded_env, free_port, stop, wait_until
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from tests.conftest import ingest_simulated
+from tests.builders.ingest import ingest_simulated
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_the_fleet_page_labels_the_simulated_fleet(client: Client, teammate):
 def test_the_fleet_page_has_no_simulated_banner_for_real_nodes(
     client: Client, teammate, post_batch
 ):
-    from tests.conftest import batch
+    from tests.builders.ingest import batch
 
     assert post_batch(batch()).status_code == 200
     client.force_login(teammate)
@@ -72,7 +72,7 @@ def test_the_fleet_page_has_no_simulated_banner_for_real_nodes(
 def test_the_fleet_page_query_count_does_not_grow_with_the_fleet(
     client: Client, teammate, post_batch, django_assert_max_num_queries
 ):
-    from tests.conftest import batch, inventory
+    from tests.builders.ingest import batch, inventory
 
     body = batch()
     body["inventory"] = inventory(gpus=12)

@@ -64,6 +64,7 @@ def test_the_embedded_default_never_runs_tasks_eagerly():
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "site_url"),
     [

@@ -32,6 +32,7 @@ def test_a_task_that_did_something_logs_its_summary_once(caplog):
     assert lines == ["alerts.evaluate: wrote 2 alert events"]
 
 
+@pytest.mark.slow
 def test_celery_logs_no_line_per_task_run_at_info():
     for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
         assert not logging.getLogger(name).isEnabledFor(logging.INFO), name

@@ -16,8 +16,9 @@ import msgspec
 from collectors.ingest import ingest_batch
 from collectors.models import Agent, Node
 from collectors.services import agent_create
-from costs.attribution import hourly_spend
-from costs.models import CostRecord, HourlySpend, NodePrice, PriceBookEntry
+from costs.models import NodePrice
+from tests.builders.prices import price
+from tests.snapshots import snapshot
 
 GIB = 2**30
 DAY = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
@@ -88,6 +89,14 @@ def inference_samples(ts: datetime) -> list[dict[str, Any]]:
 
 
 def store_day(day: datetime = DAY, agent: Agent | None = None, hours: int = 24) -> Agent:
+    """`hours` hours of the fleet from `day`, through the ingest service; with no `agent`,
+    by a new one (built once per run, then copied)."""
+    if agent is None:
+        return snapshot(("hand-checked day", day, hours), lambda: _store_day(day, None, hours))
+    return _store_day(day, agent, hours)
+
+
+def _store_day(day: datetime, agent: Agent | None, hours: int) -> Agent:
     agent = agent or agent_create("hand-checked")[0]
     start = day - timedelta(minutes=1)
     minutes = hours * 60 + 1
@@ -109,13 +118,7 @@ def store_day(day: datetime = DAY, agent: Agent | None = None, hours: int = 24) 
 
 
 def set_prices() -> None:
-    PriceBookEntry.objects.create(
-        gpu_model="H100 SXM",
-        kind="on_demand",
-        usd_per_gpu_hour=Decimal("2.00"),
-        valid_from=DAY.date() - timedelta(days=1),
-        source="test price",
-    )
+    price("2.00", valid_from=DAY.date() - timedelta(days=1), source="test price")
     NodePrice.objects.create(
         node=Node.objects.get(name="node-b"),
         valid_from=DAY.date() - timedelta(days=30),
@@ -124,15 +127,4 @@ def set_prices() -> None:
         amortize_years=Decimal("1"),
         usd_per_kwh=Decimal("0.10"),
         pue=Decimal("1.5"),
-    )
-
-
-def save_cost_records(records: list[CostRecord]) -> None:
-    """Hand-made cost records stored as attribution stores them: with their hourly sums."""
-    CostRecord.objects.bulk_create(records)
-    by_hour: dict[datetime, list[CostRecord]] = {}
-    for record in records:
-        by_hour.setdefault(record.hour, []).append(record)
-    HourlySpend.objects.bulk_create(
-        row for hour, rows in by_hour.items() for row in hourly_spend(hour, rows)
     )

@@ -12,7 +12,7 @@ import pytest
 from collectors.models import Deployment, Gpu, Node
 from costs.budgets import budget_status
 from costs.models import Budget, CostRecord
-from tests.costs.fleet import save_cost_records
+from tests.builders.hours import save_cost_records
 
 NOW = datetime(2026, 11, 16, 12, tzinfo=UTC)  # a Monday, noon
 

@@ -20,6 +20,7 @@ from costs.models import CostRecord, HourlySpend, PriceBookEntry
 from costs.pipeline import rollup_pending
 from costs.selectors import cost_by
 from telemetry.models import GpuRollup
+from tests.examples import examples
 
 claims = st.lists(
     st.builds(
@@ -116,7 +117,7 @@ def _body(gpus: list[dict[str, Any]], deployments: list[dict[str, Any]]) -> dict
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     gpus=st.lists(gpu_plan, min_size=1, max_size=4),
     deployments=st.lists(deployment_plan, max_size=4),

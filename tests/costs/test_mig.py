@@ -11,8 +11,9 @@ from django.db.models import Sum
 from collectors.ingest import ingest_batch
 from collectors.models import Gpu
 from collectors.services import agent_create
-from costs.models import CostRecord, PriceBookEntry
+from costs.models import CostRecord
 from costs.pipeline import rollup_pending
+from tests.builders.prices import price
 from tests.costs.fleet import DAY
 
 pytestmark = pytest.mark.django_db
@@ -62,13 +63,7 @@ def store(hours: int = 2) -> None:
                 }
             )
     ingest_batch(agent, msgspec.json.encode(body), now=DAY + timedelta(days=1))
-    PriceBookEntry.objects.create(
-        gpu_model="A100 80GB",
-        kind="on_demand",
-        usd_per_gpu_hour=Decimal("7.00"),
-        valid_from=DAY.date() - timedelta(days=1),
-        source="test price",
-    )
+    price("7.00", "A100 80GB", valid_from=DAY.date() - timedelta(days=1), source="test price")
     rollup_pending(now=DAY + timedelta(hours=hours + 1))
 
 

@@ -107,6 +107,7 @@ def test_spans_older_than_raw_retention_are_dropped_without_re_rolling() -> None
     assert GpuRollup.objects.count() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="a second process on the same database needs PostgreSQL",

@@ -206,3 +206,20 @@ def failed(job: ProfilingJob, index: int, quant: str, status: str, error: str) -
         status=status,
         error=error,
     )
+
+
+FORM = {
+    "node": "",
+    "name": "",
+    "preset": "tiny",
+    "model_path": "",
+    "batch_sizes": "1, 4, 16",
+    "prompt_lens": "128",
+    "gen_lens": "32",
+    "dtypes": ["bf16", "fp16"],
+    "quants": ["none"],
+    "attentions": ["auto"],
+    "compile": ["off"],
+    "device": "cuda",
+    "repeats": "3",
+}

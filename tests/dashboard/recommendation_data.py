@@ -1,18 +1,16 @@
 """Recommendations built by hand for the pages: a node, a GPU, a deployment, and rows
 whose savings and evidence are easy to check by eye."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
 from collectors.models import Deployment, Gpu, Node
-from costs.models import CostRecord
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
+from tests.builders.fleet import deployment
 
 CHART = {
     "title": "Batch in flight, by hour",
@@ -26,11 +24,9 @@ CHART = {
 
 
 def small_fleet() -> tuple[Node, Gpu, Deployment]:
-    node = Node.objects.create(name="gpu-node-1")
-    gpu = Gpu.objects.create(node=node, uuid="GPU-a", index=0, model_name="H100 SXM")
-    dep = Deployment.objects.create(node=node, name="chat", model="llama-8b")
-    dep.gpus.add(gpu)
-    return node, gpu, dep
+    """gpu-node-1 with one H100 SXM, GPU-a, serving `chat` (llama-8b)."""
+    dep = deployment("chat", uuids=["GPU-a"], model="llama-8b")
+    return dep.node, dep.gpus.get(), dep
 
 
 def rec(
@@ -55,36 +51,3 @@ def rec(
     }
     values.update(fields)
     return Recommendation.objects.create(**values)
-
-
-def hourly_costs(gpu: Gpu, dep: Deployment | None, start: datetime, hours: int, usd: str) -> None:
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=dep,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )
-        for h in range(hours)
-    )
-
-
-def idle_week(gpu: Gpu, end: datetime) -> None:
-    """A week of hours ending at `end` with the GPU 2% busy: the idle-GPU rule fires."""
-    start = end - timedelta(days=7)
-    GpuRollup.objects.bulk_create(
-        GpuRollup(
-            gpu=gpu,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            util_sum=2.0 * 360,
-            util_n=360,
-        )
-        for h in range(7 * 24)
-    )
-    hourly_costs(gpu, None, start, 7 * 24, "2.50")

@@ -9,9 +9,8 @@ from django.test import Client
 
 from collectors.models import Deployment, DeploymentSettings
 from profiling.models import ProfilingJob
-from tests.dashboard.profiling_data import profiling_node
+from tests.dashboard.profiling_data import FORM, profiling_node
 from tests.dashboard.recommendation_data import small_fleet
-from tests.dashboard.test_profiling_pages import FORM
 
 pytestmark = pytest.mark.django_db
 

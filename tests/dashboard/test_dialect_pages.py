@@ -9,7 +9,7 @@ from django.utils import timezone
 from collectors.models import Deployment, Gpu, GpuSample, InferenceSample
 from costs.pipeline import rollup_pending
 from tests.costs.fleet import set_prices, store_day
-from tests.dashboard.conftest import this_hour
+from tests.dashboard.pages import this_hour
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from collectors.models import Deployment, Gpu, Node
-from tests.dashboard.conftest import LIST_PAGES, entity_urls
+from tests.dashboard.pages import LIST_PAGES, entity_urls
 
 pytestmark = pytest.mark.django_db
 RANGES = ["range=1h", "range=24h", "range=7d", "range=30d", "range=custom&start={day}&end={end}"]

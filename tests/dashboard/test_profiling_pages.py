@@ -10,25 +10,9 @@ from django.test import Client
 from profiling.choices import JobSource, JobStatus
 from profiling.models import ProfilingCapability, ProfilingJob
 from profiling.selectors import cheapest_meeting
-from tests.dashboard.profiling_data import finished_job, profiling_node, two_shape_job
+from tests.dashboard.profiling_data import FORM, finished_job, profiling_node, two_shape_job
 
 pytestmark = pytest.mark.django_db
-
-FORM = {
-    "node": "",
-    "name": "",
-    "preset": "tiny",
-    "model_path": "",
-    "batch_sizes": "1, 4, 16",
-    "prompt_lens": "128",
-    "gen_lens": "32",
-    "dtypes": ["bf16", "fp16"],
-    "quants": ["none"],
-    "attentions": ["auto"],
-    "compile": ["off"],
-    "device": "cuda",
-    "repeats": "3",
-}
 
 
 def grant(user: User, *codenames: str) -> User:

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from collectors.ingest import ingest_batch
 from collectors.services import agent_create
-from tests.conftest import batch, inventory
-from tests.dashboard.conftest import LIST_PAGES, entity_urls
+from tests.builders.ingest import batch, inventory
+from tests.dashboard.pages import LIST_PAGES, entity_urls
 
 pytestmark = pytest.mark.django_db
 # The most queries each page may make (session and user included).

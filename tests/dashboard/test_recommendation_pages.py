@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from recommendations.choices import RecommendationStatus
 from recommendations.models import Recommendation
-from tests.dashboard.recommendation_data import CHART, hourly_costs, idle_week, rec, small_fleet
+from tests.builders.hours import cost_hours, gpu_week
+from tests.dashboard.recommendation_data import CHART, rec, small_fleet
 
 pytestmark = pytest.mark.django_db
 
@@ -245,8 +246,8 @@ def test_a_done_one_shows_the_cost_measured_before_and_since(signed_in: Client) 
     done_at = timezone.now() - timedelta(days=2)
     r = rec("a", "800.00", deployment=dep, status=RecommendationStatus.DONE, done_at=done_at)
     # The week before: $2 an hour, $48 a day. Since: $1 an hour, $24 a day.
-    hourly_costs(gpu, dep, done_at - timedelta(days=7), 7 * 24, "2.00")
-    hourly_costs(gpu, dep, done_at, 48, "1.00")
+    cost_hours(gpu, dep, "2.00", 7 * 24, end=done_at)
+    cost_hours(gpu, dep, "1.00", 48, end=done_at + timedelta(hours=48))
     response = signed_in.get(f"/recommendations/{r.pk}/")
     measured = response.context["measured"]
     assert (measured.before_usd_per_day, measured.after_usd_per_day) == (
@@ -264,7 +265,7 @@ def test_a_done_one_shows_the_cost_measured_before_and_since(signed_in: Client) 
 def test_recompute_now_runs_the_rules_and_lists_what_they_found(signed_in: Client) -> None:
     _, gpu, _ = small_fleet()
     end = timezone.now().replace(minute=0, second=0, microsecond=0)
-    idle_week(gpu, end)
+    gpu_week(gpu, util=2.0, end=end)  # 2% busy: the idle-GPU rule fires
     response = signed_in.post("/recommendations/recompute", follow=True)
     assert response.redirect_chain == [("/recommendations/", 302)]
     found = Recommendation.objects.get(rule="idle_gpus")

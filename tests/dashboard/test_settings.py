@@ -25,7 +25,7 @@ def test_an_owner_creates_an_agent_and_sees_its_token_once(client: Client, owner
 
 
 def test_the_new_token_is_accepted_by_ingest(client: Client, owner) -> None:
-    from tests.conftest import batch
+    from tests.builders.ingest import batch
 
     client.force_login(owner)
     token = client.post("/settings/agents/new", {"name": "node-1-agent"}).context["token"]
@@ -50,7 +50,7 @@ def test_a_duplicate_or_blank_name_is_refused_with_its_field(client: Client, own
 
 
 def test_revoking_stops_the_token_and_says_so(client: Client, owner, agent_token) -> None:
-    from tests.conftest import batch
+    from tests.builders.ingest import batch
 
     agent, token = agent_token
     client.force_login(owner)

@@ -10,15 +10,15 @@ Samples every minute; one GPU sample before H so its first minute counts.
 """
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from collectors.ingest import ingest_batch
 from collectors.services import agent_create
-from costs.models import PriceBookEntry
 from costs.pipeline import rollup_pending
+from tests.builders.prices import price
+from tests.snapshots import snapshot
 
 GIB = 2**30
 H = datetime(2026, 11, 3, 10, tzinfo=UTC)
@@ -94,6 +94,11 @@ def _inference(ts: datetime, minute: int) -> list[dict[str, Any]]:
 
 
 def store() -> None:
+    """The two hours, ingested, priced and rolled up (built once per run, then copied)."""
+    snapshot("economics fleet", _store)
+
+
+def _store() -> None:
     agent = agent_create("economics")[0]
     start = H - timedelta(minutes=1)
     body: dict[str, Any] = {
@@ -112,11 +117,5 @@ def store() -> None:
         if minute > 0:
             body["inference_samples"] += _inference(ts, (minute - 1) if minute <= 60 else 99)
     ingest_batch(agent, msgspec.json.encode(body), now=END + timedelta(days=1))
-    PriceBookEntry.objects.create(
-        gpu_model="H100 SXM",
-        kind="on_demand",
-        usd_per_gpu_hour=Decimal("2.00"),
-        valid_from=H.date() - timedelta(days=1),
-        source="test price",
-    )
+    price("2.00", valid_from=H.date() - timedelta(days=1), source="test price")
     rollup_pending(now=END + timedelta(hours=1))

@@ -14,38 +14,12 @@ from costs.models import NodePrice, PriceBookEntry
 from profiling.choices import JobStatus
 from profiling.models import ProfilingCapability, ProfilingJob, ProfilingResult
 from profiling.services import expire_stale_jobs, job_cancel
+from tests.profiling.jobs import CAPABILITIES, JOBS, POLL, SPEC, bearer, poll, queue
 from vocab.sweeps import path_inside
 
 pytestmark = pytest.mark.django_db
 
-JOBS = "/api/v1/profiling/jobs"
-POLL = "/api/v1/profiling/agent/poll"
-SPEC = {"preset": "tiny", "batch_sizes": [1, 8], "prompt_lens": [128], "gen_lens": [33]}
-CAPABILITIES = {
-    "presets": ["tiny", "1b"],
-    "model_paths": ["/models/approved"],
-    "devices": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_bytes": 80 * 2**30}],
-    "torch_version": "2.13.0",
-    "max_time_limit_s": 3600,
-}
 H100 = {"type": "cuda", "name": "NVIDIA H100 80GB HBM3", "torch": "2.13.0"}
-
-
-@pytest.fixture
-def agent():
-    agent, token = agent_create("gpu-1-agent")
-    Node.objects.create(name="gpu-1", agent=agent)
-    agent.token = token
-    return agent
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-
-
-def poll(client: Client, agent, node: str = "gpu-1", capabilities=None):
-    body = {"node": node, "capabilities": capabilities or CAPABILITIES}
-    return client.post(POLL, body, content_type="application/json", **bearer(agent.token))
 
 
 def point(index: int, batch: int, **fields) -> dict:
@@ -59,16 +33,6 @@ def point(index: int, batch: int, **fields) -> dict:
     }  # fmt: skip
     base.update(fields)
     return base
-
-
-def queue(client: Client, owner, agent, **changes) -> dict:
-    client.force_login(owner)
-    poll(Client(), agent)
-    node = Node.objects.get(name="gpu-1")
-    body = {"node": node.pk, "spec": SPEC, **changes}
-    response = client.post(JOBS, body, content_type="application/json")
-    assert response.status_code == 201, response.json()
-    return response.json()
 
 
 def test_a_job_is_queued_claimed_once_reported_and_priced(client, owner, agent):

@@ -18,6 +18,7 @@ FAST = ["--preset", "tiny", "--batch", "1,2", "--prompt-len", "8", "--gen-len", 
         "--repeats", "2", "--warmup", "0", "--device", "cpu"]  # fmt: skip
 
 
+@pytest.mark.slow  # a whole sweep on a real model: seconds even on the tiny preset
 def test_it_prints_a_table_with_one_row_per_point():
     out = io.StringIO()
     assert main([*FAST, "--usd-per-hour", "2.5"], out) == 0
@@ -63,6 +64,7 @@ def test_sizes_read_binary_units():
     assert size("4096") == 4096
 
 
+@pytest.mark.slow
 def test_the_runner_loads_without_django():
     code = (
         "import sys, profiling.runner.cli, profiling.runner.sweep;"
@@ -74,6 +76,7 @@ def test_the_runner_loads_without_django():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_post_sends_the_run_to_the_server_as_a_finished_job(live_server):
     agent, token = agent_create("gpu-7-agent")
@@ -104,6 +107,7 @@ def test_post_sends_the_run_to_the_server_as_a_finished_job(live_server):
     assert job.results.get(index=1).batch_size == 2
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_post_to_a_node_of_another_agent_is_refused_in_one_line(live_server):
     owner, _ = agent_create("owner-agent")

@@ -5,9 +5,8 @@ from django.test import Client
 
 from collectors.models import Deployment, Node
 from profiling.models import ProfilingJob
-from tests.profiling.test_api import JOBS, SPEC, agent, poll, queue
+from tests.profiling.jobs import JOBS, SPEC, poll, queue
 
-__all__ = ["agent"]
 pytestmark = pytest.mark.django_db
 
 

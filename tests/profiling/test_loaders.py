@@ -44,6 +44,7 @@ def test_attention_backends_are_offered_for_presets_only(tmp_path):
     assert {p["status"] for p in points} == {"unsupported"}
 
 
+@pytest.mark.slow  # a whole sweep on a real model: seconds even on the tiny preset
 def test_a_hugging_face_folder_loads_from_disk_only(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.LlamaConfig(

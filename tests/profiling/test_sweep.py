@@ -26,6 +26,7 @@ SMALL = {
 }
 
 
+@pytest.mark.slow  # a whole sweep on a real model: seconds even on the tiny preset
 def test_a_small_sweep_measures_every_point_and_goes_on_past_unsupported_ones():
     events: list[dict] = []
     started = time.perf_counter()
@@ -76,6 +77,7 @@ def test_cost_per_million_tokens_is_the_requests_gpu_time_over_its_tokens():
     assert usd_per_1m({**point, "status": "oom"}, 3.6) is None
 
 
+@pytest.mark.slow
 def test_an_out_of_memory_point_is_recorded_and_the_sweep_goes_on(tmp_path):
     # Under a 256 MiB cap, batch 2048 x 1024 tokens needs 1 GiB of KV cache alone.
     spec = {

@@ -173,7 +173,7 @@ def measured(dep: Deployment, hits: int = 0, hours: int = 7 * 24) -> None:
     from costs.models import CostRecord
     from telemetry.choices import Resolution
     from telemetry.models import InferenceRollup
-    from tests.costs.fleet import save_cost_records
+    from tests.builders.hours import save_cost_records
 
     gpu = dep.gpus.get()
     buckets = [END - timedelta(hours=h + 1) for h in range(hours)]
