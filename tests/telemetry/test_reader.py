@@ -48,7 +48,9 @@ def fleet(db: None) -> dict[str, Deployment]:
     return {"a": a, "b": b}
 
 
-def test_it_reads_every_bucket_of_one_resolution_in_start_to_end(fleet):
+def test_it_reads_every_bucket_of_one_resolution_in_start_to_end(
+    fleet: dict[str, Deployment],
+) -> None:
     a, b = fleet["a"], fleet["b"]
     rows = inference_buckets(
         Resolution.MINUTE, H0, H2, columns=("requests_ok",), histograms=("ttft_hist",)
@@ -67,14 +69,14 @@ def test_it_reads_every_bucket_of_one_resolution_in_start_to_end(fleet):
     assert (hourly.bucket, hourly["requests_ok"]) == (H0, 23)
 
 
-def test_it_reads_only_the_deployments_asked_for(fleet):
+def test_it_reads_only_the_deployments_asked_for(fleet: dict[str, Deployment]) -> None:
     b = fleet["b"]
     rows = inference_buckets(Resolution.MINUTE, H0, H2, [b.pk], columns=("requests_ok",))
     assert [(r.deployment_id, r["requests_ok"]) for r in rows] == [(b.pk, 1)]
     assert inference_buckets(Resolution.MINUTE, H0, H2, [], columns=("requests_ok",)) == []
 
 
-def test_it_merges_buckets_into_steps_exactly(fleet):
+def test_it_merges_buckets_into_steps_exactly(fleet: dict[str, Deployment]) -> None:
     a, b = fleet["a"], fleet["b"]
     merged = inference_merged(
         Resolution.MINUTE,
@@ -109,7 +111,7 @@ def test_it_merges_buckets_into_steps_exactly(fleet):
     assert first.share_within("ttft_hist", 0.5) == pytest.approx(18 / 20)
 
 
-def test_a_step_of_zero_adds_up_the_whole_window(fleet):
+def test_a_step_of_zero_adds_up_the_whole_window(fleet: dict[str, Deployment]) -> None:
     a = fleet["a"]
     merged = inference_merged(
         Resolution.MINUTE, H0, H2, 0, [a.pk], columns=("requests_ok",), histograms=("ttft_hist",)
@@ -120,7 +122,7 @@ def test_a_step_of_zero_adds_up_the_whole_window(fleet):
     assert window["ttft_hist"] == hist(10, 8, 3, 1, total=8.0)
 
 
-def test_the_window_end_is_exclusive_and_its_start_inclusive(fleet):
+def test_the_window_end_is_exclusive_and_its_start_inclusive(fleet: dict[str, Deployment]) -> None:
     a = fleet["a"]
     rows = inference_buckets(
         Resolution.MINUTE, H0 + 30 * MINUTE, H1, [a.pk], columns=("requests_ok",)
@@ -128,7 +130,7 @@ def test_the_window_end_is_exclusive_and_its_start_inclusive(fleet):
     assert [r.bucket for r in rows] == [H0 + 30 * MINUTE, H0 + 59 * MINUTE]
 
 
-def test_it_refuses_a_name_that_is_not_a_rollup_counter_or_histogram(db):
+def test_it_refuses_a_name_that_is_not_a_rollup_counter_or_histogram(db: None) -> None:
     with pytest.raises(ValueError, match="bucket; DROP"):
         inference_buckets(Resolution.MINUTE, H0, H1, columns=("bucket; DROP",))
     with pytest.raises(ValueError, match="gpu_memory"):
