@@ -28,8 +28,8 @@ from collectors.models import Deployment, Gpu
 from costs.gpu_models import canonical_model
 from inferscope.lib.sql import epoch, param
 from telemetry.choices import Resolution
-from telemetry.histograms import quantile
-from telemetry.models import GpuRollup, InferenceRollup
+from telemetry.models import GpuRollup
+from telemetry.reader import inference_buckets
 
 __all__ = [
     "DEPLOYMENT_FEATURES",
@@ -180,47 +180,37 @@ def _minute(seconds: float) -> datetime:
 def _serving(start: datetime, end: datetime) -> dict[tuple[int, datetime], tuple[float, ...]]:
     """(deployment, minute) -> the serving part of its vector."""
     out: dict[tuple[int, datetime], tuple[float, ...]] = {}
-    rollups = InferenceRollup.objects.filter(
-        resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=end, present_s__gt=0
-    ).values_list(
-        "deployment_id",
-        "bucket",
-        "present_s",
-        "generation_tokens",
-        "requests_ok",
-        "requests_error",
-        "requests_aborted",
-        "ttft_hist",
-        "e2e_hist",
-        "running_max",
-        "waiting_max",
-        "kv_cache_sum",
-        "kv_cache_n",
+    rows = inference_buckets(
+        Resolution.MINUTE, start, end, columns=_SERVING_COLUMNS, histograms=_SERVING_HISTOGRAMS
     )
-    for (
-        dep_id,
-        ts,
-        present,
-        tokens,
-        ok,
-        error,
-        aborted,
-        ttft,
-        e2e,
-        running,
-        waiting,
-        kv,
-        kv_n,
-    ) in rollups.iterator(chunk_size=10_000):
-        finished = ok + error + aborted
-        out[(dep_id, ts)] = (
-            tokens / present,
+    for row in rows:
+        present = row["present_s"]
+        if not present or present <= 0:
+            continue
+        finished = row.requests
+        out[(row.deployment_id, row.bucket)] = (
+            row["generation_tokens"] / present,
             finished / present,
-            quantile(ttft, 0.95) or 0.0,
-            quantile(e2e, 0.95) or 0.0,
-            running or 0.0,
-            waiting or 0.0,
-            ratio(kv, kv_n) or 0.0,
-            ratio(error, finished) or 0.0,
+            row.p("ttft_hist", 0.95) or 0.0,
+            row.p("e2e_hist", 0.95) or 0.0,
+            row["running_max"] or 0.0,
+            row["waiting_max"] or 0.0,
+            ratio(row["kv_cache_sum"], row["kv_cache_n"]) or 0.0,
+            ratio(row["requests_error"], finished) or 0.0,
         )
     return out
+
+
+# What a deployment's serving features read from each minute rollup.
+_SERVING_COLUMNS = (
+    "present_s",
+    "generation_tokens",
+    "requests_ok",
+    "requests_error",
+    "requests_aborted",
+    "running_max",
+    "waiting_max",
+    "kv_cache_sum",
+    "kv_cache_n",
+)
+_SERVING_HISTOGRAMS = ("ttft_hist", "e2e_hist")

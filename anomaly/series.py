@@ -6,7 +6,7 @@ is missing data. Series are keyed by (metric, entity), entity being
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +19,8 @@ from costs.spend import Scope, spend_steps
 from inferscope.lib.sql import epoch, param
 from inferscope.lib.timerange import HOUR
 from telemetry.choices import Resolution
-from telemetry.histograms import quantile
-from telemetry.models import GpuRollup, InferenceRollup
+from telemetry.models import GpuRollup
+from telemetry.reader import InferenceBucket, inference_buckets
 
 Series = dict[tuple[str, str], list[Point]]
 
@@ -61,17 +61,21 @@ def ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _error_rate(r: Mapping[str, Any]) -> float | None:
-    finished = r["requests_ok"] + r["requests_error"] + r["requests_aborted"]
-    return ratio(r["requests_error"], finished)
-
-
-_DEPLOYMENT_VALUES: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
-    "deployment.ttft_p95": lambda r: quantile(r["ttft_hist"], 0.95),
-    "deployment.e2e_p95": lambda r: quantile(r["e2e_hist"], 0.95),
+_DEPLOYMENT_VALUES: dict[str, Callable[[InferenceBucket], float | None]] = {
+    "deployment.ttft_p95": lambda r: r.p("ttft_hist", 0.95),
+    "deployment.e2e_p95": lambda r: r.p("e2e_hist", 0.95),
     "deployment.tokens_per_s": lambda r: ratio(r["generation_tokens"], r["present_s"]),
-    "deployment.error_rate": _error_rate,
+    "deployment.error_rate": lambda r: ratio(r["requests_error"], r.requests),
 }
+# What those read from each minute rollup.
+_DEPLOYMENT_COLUMNS = (
+    "generation_tokens",
+    "present_s",
+    "requests_ok",
+    "requests_error",
+    "requests_aborted",
+)
+_DEPLOYMENT_HISTOGRAMS = ("ttft_hist", "e2e_hist")
 
 
 def grid(start: datetime, end: datetime, step: int) -> list[datetime]:
@@ -132,28 +136,20 @@ def deployment_series(start: datetime, end: datetime, deployment_id: int | None 
     """Per-minute latency, throughput and errors of every deployment seen in [start, end)
     (or of one deployment)."""
     values: dict[tuple[str, str], dict[datetime, float | None]] = defaultdict(dict)
-    rollups = InferenceRollup.objects.filter(
-        resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=end
+    rows = inference_buckets(
+        Resolution.MINUTE,
+        start,
+        end,
+        None if deployment_id is None else [deployment_id],
+        columns=_DEPLOYMENT_COLUMNS,
+        histograms=_DEPLOYMENT_HISTOGRAMS,
     )
-    if deployment_id is not None:
-        rollups = rollups.filter(deployment_id=deployment_id)
-    rows = rollups.values(
-        "deployment_id",
-        "bucket",
-        "ttft_hist",
-        "e2e_hist",
-        "generation_tokens",
-        "present_s",
-        "requests_ok",
-        "requests_error",
-        "requests_aborted",
-    )
-    for row in rows.iterator(chunk_size=10_000):
-        entity = f"deployment:{row['deployment_id']}"
+    for row in rows:
+        entity = f"deployment:{row.deployment_id}"
         for metric, value in _DEPLOYMENT_VALUES.items():
             result = value(row)
             if result is not None:
-                values[(metric, entity)][row["bucket"]] = result
+                values[(metric, entity)][row.bucket] = result
     return _fill(values, grid(start, end, Resolution.MINUTE))
 
 
@@ -184,12 +180,15 @@ def _deployment_costs(
     end: datetime,
     one: int | None,
 ) -> None:
-    only = {} if one is None else {"deployment_id": one}
+    rollups = inference_buckets(
+        Resolution.HOUR,
+        start,
+        end,
+        None if one is None else [one],
+        columns=("prompt_tokens", "generation_tokens"),
+    )
     tokens = {
-        (r["deployment_id"], r["bucket"]): r["prompt_tokens"] + r["generation_tokens"]
-        for r in InferenceRollup.objects.filter(
-            resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end, **only
-        ).values("deployment_id", "bucket", "prompt_tokens", "generation_tokens")
+        (r.deployment_id, r.bucket): r["prompt_tokens"] + r["generation_tokens"] for r in rollups
     }
     for hour, dep, usd_decimal, _held in rows:
         if dep is None:

@@ -4,16 +4,16 @@ import logging
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from collectors.models import Deployment, settings_for
-from inferscope.lib.sql import as_datetime, from_json, param
-from telemetry import headroom, histograms
+from telemetry import headroom
 from telemetry.choices import Resolution
 from telemetry.knee_types import knee_json
 from telemetry.models import InferenceRollup
 from telemetry.models.capacity import CapacityEstimate
+from telemetry.reader import InferenceBucket, combine, inference_buckets
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,14 @@ _METRICS = (
     ("ttft", "ttft_hist", "slo_ttft_ms"),
     ("itl", "itl_hist", "slo_itl_ms"),
     ("e2e", "e2e_hist", "slo_e2e_ms"),
+)
+_COLUMNS = (
+    "present_s",
+    "requests_ok",
+    "requests_error",
+    "requests_aborted",
+    "prompt_tokens",
+    "generation_tokens",
 )
 
 
@@ -124,37 +132,28 @@ def _chunks(
     deployment_id: int, start: datetime, end: datetime
 ) -> tuple[list[headroom.Chunk], list[tuple[datetime, int, float]]]:
     """5-minute chunks for the knee, and (minute, requests, seconds) for the load."""
-    # A raw cursor and msgspec: decoding a day of histograms through the ORM's
-    # JSONField was most of the job's time.
-    text = "::text" if connection.vendor == "postgresql" else ""
-    sql = (
-        "SELECT bucket, present_s, requests_ok, requests_error, requests_aborted,"
-        f" prompt_tokens, generation_tokens, ttft_hist{text}, itl_hist{text}, e2e_hist{text}"
-        f" FROM {InferenceRollup._meta.db_table}"
-        " WHERE deployment_id = %s AND resolution = %s AND bucket >= %s AND bucket < %s"
-        " ORDER BY bucket"
+    rows = inference_buckets(
+        Resolution.MINUTE,
+        start,
+        end,
+        [deployment_id],
+        columns=_COLUMNS,
+        histograms=[hist for _, hist, _ in _METRICS],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [deployment_id, int(Resolution.MINUTE), param(start), param(end)])
-        rows = [
-            (as_datetime(r[0]), *r[1:7], *(from_json(v) for v in r[7:])) for r in cursor.fetchall()
-        ]
-    parts: dict[datetime, list[tuple]] = defaultdict(list)
+    parts: dict[datetime, list[InferenceBucket]] = defaultdict(list)
     for row in rows:
-        epoch = int(row[0].timestamp())
+        epoch = int(row.bucket.timestamp())
         parts[datetime.fromtimestamp(epoch - epoch % headroom.CHUNK_S, UTC)].append(row)
     chunks = []
-    for _, part in sorted(parts.items()):
+    for at, part in sorted(parts.items()):
+        merged = combine(part, at)
         chunks.append(
             headroom.Chunk(
-                requests=sum(r[2] + r[3] + r[4] for r in part),
-                seconds=sum(r[1] for r in part),
-                tokens=sum(r[5] + r[6] for r in part),
-                hists={
-                    name: histograms.merge(r[7 + i] for r in part)
-                    for i, (name, _, _) in enumerate(_METRICS)
-                },
+                requests=merged.requests,
+                seconds=merged["present_s"],
+                tokens=merged["prompt_tokens"] + merged["generation_tokens"],
+                hists={name: merged[hist] for name, hist, _ in _METRICS},
             )
         )
-    minutes = [(r[0], r[2] + r[3] + r[4], r[1]) for r in rows]
+    minutes = [(r.bucket, r.requests, r["present_s"]) for r in rows]
     return chunks, minutes

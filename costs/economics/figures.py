@@ -26,17 +26,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
-
-from django.db import connection
 
 from collectors.models import Deployment, settings_for
 from costs.economics.phases import MIXED, MODEL, PhaseInput, prefill_share
 from costs.models import HourlySpend
-from inferscope.lib.sql import as_datetime, from_json, param
-from telemetry import histograms
 from telemetry.choices import Resolution
-from telemetry.models import InferenceRollup
+from telemetry.reader import InferenceBucket, inference_buckets, inference_merged
 
 SLO_METRICS = (
     ("ttft", "ttft_hist", "slo_ttft_ms"),
@@ -174,9 +169,8 @@ class Figures:
         return float(self.cost_usd) / self.requests if self.costed_hours and self.requests else None
 
 
-_ROLLUP_FIELDS = (
-    "deployment_id",
-    "bucket",
+# The rollup counters an hour's figures are worked out from.
+_COUNTS = (
     "requests_ok",
     "requests_error",
     "requests_aborted",
@@ -188,14 +182,12 @@ _ROLLUP_FIELDS = (
     "active_s",
     "prefill_s",
     "decode_s",
-    "ttft_hist",
-    "itl_hist",
-    "e2e_hist",
 )
+_HISTS = tuple(hist for _, hist, _ in SLO_METRICS)
 
 
 def hour_figures(
-    usd: Decimal, idle_held_usd: Decimal, rollup: dict[str, Any] | None, kind: str, slo: dict
+    usd: Decimal, idle_held_usd: Decimal, rollup: InferenceBucket | None, kind: str, slo: dict
 ) -> Figures:
     """One deployment-hour. `slo` maps slo_ttft_ms / slo_itl_ms / slo_e2e_ms to targets."""
     f = Figures(cost_usd=usd, idle_held_usd=idle_held_usd)
@@ -204,7 +196,7 @@ def hour_figures(
         return f
     r = rollup
     f.requests_ok = r["requests_ok"]
-    f.requests = r["requests_ok"] + r["requests_error"] + r["requests_aborted"]
+    f.requests = r.requests
     f.prompt_tokens, f.generation_tokens = r["prompt_tokens"], r["generation_tokens"]
     f.cache_hits, f.cache_queries = r["prefix_cache_hits"], r["prefix_cache_queries"]
     f.preemptions = r["preemptions"]
@@ -237,15 +229,14 @@ def hour_figures(
     return f
 
 
-def _goodput(f: Figures, r: dict[str, Any], slo: dict) -> None:
+def _goodput(f: Figures, r: InferenceBucket, slo: dict) -> None:
     shares = []
     for metric, hist_field, target_field in SLO_METRICS:
-        hist = r[hist_field]
-        share = histograms.fraction_at_most(hist, slo[target_field] / 1000)
+        share = r.share_within(hist_field, slo[target_field] / 1000)
         if share is None:
             continue
         shares.append(share)
-        judged = sum(hist["counts"])
+        judged = r.observations(hist_field)
         f.met[metric] = [share * judged, float(judged)]
     if not shares or not f.requests:
         return
@@ -268,8 +259,10 @@ def economics_by_step(
         )
     }
     rows = {
-        (r["deployment_id"], r["bucket"]): r
-        for r in _rollups(Resolution.HOUR, start, end, deployment_ids)
+        (r.deployment_id, r.bucket): r
+        for r in inference_buckets(
+            Resolution.HOUR, start, end, deployment_ids, columns=_COUNTS, histograms=_HISTS
+        )
     }
     ids = {dep for dep, _ in costs} | {dep for dep, _ in rows}
     deployments = Deployment.objects.filter(pk__in=ids).select_related("settings")
@@ -298,60 +291,17 @@ def economics_totals(
     return {dep: next(iter(steps.values())) for dep, steps in by_step.items()}
 
 
-def _rollups(
-    resolution: int, start: datetime, end: datetime, deployment_ids: Sequence[int] | None
-) -> list[dict[str, Any]]:
-    """The rollups' fields, read with a raw cursor and msgspec: decoding three
-    histograms per deployment-hour through the ORM's JSONField was most of the cost."""
-    text = "::text" if connection.vendor == "postgresql" else ""
-    columns = [f"{f}{text}" if f.endswith("_hist") else f for f in _ROLLUP_FIELDS]
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {InferenceRollup._meta.db_table}"
-        " WHERE resolution = %s AND bucket >= %s AND bucket < %s"
-    )
-    args: list[Any] = [int(resolution), param(start), param(end)]
-    if deployment_ids is not None:
-        ids = list(deployment_ids) or [-1]
-        sql += f" AND deployment_id IN ({', '.join(['%s'] * len(ids))})"
-        args += ids
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        fetched = cursor.fetchall()
-    out = []
-    for row in fetched:
-        values = dict(zip(_ROLLUP_FIELDS, row, strict=True))
-        values["bucket"] = as_datetime(values["bucket"])
-        for name in ("ttft_hist", "itl_hist", "e2e_hist"):
-            values[name] = from_json(values[name])
-        out.append(values)
-    return out
-
-
-_HISTS = tuple(hist for _, hist, _ in SLO_METRICS)
-_COUNTS = tuple(f for f in _ROLLUP_FIELDS[2:] if f not in _HISTS)
-
-
 def window_figures(
     start: datetime, end: datetime, resolution: int = Resolution.MINUTE
 ) -> dict[int, tuple[Figures, dict[str, float]]]:
     """{deployment id: (its traffic figures over [start, end) with the rollups added
     together, its SLO targets in ms)}: goodput, hit rate and phase shares of a window
     shorter than an hour (alerts). No dollars: those are attributed per whole hour."""
-    windows: dict[int, dict[str, Any]] = {}
-    for row in _rollups(resolution, start, end, None):
-        window = windows.setdefault(
-            row["deployment_id"], {**dict.fromkeys(_COUNTS, 0), **{h: [] for h in _HISTS}}
-        )
-        for name in _COUNTS:
-            window[name] += row[name] or 0
-        for name in _HISTS:
-            window[name].append(row[name])
+    windows = inference_merged(resolution, start, end, 0, columns=_COUNTS, histograms=_HISTS)
     out = {}
     for dep in Deployment.objects.filter(pk__in=list(windows)).select_related("settings"):
-        window = windows[dep.pk]
-        for name in _HISTS:
-            window[name] = histograms.merge(window[name])
         slo = _slo(dep)
+        window = windows[dep.pk][start]
         out[dep.pk] = (hour_figures(Decimal(0), Decimal(0), window, dep.server_kind, slo), slo)
     return out
 
