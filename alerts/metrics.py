@@ -15,7 +15,7 @@ from django.db.models import Avg, Max
 from alerts.constants import METRIC_WINDOW_SECONDS
 from anomaly.series import cost_series
 from collectors.models import GpuSample, InferenceSample
-from telemetry.histograms import merge, quantile
+from telemetry.histograms import quantile_of
 
 Values = dict[str, float]  # entity key -> value
 
@@ -95,7 +95,7 @@ def _serving_metric(
 
 
 def _p95(field: str) -> Callable[[list[InferenceSample]], float | None]:
-    return lambda samples: quantile(merge(getattr(s, field) for s in samples), 0.95)
+    return lambda samples: quantile_of((getattr(s, field) for s in samples), 0.95)
 
 
 def _error_rate(samples: list[InferenceSample]) -> float | None:

@@ -65,6 +65,12 @@ def quantile(hist: Histogram | None, q: float, log: bool = False) -> float | Non
     return float(hist["bounds"][-1])
 
 
+def quantile_of(histograms: Iterable[Histogram | None], q: float) -> float | None:
+    """The q-quantile of several histograms' observations together: merged first, as
+    Prometheus's histogram_quantile over a sum, never an average of quantiles."""
+    return quantile(merge(histograms), q)
+
+
 def fraction_at_most(hist: Histogram | None, value: float) -> float | None:
     """The share of observations at or under `value`, interpolating inside its bucket
     as quantile() does (Prometheus's histogram_fraction). Observations past the last
