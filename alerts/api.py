@@ -27,18 +27,16 @@ from alerts.serializers import (
 )
 from alerts.services import channel_send_test
 from inferscope.lib.drf.errors import FieldErrors
-from inferscope.lib.drf.mixins import TimeRangeExportMixin
 from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.views import ListExportView
 
 
-@method_decorator(login_not_required, name="dispatch")
-class AlertsViewSet(TimeRangeExportMixin, viewsets.ModelViewSet):
+class AlertsViewSet(ListExportView, viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
     pagination_class = PagePagination
 
 
-@method_decorator(login_not_required, name="dispatch")
-class AlertsReadOnlyViewSet(TimeRangeExportMixin, viewsets.ReadOnlyModelViewSet):
+class AlertsReadOnlyViewSet(ListExportView, viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated]
     pagination_class = PagePagination
 

@@ -2,8 +2,6 @@
 the permission the anomaly page's buttons need, anomaly.change_anomaly."""
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
@@ -12,11 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from anomaly.models import Anomaly
 from anomaly.selectors import anomalies_filtered
@@ -28,28 +23,16 @@ from anomaly.serializers import (
     AnomalyStatusSerializer,
 )
 from anomaly.services import anomaly_set_status
-from inferscope.lib.drf.errors import FieldErrors
-from inferscope.lib.drf.mixins import TimeRangeExportMixin
+from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.views import ListExportView
 
 CHANGE = "anomaly.change_anomaly"
 _RELATED = ("gpu__node", "deployment__node", "node", "status_changed_by")
 
 
-class AnomalyPagination(PageNumberPagination):
+class AnomalyPagination(PagePagination):
     page_size = DEFAULT_PAGE_SIZE
-    page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
-
-    def paginate_queryset(
-        self, queryset: QuerySet[Any, Any], request: Request, view: APIView | None = None
-    ) -> list[Any] | None:
-        # A page past the last is a bad parameter like any other (DRF says 404).
-        try:
-            return super().paginate_queryset(queryset, request, view)
-        except NotFound:
-            raise FieldErrors(
-                [{"field": "page", "message": "There is no such page."}], "Invalid request."
-            ) from None
 
 
 def _entities(gpus: Sequence[int], nodes: Sequence[int], deployments: Sequence[int]) -> Q | None:
@@ -66,27 +49,18 @@ def _entities(gpus: Sequence[int], nodes: Sequence[int], deployments: Sequence[i
 
 
 @extend_schema_view(get=extend_schema(parameters=[AnomalyFilterSerializer]))
-@method_decorator(login_not_required, name="dispatch")
-class AnomalyListView(TimeRangeExportMixin, generics.ListAPIView):
+class AnomalyListView(ListExportView, generics.ListAPIView):
     """Newest first, a page at a time; every filter given must match."""
 
     serializer_class = AnomalySerializer
     pagination_class = AnomalyPagination
+    query_serializer_class = AnomalyFilterSerializer
     queryset = Anomaly.objects.all()
-    time_field = "start"
-    time_parameters_described = True  # AnomalyFilterSerializer's start and end
     export_name = "anomalies"
 
-    def filter_time_range(
-        self, queryset: QuerySet[Any], start: datetime | None, end: datetime | None
-    ) -> QuerySet[Any]:
-        # get_queryset's selector keeps the anomalies that overlap [start, end).
-        return queryset
-
     def get_queryset(self) -> QuerySet[Anomaly]:
-        filters = AnomalyFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        # The selector keeps the anomalies that overlap [start, end).
+        data = self.query
         rows = anomalies_filtered(
             status=data.get("status", ""),
             severity=data.get("severity", ""),

@@ -1,11 +1,10 @@
-from datetime import datetime
-from typing import Any
-
 from rest_framework import serializers
 
 from anomaly.choices import AnomalyKind, AnomalyStatus, Severity
 from anomaly.models import Anomaly
 from anomaly.series import METRICS
+from inferscope.lib.drf.fields import UtcDateTimeField
+from inferscope.lib.drf.query import TimeRangeQuerySerializer
 
 MAX_IDS = 100  # ids per entity filter: a longer list is a mistake, not a query
 MAX_PAGE_SIZE = 500
@@ -38,7 +37,7 @@ class AnomalySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class AnomalyFilterSerializer(serializers.Serializer):
+class AnomalyFilterSerializer(TimeRangeQuerySerializer):
     """The list's query parameters; an empty choice means any."""
 
     status = serializers.ChoiceField(AnomalyStatus.choices, required=False, allow_blank=True)
@@ -48,10 +47,10 @@ class AnomalyFilterSerializer(serializers.Serializer):
     gpu = _ids("anomalies of this GPU")
     node = _ids("anomalies of this node, its GPUs and its deployments")
     deployment = _ids("anomalies of this deployment")
-    start = serializers.DateTimeField(
+    start = UtcDateTimeField(
         required=False, help_text="ISO 8601; keeps anomalies that end at or after it"
     )
-    end = serializers.DateTimeField(
+    end = UtcDateTimeField(
         required=False, help_text="ISO 8601; keeps anomalies that start before it"
     )
     page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
@@ -61,13 +60,6 @@ class AnomalyFilterSerializer(serializers.Serializer):
         max_value=MAX_PAGE_SIZE,
         help_text=f"{DEFAULT_PAGE_SIZE} unless given",
     )
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start: datetime | None = attrs.get("start")
-        end: datetime | None = attrs.get("end")
-        if start is not None and end is not None and end <= start:
-            raise serializers.ValidationError({"end": "The end must be after the start."})
-        return attrs
 
 
 class AnomalyStatusSerializer(serializers.Serializer):

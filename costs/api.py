@@ -32,12 +32,12 @@ from costs.serializers import (
     ReportQuerySerializer,
 )
 from costs.services import prices_changed
-from inferscope.lib.drf.mixins import TimeRangeExportMixin
 from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.query import UntimedQuerySerializer
+from inferscope.lib.drf.views import ListExportView
 
 
-@method_decorator(login_not_required, name="dispatch")
-class CostsViewSet(TimeRangeExportMixin, viewsets.ModelViewSet):
+class CostsViewSet(ListExportView, viewsets.ModelViewSet):
     permission_classes = [permissions.DjangoModelPermissions]
     pagination_class = PagePagination
 
@@ -84,7 +84,7 @@ class BudgetViewSet(CostsViewSet):
 class HostedAlternativeViewSet(CostsViewSet):
     queryset = HostedAlternative.objects.order_by("name")
     serializer_class = HostedAlternativeSerializer
-    time_field = None  # no time of its own: start/end are refused
+    query_serializer_class = UntimedQuerySerializer  # no time of its own
     export_name = "hosted-alternatives"
 
 

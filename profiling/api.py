@@ -22,8 +22,8 @@ from rest_framework.views import APIView
 from collectors.api import AgentTokenAuthentication, HasAgentToken
 from collectors.models import Agent
 from inferscope.lib.drf.errors import FieldErrors
-from inferscope.lib.drf.mixins import TimeRangeExportMixin
 from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.views import ListExportView
 from profiling.choices import JobSource, JobStatus
 from profiling.models import ProfilingJob
 from profiling.selectors import jobs_list
@@ -69,8 +69,7 @@ class CanQueue(permissions.DjangoModelPermissions):
     ),
     post=extend_schema(request=JobCreateSerializer, responses={201: JobSerializer}),
 )
-@method_decorator(login_not_required, name="dispatch")
-class JobListView(TimeRangeExportMixin, generics.ListCreateAPIView):
+class JobListView(ListExportView, generics.ListCreateAPIView):
     permission_classes = [CanQueue]
     pagination_class = PagePagination
     serializer_class = JobSerializer

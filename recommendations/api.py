@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inferscope.lib.drf.errors import FieldErrors
-from inferscope.lib.drf.mixins import TimeRangeExportMixin
 from inferscope.lib.drf.pagination import PagePagination
+from inferscope.lib.drf.views import ListExportView
 from recommendations.choices import RecommendationStatus
 from recommendations.models import Recommendation
 from recommendations.rules import RULES
@@ -50,8 +50,7 @@ def _forbidden(what: str) -> Response:
         ]
     )
 )
-@method_decorator(login_not_required, name="dispatch")
-class RecommendationListView(TimeRangeExportMixin, generics.ListAPIView):
+class RecommendationListView(ListExportView, generics.ListAPIView):
     """Largest saving first; `status` (default open) and `rule` filter."""
 
     serializer_class = RecommendationSerializer

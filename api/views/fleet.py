@@ -4,8 +4,6 @@ Any logged-in person or API token reads; agents' ingest tokens read nothing.
 `start`/`end` narrow a list to what was first seen (created) in that range.
 """
 
-from typing import Any
-
 from django.db.models import QuerySet
 from rest_framework import mixins, viewsets
 
@@ -18,15 +16,13 @@ from api.serializers import (
 )
 from collectors.models import Agent, Deployment, Gpu, Node
 from inferscope.lib.drf.pagination import PagePagination
-from inferscope.lib.drf.views import ExportListView
+from inferscope.lib.drf.query import ListQuerySerializer
+from inferscope.lib.drf.views import ListExportView
 
 
-class FleetViewSet(ExportListView, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class FleetViewSet(ListExportView, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     pagination_class = PagePagination
-
-    def export_envelope(self, queryset: QuerySet[Any]) -> dict[str, Any]:
-        # A numbered page's keys; fleet lists are short enough to count first.
-        return {"count": queryset.count(), "next": None, "previous": None}
+    query_serializer_class = ListQuerySerializer
 
 
 class NodeViewSet(FleetViewSet):

@@ -29,18 +29,15 @@ from inferscope.lib.drf.query import (
     RollupQuerySerializer,
     SeriesQuerySerializer,
 )
-from inferscope.lib.drf.views import ExportListView
+from inferscope.lib.drf.views import ListExportView
 from telemetry.models import GpuRollup, InferenceRollup
 
 
-class SeriesView(ExportListView, viewsets.GenericViewSet):
+class SeriesView(ListExportView, viewsets.GenericViewSet):
+    # The selectors read the range from self.filters(); the cursor pages by (time, id).
     pagination_class = TimeCursorPagination
     query_serializer_class = SeriesQuerySerializer
-    time_field = "ts"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.ordering = (self.time_field, "pk")
+    ordering = ("ts", "pk")
 
     def query_context(self) -> dict[str, Any]:
         return {"granularity": "raw"}
@@ -76,7 +73,7 @@ class InferenceSampleViewSet(SeriesView):
 
 class RollupView(SeriesView):
     query_serializer_class = RollupQuerySerializer
-    time_field = "bucket"
+    ordering = ("bucket", "pk")
 
     def query_context(self) -> dict[str, Any]:
         return {}
@@ -118,7 +115,7 @@ class CostRecordViewSet(SeriesView):
     query_serializer_class = CostQuerySerializer
     export_name = "cost-records"
     export_columns = records.COST_RECORD_COLUMNS
-    time_field = "hour"
+    ordering = ("hour", "pk")
 
     def get_queryset(self) -> QuerySet[CostRecord]:
         idle = self.query.get("idle")

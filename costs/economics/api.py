@@ -11,7 +11,7 @@ so a client gets a 401 body, not a login page. Periods are whole UTC hours.
 """
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseBase
@@ -45,9 +45,9 @@ from costs.economics.serializers import (
 )
 from costs.selectors import cost_by
 from costs.spend import Scope
-from inferscope.lib.drf.export import export_response, iso_utc
-from inferscope.lib.drf.pagination import CheckedPagePagination, WindowPagePagination
-from inferscope.lib.drf.views import ExportListView, validated_query
+from inferscope.lib.drf.export import export_response
+from inferscope.lib.drf.pagination import PagePagination, WindowPagePagination
+from inferscope.lib.drf.views import ListExportView, validated_query
 from inferscope.lib.filters import Filters
 from telemetry.models.capacity import CapacityEstimate
 
@@ -62,34 +62,7 @@ def _filename(stem: str, query: dict[str, Any]) -> str:
     return "-".join([stem, *(query[f].strftime("%Y%m%dT%H%MZ") for f in ("start", "end"))])
 
 
-class RowsView(ExportListView, viewsets.GenericViewSet):
-    """A list of computed rows (not a queryset): paged, or every row with ?format=."""
-
-    pagination_class: Any = CheckedPagePagination
-
-    def rows(self) -> list[Any]:
-        raise NotImplementedError
-
-    def export_envelope_for(self, count: int) -> dict[str, Any]:
-        return {"count": count, "next": None, "previous": None}
-
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        rows = self.rows()
-        fmt = self.query.get("format")
-        serializer_class = self.get_serializer_class()
-        if fmt:
-            header = list(cast(serializers.Serializer, serializer_class()).fields)
-            data = serializer_class(rows, many=True).data
-            envelope = self.export_envelope_for(len(rows)) if fmt == "json" else None
-            return export_response(
-                header, _cells(data, header), fmt, self.export_filename(), envelope
-            )
-        page = self.paginate_queryset(cast(Any, rows))  # a list pages as a queryset does
-        return self.get_paginated_response(serializer_class(page, many=True).data)
-
-
-@method_decorator(login_not_required, name="dispatch")
-class DeploymentEconomicsViewSet(RowsView):
+class DeploymentEconomicsViewSet(ListExportView, viewsets.GenericViewSet):
     """Each deployment's figures over `start`–`end` (whole UTC hours; the last 30 days
     by default): its cost split into active and idle-held, and into prefill and
     decode, $ per 1M prompt and generated tokens, prefix-cache savings, and goodput
@@ -102,9 +75,8 @@ class DeploymentEconomicsViewSet(RowsView):
     pagination_class = WindowPagePagination
     export_name = "economics-deployments"
 
-    def rows(self) -> list[DeploymentEconomics]:
+    def list_rows(self) -> list[DeploymentEconomics]:
         query = self.query
-        cast(WindowPagePagination, self.paginator).window = (query["start"], query["end"])
         figures = deployment_economics(query["start"], query["end"], deployment_ids(self.filters()))
         deployments = Deployment.objects.select_related("node", "settings").in_bulk(list(figures))
         rows = [
@@ -114,14 +86,8 @@ class DeploymentEconomicsViewSet(RowsView):
         rows.sort(key=lambda r: (-r.figures.cost_usd, r.deployment.name, r.deployment.node.name))
         return rows
 
-    def export_envelope_for(self, count: int) -> dict[str, Any]:
-        query = self.query
-        window = {"start": iso_utc(query["start"]), "end": iso_utc(query["end"])}
-        return {**window, **super().export_envelope_for(count)}
 
-
-@method_decorator(login_not_required, name="dispatch")
-class CapacityViewSet(RowsView):
+class CapacityViewSet(ListExportView, viewsets.GenericViewSet):
     """The latest capacity estimate of each deployment (the hourly job's): requests/s
     it carries within its SLO, headroom at the current load and replicas needed.
     Filters: deployment, node, gpu, label. The detail adds the knee's workings."""
@@ -129,6 +95,7 @@ class CapacityViewSet(RowsView):
     queryset = CapacityEstimate.objects.none()
     serializer_class = CapacityEstimateSerializer
     query_serializer_class = CapacityQuerySerializer
+    pagination_class = PagePagination
     export_name = "capacity"
     lookup_field = "deployment"
 
@@ -137,15 +104,12 @@ class CapacityViewSet(RowsView):
             return CapacityEstimateDetailSerializer
         return CapacityEstimateSerializer
 
-    def rows(self) -> list[CapacityEstimate]:
+    def list_rows(self) -> list[CapacityEstimate]:
         estimates = capacity_estimates(deployment_ids(self.filters()))
         return sorted(
             estimates.values(),
             key=lambda e: (e.deployment.name, e.deployment.node.name, e.deployment_id),
         )
-
-    def export_filename(self) -> str:
-        return self.export_name
 
     def retrieve(self, request: Request, deployment: str) -> Response:
         estimate = None

@@ -7,7 +7,7 @@ nothing was measured.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +20,8 @@ from costs.economics.idle import IdleStep
 from costs.economics.phases import BASIS_LABELS
 from costs.selectors import CostRow, ReportError, parse_grouping
 from inferscope.lib.drf.fields import UtcDateTimeField
-from inferscope.lib.drf.query import ListQuerySerializer
-from inferscope.lib.timerange import MAX_SPAN, hour_ceil, hour_floor
+from inferscope.lib.drf.query import BoundedQuerySerializer, ListQuerySerializer
+from inferscope.lib.timerange import hour_ceil, hour_floor
 from telemetry.models.capacity import CapacityBasis, CapacityEstimate
 
 # The period a query gets when it gives none: the costs page's default range.
@@ -40,24 +40,17 @@ class Money(serializers.DecimalField):
 # -- queries ------------------------------------------------------------------------
 
 
-class WindowQuerySerializer(ListQuerySerializer):
+class WindowQuerySerializer(BoundedQuerySerializer):
     """A period of whole UTC hours: `start` floored to its hour, `end` raised to the end
     of its hour (costs are attributed per hour). Without them, the last 30 days to the
     end of the current hour; at most 400 days, as the pages allow."""
 
+    def window(self, attrs: dict[str, Any]) -> timedelta:
+        return DEFAULT_WINDOW
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        now: datetime = self.context.get("now") or datetime.now(UTC)
-        start, end = attrs.get("start"), attrs.get("end")
-        if end is None:
-            end = start + DEFAULT_WINDOW if start is not None else now
-        if start is None:
-            start = end - DEFAULT_WINDOW
-        if end - start > MAX_SPAN:
-            raise serializers.ValidationError(
-                {"start": f"A period can be at most {MAX_SPAN.days} days long."}
-            )
-        attrs.update(start=hour_floor(start), end=hour_ceil(end))
+        attrs.update(start=hour_floor(attrs["start"]), end=hour_ceil(attrs["end"]))
         return attrs
 
 

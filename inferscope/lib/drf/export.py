@@ -20,7 +20,7 @@ from itertools import islice
 from typing import Any
 
 import msgspec
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from rest_framework.serializers import BaseSerializer
 
@@ -109,18 +109,19 @@ def queryset_rows(
 
 
 def serialized_rows(
-    queryset: QuerySet[Any],
+    rows: QuerySet[Any] | Iterable[Any],
     serializer_class: type[BaseSerializer[Any]],
     header: Sequence[str],
     context: Mapping[str, Any] | None = None,
     chunk_size: int = 500,
 ) -> Iterator[list[Any]]:
-    """For lists whose rows are not flat columns (a deployment's GPUs): each model
-    through the list's serializer, with the page's context (who is asking), so an
-    export shows what the page shows. Prefetches still apply, one chunk at a time."""
-    obj: Model
+    """For lists whose rows are not flat columns (a deployment's GPUs, computed
+    figures): each row through the list's serializer, with the page's context (who is
+    asking), so an export shows what the page shows. A queryset is read a chunk at a
+    time, its prefetches applied per chunk."""
     shared = dict(context or {})
-    for obj in queryset.iterator(chunk_size=chunk_size):
+    objects = rows.iterator(chunk_size=chunk_size) if isinstance(rows, QuerySet) else rows
+    for obj in objects:
         data = serializer_class(obj, context=shared).data
         yield [data[name] for name in header]
 

@@ -1,7 +1,11 @@
-"""Bounded pages: numbered pages for short lists, a keyset cursor for time series.
+"""Bounded pages, one family: numbered pages for lists, a keyset cursor for time series.
 
-A `page_size` above the maximum is cut to the maximum, not refused, so a client that
-asks for "everything" still gets a valid page and a `next` link.
+Both read `page_size` alike: a value that is not a positive whole number of at most
+nine digits means the default, and one above the maximum is cut to the maximum, not
+refused, so a client that asks for "everything" still gets a valid page and a `next`
+link. A `page` or `cursor` that names no page is a 400 naming it, as any other bad
+parameter. Each also says the shape of its page for a JSON export of every row
+(`export_envelope`), so a client reads an export as it reads a page.
 """
 
 import base64
@@ -21,65 +25,95 @@ from rest_framework.utils.urls import replace_query_param
 
 from inferscope.lib.drf.errors import FieldErrors
 from inferscope.lib.drf.export import iso_utc
-from inferscope.lib.drf.query import EARLIEST_YEAR, LATEST_YEAR
+from inferscope.lib.timerange import EARLIEST_YEAR, LATEST_YEAR
+
+Rows = QuerySet[Any] | Sequence[Any]
 
 
-class PagePagination(PageNumberPagination):
-    """`?page=2&page_size=50`; 100 rows a page unless asked, 500 at most."""
-
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 500
+def _bad(field: str, message: str) -> FieldErrors:
+    return FieldErrors([{"field": field, "message": message}], "Invalid request.")
 
 
-class CheckedPagePagination(PagePagination):
-    """Numbered pages where a page that does not exist (`page=0`, `page=x`, past the
-    last) is a 400 naming `page`, as any other bad parameter."""
+class ListPagination(BasePagination):
+    """What every paginator of the API shares: the page size and the export's shape."""
 
-    def paginate_queryset(
-        self, queryset: Any, request: Request, view: Any = None
-    ) -> list[Any] | None:
+    # Typed as DRF's PageNumberPagination types them, None meaning "not paged".
+    page_size: int | None = 100
+    max_page_size: int | None = 500
+    page_size_query_param: str | None = "page_size"
+
+    def get_page_size(self, request: Request) -> int:
+        assert self.page_size and self.max_page_size and self.page_size_query_param
+        value = request.query_params.get(self.page_size_query_param, "")
+        if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) == 0:
+            return self.page_size
+        return min(int(value), self.max_page_size)
+
+    def export_envelope(self, rows: Rows, view: Any) -> dict[str, Any]:
+        """The keys of a page around every row: the JSON export's shape."""
+        raise NotImplementedError
+
+
+class PagePagination(ListPagination, PageNumberPagination):
+    """`?page=2&page_size=50`; 100 rows a page unless asked, 500 at most. With
+    `windowed`, a page also says the period it covers, the view's `start` to `end`."""
+
+    windowed = False
+
+    def __init__(self) -> None:
+        self.window: tuple[datetime, datetime] | None = None
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        if self.windowed:
+            self.window = (view.query["start"], view.query["end"])
         try:
-            return super().paginate_queryset(queryset, request, view)
+            return list(super().paginate_queryset(queryset, request, view) or [])
         except NotFound:
-            raise FieldErrors(
-                [{"field": "page", "message": "There is no such page."}], "Invalid request."
-            ) from None
+            raise _bad("page", "There is no such page.") from None
 
-
-class WindowPagePagination(CheckedPagePagination):
-    """Pages of figures over a period: the page says the period it covers, `start` to
-    `end` (whole UTC hours), which the view sets in `window` before paging."""
-
-    window: tuple[datetime, datetime] | None = None
+    def _window(self) -> list[tuple[str, str]]:
+        if self.window is None:
+            return []
+        start, end = (iso_utc(moment) for moment in self.window)
+        return [("start", start), ("end", end)]
 
     def get_paginated_response(self, data: Any) -> Response:
         response = super().get_paginated_response(data)
-        assert self.window is not None, "the view sets the window before paging"
-        start, end = (iso_utc(moment) for moment in self.window)
-        response.data = OrderedDict([("start", start), ("end", end), *response.data.items()])
+        response.data = OrderedDict([*self._window(), *response.data.items()])
         return response
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         page = super().get_paginated_response_schema(schema)
-        moment = {"type": "string", "format": "date-time"}
-        page["properties"] = {"start": moment, "end": moment, **page["properties"]}
-        page["required"] = ["start", "end", *page.get("required", [])]
+        if self.windowed:
+            moment = {"type": "string", "format": "date-time"}
+            page["properties"] = {"start": moment, "end": moment, **page["properties"]}
+            page["required"] = ["start", "end", *page.get("required", [])]
         return page
 
+    def export_envelope(self, rows: Rows, view: Any) -> dict[str, Any]:
+        if self.windowed:
+            self.window = (view.query["start"], view.query["end"])
+        count = rows.count() if isinstance(rows, QuerySet) else len(rows)
+        return {**dict(self._window()), "count": count, "next": None, "previous": None}
 
-class TimeCursorPagination(BasePagination):
-    """`?cursor=…&page_size=…` over rows ordered by (time, id), oldest first.
+
+class WindowPagePagination(PagePagination):
+    """Pages of figures over a period (whole UTC hours): each says its `start` and `end`."""
+
+    windowed = True
+
+
+class TimeCursorPagination(ListPagination):
+    """`?cursor=…&page_size=…` over rows ordered by the view's `ordering`, (time, id),
+    oldest first.
 
     DRF's CursorPagination keeps its place by the time column plus an offset, which it
     caps at 1,000 rows: a fleet of 1,000 GPUs writes more rows than that at one instant,
     and a page would repeat. The cursor here holds the last row's (time, id) instead,
-    so each page is one index range scan however deep the client reads. The view names
-    its time column in `time_field`.
+    so each page is one index range scan however deep the client reads.
     """
 
     page_size = 500
-    page_size_query_param = "page_size"
     max_page_size = 5000
     cursor_query_param = "cursor"
     _CURSOR = re.compile(r"(?P<ts>[0-9T:.+\-]{19,40})\|(?P<pk>[0-9]{1,18})")
@@ -88,16 +122,11 @@ class TimeCursorPagination(BasePagination):
         self.request: Request | None = None
         self.next_cursor: str | None = None
 
-    def get_page_size(self, request: Request) -> int:
-        value = request.query_params.get(self.page_size_query_param, "")
-        if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) == 0:
-            return self.page_size
-        return min(int(value), self.max_page_size)
-
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
-        field = view.time_field
+        field, tiebreak = view.ordering
+        assert tiebreak == "pk", "a cursor orders by (time, pk)"
         self.request = request
         size = self.get_page_size(request)
         rows = queryset.order_by(field, "pk")
@@ -140,10 +169,7 @@ class TimeCursorPagination(BasePagination):
             if not EARLIEST_YEAR <= ts.year < LATEST_YEAR:
                 raise ValueError(raw)
         except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-            raise FieldErrors(
-                [{"field": "cursor", "message": "Not a cursor this API gave out."}],
-                "Invalid query parameters.",
-            ) from None
+            raise _bad("cursor", "Not a cursor this API gave out.") from None
         return ts, int(match["pk"])
 
     def get_next_link(self) -> str | None:
@@ -183,3 +209,6 @@ class TimeCursorPagination(BasePagination):
                 "schema": {"type": "integer"},
             },
         ]
+
+    def export_envelope(self, rows: Rows, view: Any) -> dict[str, Any]:
+        return {"next": None}
