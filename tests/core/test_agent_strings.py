@@ -8,11 +8,13 @@ import itertools
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import msgspec
 import pytest
 from django.template.loader import render_to_string
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,11 +23,11 @@ from alerts.channels.slack import blocks
 from alerts.choices import AlertState, EventKind
 from alerts.messages import event_message
 from alerts.models import Alert, AlertEvent, Rule
-from api.metrics import Gauge, render
 from api.services import api_token_create
 from collectors.ingest import ingest_batch
 from collectors.models import Deployment
 from collectors.services import agent_create
+from costs.models import HourlySpend
 from tests.examples import examples
 
 pytestmark = pytest.mark.django_db
@@ -125,8 +127,18 @@ def test_an_agent_chosen_name_is_text_on_every_surface(owner, name):
     [row] = rows
     assert row["name"] == name
 
-    # /metrics: the label value escaped, and parsed back to the same text.
-    gauge = Gauge("deployment_up", "1 for a deployment")
-    gauge.add(1, deployment=name, node=deployment.node.name)
-    [family] = text_string_to_metric_families(render([gauge]))
-    assert family.samples[0].labels["deployment"] == name
+    # /metrics: the label values escaped (by prometheus_client), parsed back to the same text.
+    last_hour = NOW.replace(minute=0, second=0) - timedelta(hours=1)
+    HourlySpend.objects.create(
+        hour=last_hour, deployment=deployment, usd=1, idle_held_usd=0, gpu_hours=1.0
+    )
+    with mock.patch.object(timezone, "now", lambda: NOW):  # the clock: NOW's last hour
+        text = Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/metrics").content.decode()
+    [labels] = [
+        sample.labels
+        for family in text_string_to_metric_families(text)
+        if family.name == "inferscope_deployment_cost_usd_per_hour"
+        for sample in family.samples
+        if sample.labels["node"] == deployment.node.name
+    ]
+    assert labels["deployment"] == name and labels["label_project"] == name
