@@ -4,7 +4,7 @@ A page's serializer takes its fields from the same dict (api/serializers.py), so
 page and a CSV row read the same fields by construction.
 """
 
-from telemetry.columns import INFERENCE_ROLLUP_FIELDS
+from telemetry.columns import GPU_ROLLUP_FIELDS, INFERENCE_ROLLUP_FIELDS
 
 GPU_SAMPLE_COLUMNS: dict[str, str] = {
     "id": "id",
@@ -78,41 +78,12 @@ GPU_ROLLUP_COLUMNS: dict[str, str] = {
     "gpu_uuid": "gpu__uuid",
     "resolution_s": "resolution",
     "bucket": "bucket",
+    # The stored fields (telemetry.columns; buckets merge exactly only through the sums
+    # and counts), and the averages a person reads.
+    **{name: name for name in GPU_ROLLUP_FIELDS},
     **{
-        name: _AVERAGES.get(name, name)
-        for name in (
-            "samples",
-            "present_s",
-            "util_avg",
-            "util_max",
-            "power_avg",
-            "power_max",
-            "energy_j",
-            "mem_used_avg",
-            "mem_used_max",
-            "mem_total",
-            "temp_avg",
-            "temp_max",
-            "sm_clock_avg",
-            "throttled_s",
-            # Sums and counts too: buckets merge exactly only through them.
-            "util_sum",
-            "util_n",
-            "power_sum",
-            "power_n",
-            "temp_sum",
-            "temp_n",
-            "mem_used_sum",
-            "mem_used_n",
-            "sm_clock_sum",
-            "sm_clock_n",
-            "gr_engine_sum",
-            "gr_engine_n",
-            "tensor_sum",
-            "tensor_n",
-            "dram_sum",
-            "dram_n",
-        )
+        name: _AVERAGES[name]
+        for name in ("util_avg", "power_avg", "mem_used_avg", "temp_avg", "sm_clock_avg")
     },
 }
 
