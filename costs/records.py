@@ -9,6 +9,9 @@ from costs.models import CostRecord
 from inferscope.lib.drf.fields import UtcDateTimeField
 from inferscope.lib.filters import Filters, in_window
 
+# What the list returns: hourly cost records, their GPU, node and deployment joined.
+CostRecords = QuerySet[CostRecord]
+
 # The export's columns, in order: output name -> ORM path; the serializer's fields too.
 COST_RECORD_COLUMNS: dict[str, str] = {
     "id": "id",
@@ -29,7 +32,7 @@ COST_RECORD_COLUMNS: dict[str, str] = {
 }
 
 
-def cost_records_list(filters: Filters, idle: bool | None = None) -> QuerySet[CostRecord]:
+def cost_records_list(filters: Filters, idle: bool | None = None) -> CostRecords:
     """Hourly cost shares; `idle` True keeps the idle rows only, False the deployments'.
 
     A label keeps its deployments' shares and the idle time of the GPUs it covers, so

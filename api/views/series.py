@@ -21,7 +21,6 @@ from api.serializers import (
 )
 from collectors.models import GpuSample, InferenceSample
 from costs import records
-from costs.models import CostRecord
 from inferscope.lib.drf.pagination import TimeCursorPagination
 from inferscope.lib.drf.query import (
     GRANULARITIES,
@@ -117,6 +116,6 @@ class CostRecordViewSet(SeriesView):
     export_columns = records.COST_RECORD_COLUMNS
     ordering = ("hour", "pk")
 
-    def get_queryset(self) -> QuerySet[CostRecord]:
+    def get_queryset(self) -> records.CostRecords:
         idle = self.query.get("idle")
         return records.cost_records_list(self.filters(), None if idle is None else idle == "true")
