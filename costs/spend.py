@@ -153,22 +153,7 @@ def spend_by_group(
     return times, dict(ordered)
 
 
-def deployment_cost_steps(
-    tr: TimeRange, deployment_id: int
-) -> tuple[list[datetime], list[float], list[float | None], Decimal]:
-    """One deployment's $ per step (an hour or more), its $ per 1M tokens at each step,
-    and its total $ over the range."""
-    step = max(tr.step, HOUR)
-    rows = spend_steps(tr.start, tr.end, step, Scope([deployment_id], []))
-    usd = {ts: float(value) for ts, _, value, _ in rows}
-    times = sorted(usd)
-    volumes = deployment_volume_series(cost_window(tr), step, [deployment_id]).get(deployment_id)
-    tokens = _step_tokens(volumes) if volumes is not None else {}
-    rates = [per_1m(usd[ts], tokens.get(ts, 0.0)) for ts in times]
-    return times, [usd[ts] for ts in times], rates, totals_of(rows).usd
-
-
-def _step_tokens(series: Series) -> dict[datetime, float]:
+def step_tokens(series: Series) -> dict[datetime, float]:
     """Prompt plus generated tokens at each step of a deployment_volume_series."""
     values = series.values
     return {
@@ -203,7 +188,7 @@ def usd_per_1m_by_group(
         if dep not in deployments:
             continue
         group = group_of(by, deployments[dep])
-        for ts, count in _step_tokens(series).items():
+        for ts, count in step_tokens(series).items():
             tokens[(group, ts)] += count
     times = sorted({ts for _, ts in usd})
     groups = sorted({g for g, _ in usd})

@@ -6,6 +6,27 @@ from typing import Any
 from telemetry.histograms import Histogram, quantile
 
 QUANTILES = (0.5, 0.95, 0.99)
+# (name, stored histogram, title): the latencies a deployment reports, as pages name them.
+LATENCY_METRICS = (
+    ("ttft", "ttft_hist", "Time to first token"),
+    ("itl", "itl_hist", "Inter-token latency"),
+    ("e2e", "e2e_hist", "End-to-end latency"),
+    ("queue", "queue_hist", "Queue time"),
+)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One latency's percentiles and mean in seconds; None where nothing tells."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    mean: float | None = None
+
+    @property
+    def percentiles(self) -> dict[str, float | None]:
+        return {"p50": self.p50, "p95": self.p95, "p99": self.p99}
 
 
 @dataclass
@@ -67,6 +88,16 @@ class DeploymentFigures:
 
     def mean(self, hist: str) -> float | None:
         return self.latency.get(hist, {}).get("mean")
+
+    @property
+    def latencies(self) -> dict[str, Latency]:
+        """Each of LATENCY_METRICS by its name (ttft, itl, e2e, queue), for pages."""
+        return {
+            name: Latency(
+                self.p(hist, 0.5), self.p(hist, 0.95), self.p(hist, 0.99), self.mean(hist)
+            )
+            for name, hist, _ in LATENCY_METRICS
+        }
 
 
 def figures_of(values: dict[str, Any], hists: dict[str, Histogram | None]) -> DeploymentFigures:

@@ -6,14 +6,7 @@ from typing import Any
 
 from dashboard.charts.lines import line_chart
 from dashboard.charts.spend import spend_chart
-from telemetry.deployment_figures import QUANTILES, DeploymentFigures
-
-LATENCIES = (
-    ("ttft_hist", "Time to first token"),
-    ("itl_hist", "Inter-token latency"),
-    ("e2e_hist", "End-to-end latency"),
-    ("queue_hist", "Queue time"),
-)
+from telemetry.deployment_figures import LATENCY_METRICS, DeploymentFigures
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -57,11 +50,15 @@ def deployment_charts(
             "tokens per second",
         ),
     }
-    for hist, title in LATENCIES:
-        traces = {f"p{round(q * 100)}": [_ms(p.p(hist, q)) for p in points] for q in QUANTILES}
+    for name, _, title in LATENCY_METRICS:
+        latencies = [p.latencies[name] for p in points]
+        traces = {
+            label: [_ms(lat.percentiles[label]) for lat in latencies]
+            for label in ("p50", "p95", "p99")
+        }
         # The mean too: all a server that keeps only total time and a count gives.
-        traces["mean"] = [_ms(p.mean(hist)) for p in points]
-        charts[title] = chart(f"dep-{hist.removesuffix('_hist')}", traces, "ms", dashed=["mean"])
+        traces["mean"] = [_ms(lat.mean) for lat in latencies]
+        charts[title] = chart(f"dep-{name}", traces, "ms", dashed=["mean"])
     charts["Queue"] = chart(
         "dep-queue",
         {

@@ -70,3 +70,12 @@ def to_div(figure: Figure, name: str) -> str:
             validate=False,
         )
     )
+
+
+def step_label(step: int) -> str:
+    """A chart step in words, for axis titles: "$ per hour", "$ per 2 days"."""
+    if step % 86400 == 0:
+        return "day" if step == 86400 else f"{step // 86400} days"
+    if step % 3600 == 0:
+        return "hour" if step == 3600 else f"{step // 3600} hours"
+    return f"{step // 60} min"

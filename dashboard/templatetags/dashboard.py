@@ -1,6 +1,5 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -78,20 +77,12 @@ def percent(value: float | None, digits: int = 1) -> str:
 @register.filter
 def ms(seconds: float | None) -> str:
     """Seconds as milliseconds, or seconds past 10 s: 0.0423 -> 42 ms."""
-    if seconds is None:
+    # "": the template's missing figure (a deployment with no traffic has no latencies).
+    if seconds is None or seconds == "":
         return "—"
     if seconds >= 10:
         return f"{seconds:,.1f} s"
     return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
-
-
-@register.filter
-def latency(figures: Any, spec: str) -> Any:
-    """figures|latency:"ttft_hist 0.95" -> that percentile in seconds."""
-    if figures is None:
-        return None
-    hist, q = spec.split()
-    return figures.p(hist, float(q))
 
 
 @register.filter

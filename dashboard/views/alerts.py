@@ -1,7 +1,5 @@
 """The alerts page and its "send test" button."""
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -9,20 +7,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from alerts import selectors as alert_selectors
 from alerts.models import Channel
 from alerts.services import channel_send_test
+from dashboard.selectors.alerts import alerts_page
+from dashboard.selectors.scope import context_of
 
 
 def alerts(request: HttpRequest) -> HttpResponse:
-    now = timezone.now()
-    since = now - alert_selectors.RECENT
     context = {
-        "open_alerts": alert_selectors.alerts_open(),
-        "resolved": alert_selectors.alerts_resolved_since(now - timedelta(days=1))[:50],
-        "failed": alert_selectors.deliveries_failed_since(since, now)[:50],
-        "channels": alert_selectors.channels_with_state(),
-        "silences": alert_selectors.silences_active(now),
+        **context_of(alerts_page(timezone.now())),
         "can_test": request.user.has_perm("alerts.change_channel"),
     }
     return render(request, "dashboard/alerts.html", context)

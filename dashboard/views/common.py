@@ -1,6 +1,5 @@
 """What every range-driven page shares: the range and label filter from the URL."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -10,20 +9,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from collectors.selectors import deployment_label_pairs, label_scope
-from costs.spend import Scope
-from inferscope.lib.timerange import PRESETS, RangeError, TimeRange, parse_range
-
-
-@dataclass(frozen=True)
-class PageRange:
-    tr: TimeRange
-    errors: dict[str, str]
-    deployment_ids: list[int] | None  # None: no label filter
-    gpu_ids: list[int] | None
-
-    @property
-    def cost_scope(self) -> Scope:
-        return Scope(self.deployment_ids, self.gpu_ids)
+from dashboard.selectors.scope import PageRange
+from inferscope.lib.timerange import PRESETS, RangeError, parse_range
 
 
 def page_range(request: HttpRequest, default: str = "24h") -> PageRange:

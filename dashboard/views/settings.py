@@ -4,7 +4,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +16,8 @@ from api.services import TokenError, api_token_create, api_token_revoke
 from collectors.models import Agent
 from collectors.services import agent_create, agent_revoke
 from dashboard.forms import ApiTokenForm
-
-STALE_AFTER_S = 120
+from dashboard.selectors.scope import context_of
+from dashboard.selectors.settings import settings_rows
 
 
 class AgentForm(forms.Form):
@@ -40,23 +39,12 @@ def _context(
     request: HttpRequest, form: AgentForm | None = None, token_form: ApiTokenForm | None = None
 ) -> dict[str, Any]:
     user = _me(request)
-    can_see_users = user.has_perm("auth.view_user")
     return {
-        "agents": Agent.objects.prefetch_related("nodes"),
-        "now": timezone.now(),
-        "stale_after_s": STALE_AFTER_S,
+        **context_of(settings_rows(user, timezone.now())),
         "form": form or AgentForm(),
         "can_add": user.has_perm("collectors.add_agent"),
         "can_revoke": user.has_perm("collectors.change_agent"),
-        "users": get_user_model().objects.order_by("username") if can_see_users else None,
-        "api_tokens": ApiToken.objects.filter(user=user),
         "token_form": token_form or ApiTokenForm(),
-        # Superusers may revoke anyone's token, e.g. one a departed teammate left behind.
-        "others_api_tokens": (
-            ApiToken.objects.exclude(user=user).select_related("user")
-            if user.is_superuser
-            else None
-        ),
     }
 
 

@@ -34,9 +34,9 @@ MOST = {
     # superuser, everyone else's with their users (1 each).
     "/settings/": 8,
     "gpu": 10,
-    # Unit economics over the range and per step, 3 each (spend, rollups, SLO settings),
-    # and the capacity estimate (1).
-    "deployment": 27,
+    # Its dollars' hours once (costs.pages): spend steps, token volumes, and the unit
+    # economics' spend, rollups and SLO settings; the capacity estimate (1).
+    "deployment": 20,
     "anomaly": 7,
 }
 
