@@ -19,6 +19,9 @@ from collectors.agent.sources import Collection
 from collectors.schema import GpuSampleIn, InferenceSampleIn
 from tests.core.processes import free_port
 
+# A real Prometheus server (and the exporters it scrapes) runs for these tests.
+pytestmark = pytest.mark.slow
+
 PROMETHEUS = shutil.which("prometheus")
 GPU0 = 'gpu="0",UUID="GPU-aaa",modelName="NVIDIA H100 80GB HBM3",Hostname="gpu-node-1"'
 GPU1 = 'gpu="1",UUID="GPU-bbb",modelName="NVIDIA H100 80GB HBM3",Hostname="gpu-node-1"'
