@@ -137,35 +137,11 @@ def compare(
     setting with the highest median ratio over its pairs.
     """
     current = setting_of(settings, axis.fields)
-    if not known(current):
-        return None
-    if sweep is None:
+    if not known(current) or sweep is None:
         return None
     job, results = sweep
-    points = [r for r in results_ok(results) if r.tokens_per_s]
-    # Hold the other axis at what is served where the sweep measured that; a sweep
-    # run with other defaults still shows the ratio between settings on this axis.
-    others = setting_of(settings, axis.others)
-    matching = [
-        r
-        for r in points
-        if all(
-            v in (None, "") or getattr(r, f) == v for f, v in zip(axis.others, others, strict=True)
-        )
-    ]
-    points = matching or points
-    groups: dict[Group, list[ProfilingResult]] = {}
-    for r in points:
-        key = (r.prompt_len, r.gen_len, r.batch_size, setting_of(r, axis.others))
-        groups.setdefault(key, []).append(r)
-    pairs: list[Pair] = []
-    for members in groups.values():
-        now = [r for r in members if setting_of(r, axis.fields) == current]
-        if not now:
-            continue
-        for r in members:
-            if setting_of(r, axis.fields) != current and _meets(r, settings):
-                pairs.append(Pair(now[0], r))
+    points = _points(results, settings, axis)
+    pairs = _pairs(points, current, settings, axis)
     if not pairs:
         return None
     pair, ratio, how = _nearest(pairs, load) if load else _by_median(pairs, axis)
@@ -183,6 +159,49 @@ def compare(
         how=how,
         results=points,
     )
+
+
+def _points(
+    results: Sequence[ProfilingResult], settings: DeploymentSettings, axis: Axis
+) -> list[ProfilingResult]:
+    """The sweep's measured points, those with the other axis as served where any."""
+    points = [r for r in results_ok(results) if r.tokens_per_s]
+    # Hold the other axis at what is served where the sweep measured that; a sweep
+    # run with other defaults still shows the ratio between settings on this axis.
+    others = setting_of(settings, axis.others)
+    matching = [
+        r
+        for r in points
+        if all(
+            v in (None, "") or getattr(r, f) == v for f, v in zip(axis.others, others, strict=True)
+        )
+    ]
+    return matching or points
+
+
+def _pairs(
+    points: Sequence[ProfilingResult],
+    current: Setting,
+    settings: DeploymentSettings,
+    axis: Axis,
+) -> list[Pair]:
+    """Each point that meets the targets, paired with the served setting's point of
+    the same shape, batch size and other axis."""
+    groups: dict[Group, list[ProfilingResult]] = {}
+    for r in points:
+        key = (r.prompt_len, r.gen_len, r.batch_size, setting_of(r, axis.others))
+        groups.setdefault(key, []).append(r)
+    pairs: list[Pair] = []
+    for members in groups.values():
+        now = [r for r in members if setting_of(r, axis.fields) == current]
+        if not now:
+            continue
+        pairs.extend(
+            Pair(now[0], r)
+            for r in members
+            if setting_of(r, axis.fields) != current and _meets(r, settings)
+        )
+    return pairs
 
 
 def _meets(r: ProfilingResult, settings: DeploymentSettings) -> bool:
