@@ -52,6 +52,31 @@ def drop_database(url: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def django_on_new_database(url: str, keep: bool = False) -> Iterator[None]:
+    """A new, migrated database at url, with Django set up on it in this process; dropped
+    on the way out unless keep."""
+    recreate_database(url)
+    set_up = False
+    try:
+        manage({**os.environ, "DATABASE_URL": url, "DEBUG": "0"}, "migrate", "--no-input")
+        os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="inferscope.settings")
+        os.chdir(REPO_ROOT)
+        import django
+
+        django.setup()
+        set_up = True
+        yield
+    finally:
+        if not keep:
+            if set_up:
+                # DROP ... WITH (FORCE) would end them anyway; closing first is cleaner.
+                from django.db import connections
+
+                connections.close_all()
+            drop_database(url)
+
+
 def checkpoint(url: str) -> None:
     """Flush dirty pages so a phase does not pay for the previous one's checkpoint."""
     with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as conn:
