@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import django_on_new_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_baseline"
 HOUR = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # the hour observed (a Monday)
@@ -51,8 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--gpus", type=int, default=1000)
     p.add_argument("--deployments", type=int, default=100)
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
     with django_on_new_database(args.database_url, keep=args.keep_db):
         from django.db import connection

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import django_on_new_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 from bench.rollup import DAY, load_day  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_anomaly"
@@ -41,8 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--gpus", type=int, default=64)
     p.add_argument("--deployments", type=int, default=8)
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
     args.interval = 10
     with django_on_new_database(args.database_url, keep=args.keep_db):

@@ -3,6 +3,7 @@ management commands, and a gunicorn server of the project on a free port."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import os
@@ -50,6 +51,12 @@ def drop_database(url: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def database_arguments(parser: argparse.ArgumentParser, default_url: str) -> None:
+    """--database-url and --keep-db, for the scripts that make a database of their own."""
+    parser.add_argument("--database-url", default=default_url, help="bench database")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import django_on_new_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 from collectors.agent import simulated  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_headroom"
@@ -91,8 +91,7 @@ def fleet() -> tuple[simulated.SimDeployment, ...]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--interval", type=float, default=10.0, help="sample interval, s (10)")
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     return p.parse_args(argv)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import checkpoint, django_on_new_database  # noqa: E402
+from bench.harness import checkpoint, database_arguments, django_on_new_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_rollup"
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
@@ -49,8 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus", type=int, default=64, help="GPUs, 8 per node (64)")
     p.add_argument("--deployments", type=int, default=8, help="deployments (8)")
     p.add_argument("--interval", type=int, default=10, help="seconds between samples (10)")
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="bench database")
-    p.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
     if args.gpus < 1 or args.deployments < 1 or args.deployments > args.gpus:
         p.error("need 1 <= --deployments <= --gpus")
