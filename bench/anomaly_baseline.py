@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import REPO_ROOT, drop_database, manage, recreate_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_baseline"
 HOUR = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # the hour observed (a Monday)
@@ -52,19 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--gpus", type=int, default=1000)
     p.add_argument("--deployments", type=int, default=100)
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
-    recreate_database(args.database_url)
-    try:
-        manage({**os.environ, "DATABASE_URL": args.database_url}, "migrate", "--no-input")
-        os.environ.update(
-            DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="inferscope.settings"
-        )
-        os.chdir(REPO_ROOT)
-        import django
-
-        django.setup()
+    with django_on_new_database(args.database_url, keep=args.keep_db):
         from django.db import connection
 
         from anomaly.baselines import WINDOW, refresh_baselines
@@ -103,12 +92,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         score_family(minute, end + minute.settle)
         print(f"scoring tick (one new minute, stored terms): {time.perf_counter() - started:.2f} s")
         return 0
-    finally:
-        if not args.keep_db:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.database_url)
 
 
 def build_fleet(args: argparse.Namespace) -> list[tuple[str, str, float, float]]:

@@ -23,7 +23,6 @@ How to run
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import REPO_ROOT, drop_database, manage, recreate_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 from bench.rollup import DAY, load_day  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_anomaly"
@@ -42,20 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--gpus", type=int, default=64)
     p.add_argument("--deployments", type=int, default=8)
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
     args.interval = 10
-    recreate_database(args.database_url)
-    try:
-        manage({**os.environ, "DATABASE_URL": args.database_url}, "migrate", "--no-input")
-        os.environ.update(
-            DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="inferscope.settings"
-        )
-        os.chdir(REPO_ROOT)
-        import django
-
-        django.setup()
+    with django_on_new_database(args.database_url, keep=args.keep_db):
         from datetime import timedelta
 
         from django.db import transaction
@@ -98,12 +87,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sum(score_family(f, end + f.settle) for f in FAMILIES)
         print(f"idle tick (nothing new): {time.perf_counter() - started:.3f} s")
         return 0
-    finally:
-        if not args.keep_db:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.database_url)
 
 
 def seed_baseline(day: datetime, end: datetime) -> int:

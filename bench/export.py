@@ -40,7 +40,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import REPO_ROOT, child_env, drop_database, manage, recreate_database  # noqa: E402
+from bench.harness import (  # noqa: E402
+    REPO_ROOT,
+    child_env,
+    database_arguments,
+    drop_database,
+    manage,
+    recreate_database,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_export"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -51,8 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--rows", type=int, default=100_000, help="cost records (100000)")
     p.add_argument("--gpus", type=int, default=1_000, help="GPUs, 8 per node (1000)")
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="bench database")
-    p.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     p.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rows < 1 or args.gpus < 1:

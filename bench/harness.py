@@ -3,6 +3,7 @@ management commands, and a gunicorn server of the project on a free port."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import os
@@ -50,6 +51,37 @@ def drop_database(url: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def database_arguments(parser: argparse.ArgumentParser, default_url: str) -> None:
+    """--database-url and --keep-db, for the scripts that make a database of their own."""
+    parser.add_argument("--database-url", default=default_url, help="bench database")
+    parser.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+
+
+@contextlib.contextmanager
+def django_on_new_database(url: str, keep: bool = False) -> Iterator[None]:
+    """A new, migrated database at url, with Django set up on it in this process; dropped
+    on the way out unless keep."""
+    recreate_database(url)
+    set_up = False
+    try:
+        manage({**os.environ, "DATABASE_URL": url, "DEBUG": "0"}, "migrate", "--no-input")
+        os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="inferscope.settings")
+        os.chdir(REPO_ROOT)
+        import django
+
+        django.setup()
+        set_up = True
+        yield
+    finally:
+        if not keep:
+            if set_up:
+                # DROP ... WITH (FORCE) would end them anyway; closing first is cleaner.
+                from django.db import connections
+
+                connections.close_all()
+            drop_database(url)
 
 
 def checkpoint(url: str) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import REPO_ROOT, drop_database, manage, recreate_database  # noqa: E402
+from bench.harness import database_arguments, django_on_new_database  # noqa: E402
 from collectors.agent import simulated  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_headroom"
@@ -92,28 +91,14 @@ def fleet() -> tuple[simulated.SimDeployment, ...]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--interval", type=float, default=10.0, help="sample interval, s (10)")
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
-    p.add_argument("--keep-db", action="store_true")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    env = {**os.environ, "DATABASE_URL": args.database_url, "DEBUG": "0"}
-    recreate_database(args.database_url)
-    try:
-        manage(env, "migrate", "--no-input")
-        os.environ.update(
-            DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="inferscope.settings"
-        )
-        os.chdir(REPO_ROOT)
-        import django
-
-        django.setup()
+    with django_on_new_database(args.database_url, keep=args.keep_db):
         return run(args)
-    finally:
-        if not args.keep_db:
-            drop_database(args.database_url)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,6 +59,7 @@ from harness import (
     child_env,
     count_rows,
     create_agent_token,
+    database_arguments,
     database_name,
     drop_database,
     gunicorn,
@@ -330,8 +331,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="untimed batches before timing starts (default: 2 per gunicorn worker)",
     )
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="bench database")
-    p.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     p.add_argument("--gzip", action="store_true", help="also post N gzip-compressed batches")
     p.add_argument(
         "--profile",

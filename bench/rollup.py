@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import REPO_ROOT, checkpoint, drop_database, manage, recreate_database  # noqa: E402
+from bench.harness import checkpoint, database_arguments, django_on_new_database  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/inferscope_bench_rollup"
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
@@ -50,8 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus", type=int, default=64, help="GPUs, 8 per node (64)")
     p.add_argument("--deployments", type=int, default=8, help="deployments (8)")
     p.add_argument("--interval", type=int, default=10, help="seconds between samples (10)")
-    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="bench database")
-    p.add_argument("--keep-db", action="store_true", help="leave the bench database behind")
+    database_arguments(p, DEFAULT_DATABASE_URL)
     args = p.parse_args(argv)
     if args.gpus < 1 or args.deployments < 1 or args.deployments > args.gpus:
         p.error("need 1 <= --deployments <= --gpus")
@@ -223,17 +221,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    env = {**os.environ, "DATABASE_URL": args.database_url, "DEBUG": "0"}
-    recreate_database(args.database_url)
-    try:
-        manage(env, "migrate", "--no-input")
-        os.environ.update(
-            DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="inferscope.settings"
-        )
-        os.chdir(REPO_ROOT)
-        import django
-
-        django.setup()
+    with django_on_new_database(args.database_url, keep=args.keep_db):
         from django.db import transaction
 
         from collectors.models import SampleSpan
@@ -277,12 +265,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"baseline bare GROUP BY minute over the GPU samples: {raw:.2f} s")
         print(f"ratio rollup_pending / baseline: {first / raw:.1f}x")
         return 0 if same else 1
-    finally:
-        if not args.keep_db:
-            from django.db import connections
-
-            connections.close_all()
-            drop_database(args.database_url)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ from rest_framework import serializers
 
 from collectors.models import Deployment, Node
 from costs.economics.phases import BASIS_LABELS
+from costs.fields import GroupingField
 from costs.models import Budget, HostedAlternative, NodePrice, PriceBookEntry
 from costs.report import FORMATS
-from costs.selectors import ReportError, parse_grouping
 from inferscope.lib.drf.errors import CleanModelSerializer
 from inferscope.lib.drf.query import check_range
 from inferscope.lib.timerange import MAX_SPAN
@@ -90,15 +90,8 @@ class ReportQuerySerializer(serializers.Serializer):
 
     start = HourField()
     end = HourField(help_text="the day after the last, or the hour after the last")
-    by = serializers.CharField(default="deployment", max_length=200)
+    by = GroupingField()
     format = serializers.ChoiceField(choices=FORMATS, default="json")
-
-    def validate_by(self, value: str) -> str:
-        try:
-            parse_grouping(value)
-        except ReportError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # At most 400 days, as the pages allow: the measured split reads every deployment-hour.

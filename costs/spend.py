@@ -12,13 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from costs.models import CostRecord, HourlySpend
 from costs.selectors import IDLE_KEY, group_key, parse_grouping
 from inferscope.lib.money import micro
-from inferscope.lib.sql import bucket_start, param, step_time
+from inferscope.lib.sql import bucket_start, fetch_all, param, placeholders, step_time
 from inferscope.lib.timerange import HOUR, TimeRange, hour_floor
 from telemetry.usage import DeploymentFigures, Series, deployment_totals, deployment_volume_series
 
@@ -38,10 +37,10 @@ class Scope:
         deps = list(self.deployment_ids) or [-1]
         gpus = list(self.gpu_ids or [])
         if not gpus:
-            return f" AND deployment_id IN ({', '.join(['%s'] * len(deps))})", deps
+            return f" AND deployment_id IN ({placeholders(len(deps))})", deps
         sql = (
-            f" AND (deployment_id IN ({', '.join(['%s'] * len(deps))})"
-            f" OR (deployment_id IS NULL AND gpu_id IN ({', '.join(['%s'] * len(gpus))})))"
+            f" AND (deployment_id IN ({placeholders(len(deps))})"
+            f" OR (deployment_id IS NULL AND gpu_id IN ({placeholders(len(gpus))})))"
         )
         return sql, [*deps, *gpus]
 
@@ -109,11 +108,8 @@ def spend_steps(start: datetime, end: datetime, step: int, scope: Scope = Scope(
         f" FROM {table} WHERE hour >= %s AND hour < %s{where}"
         " GROUP BY t, deployment_id ORDER BY t"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param(hour_floor(start)), param(end), *args])
-        return [
-            (step_time(t), dep, micro(usd), micro(held)) for t, dep, usd, held in cursor.fetchall()
-        ]
+    rows = fetch_all(sql, [param(hour_floor(start)), param(end), *args])
+    return [(step_time(t), dep, micro(usd), micro(held)) for t, dep, usd, held in rows]
 
 
 def totals_of(rows: Sequence[Row]) -> SpendTotals:

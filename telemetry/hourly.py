@@ -9,7 +9,7 @@ way the stored histograms are decoded and merged here, in the read model, only.
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from django.db.models import Count, F, Max, Q
 
@@ -22,6 +22,7 @@ from telemetry.usage import SERIES_HISTOGRAMS
 # reads their counters; their histograms only through latency_ms and busy_s below.
 TrafficHour = InferenceRollup
 GpuHour = GpuRollup
+_Hour = TypeVar("_Hour", InferenceRollup, GpuRollup)
 
 Latency = Literal["ttft", "itl", "e2e", "queue"]
 
@@ -30,29 +31,27 @@ def hourly_traffic(
     start: datetime, end: datetime, deployment_ids: Iterable[int] | None = None
 ) -> dict[int, list[TrafficHour]]:
     """Each deployment's hourly inference rollups in [start, end), oldest first."""
-    rows = InferenceRollup.objects.filter(
-        resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
-    ).order_by("bucket")
-    if deployment_ids is not None:
-        rows = rows.filter(deployment_id__in=list(deployment_ids))
-    out: dict[int, list[TrafficHour]] = defaultdict(list)
-    for row in rows:
-        out[row.deployment_id].append(row)
-    return out
+    return _hours_by(InferenceRollup, "deployment_id", start, end, deployment_ids)
 
 
 def hourly_gpu(
     start: datetime, end: datetime, gpu_ids: Iterable[int] | None = None
 ) -> dict[int, list[GpuHour]]:
     """Each GPU's hourly rollups in [start, end), oldest first."""
-    rows = GpuRollup.objects.filter(
+    return _hours_by(GpuRollup, "gpu_id", start, end, gpu_ids)
+
+
+def _hours_by(
+    model: type[_Hour], key: str, start: datetime, end: datetime, ids: Iterable[int] | None
+) -> dict[int, list[_Hour]]:
+    rows = model.objects.filter(
         resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=end
     ).order_by("bucket")
-    if gpu_ids is not None:
-        rows = rows.filter(gpu_id__in=list(gpu_ids))
-    out: dict[int, list[GpuHour]] = defaultdict(list)
+    if ids is not None:
+        rows = rows.filter(**{f"{key}__in": list(ids)})
+    out: dict[int, list[_Hour]] = defaultdict(list)
     for row in rows:
-        out[row.gpu_id].append(row)
+        out[getattr(row, key)].append(row)
     return out
 
 

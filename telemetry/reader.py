@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection
 
-from inferscope.lib.sql import epoch, from_json, param
+from inferscope.lib.sql import epoch, fetch_all, from_json, param, placeholders
 from telemetry.columns import INFERENCE_HISTOGRAMS, INFERENCE_MAXES, INFERENCE_SUMS
 from telemetry.histograms import Histogram, fraction_at_most, merge, quantile
 from telemetry.models import InferenceRollup
@@ -88,12 +88,9 @@ def inference_buckets(
         ids = list(deployment_ids)
         if not ids:
             return []
-        sql += f" AND deployment_id IN ({', '.join(['%s'] * len(ids))})"
+        sql += f" AND deployment_id IN ({placeholders(len(ids))})"
         args += ids
-    sql += " ORDER BY deployment_id, bucket"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        fetched = cursor.fetchall()
+    fetched = fetch_all(sql + " ORDER BY deployment_id, bucket", args)
     width = 2 + len(columns)
     return [
         InferenceBucket(

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from django.db import connection
 
-from inferscope.lib.sql import bucket_start, param, step_time
+from inferscope.lib.sql import bucket_start, fetch_all, param, placeholders, step_time
 from inferscope.lib.timerange import DAY, HOUR, MINUTE, RAW, TimeRange
 from telemetry.constants import THROTTLE_MASK
 from telemetry.deployment_figures import QUANTILES, DeploymentFigures, figures_of
@@ -151,7 +151,7 @@ def _where(table: dict[str, str], tile: Tile, ids: Sequence[int] | None) -> tupl
         sql = f"resolution = %s AND {sql}"
         args.insert(0, source)
     if ids is not None:
-        sql += f" AND {table['fk']} IN ({', '.join(['%s'] * len(ids))})" if ids else " AND false"
+        sql += f" AND {table['fk']} IN ({placeholders(len(ids))})" if ids else " AND false"
         args.extend(ids)
     return sql, args
 
@@ -175,9 +175,7 @@ def _series(
     )
     out: dict[int, Series] = {}
     names = list(metrics)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        rows = cursor.fetchall()
+    rows = fetch_all(sql, args)
     # Column-wise per entity: a 30-day heatmap is ~23,000 rows over only 360 steps.
     stamps = {t: step_time(t) for t in {row[1] for row in rows}}
     for pk, group in groupby(rows, key=itemgetter(0)):
@@ -208,10 +206,8 @@ def _totals(
             f"SELECT {table['fk']}, {_select(metrics, raw)}"
             f" FROM {table['raw' if raw else 'rollup']} WHERE {where} GROUP BY {table['fk']}"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, args)
-            for row in cursor.fetchall():
-                parts[row[0]].append(dict(zip(metrics, row[1:], strict=True)))
+        for row in fetch_all(sql, args):
+            parts[row[0]].append(dict(zip(metrics, row[1:], strict=True)))
     return {pk: _combine(rows) for pk, rows in parts.items()}
 
 
@@ -315,13 +311,11 @@ def _histograms(
         hists = ", ".join(f"{h}{text}" for h in names)
         table = _DEPLOYMENT["raw" if raw else "rollup"]
         sql = f"SELECT deployment_id, {when}, {hists} FROM {table} WHERE {where}"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, args)
-            for row in cursor.fetchall():
-                slot = out[(row[0], int(step_time(row[1]).timestamp()))]
-                for name, value in zip(names, row[2:], strict=True):
-                    if value is not None:
-                        slot[name].append(decode(value) if isinstance(value, str) else value)
+        for row in fetch_all(sql, args):
+            slot = out[(row[0], int(step_time(row[1]).timestamp()))]
+            for name, value in zip(names, row[2:], strict=True):
+                if value is not None:
+                    slot[name].append(decode(value) if isinstance(value, str) else value)
     return out
 
 

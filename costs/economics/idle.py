@@ -18,13 +18,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
-
 from collectors.models import Deployment
 from costs.models import CostRecord, HourlySpend
 from costs.spend import Scope
 from inferscope.lib.money import micro
-from inferscope.lib.sql import bucket_start, param, step_time
+from inferscope.lib.sql import bucket_start, fetch_all, param, placeholders, step_time
 from inferscope.lib.timerange import HOUR
 
 
@@ -66,20 +64,19 @@ def idle_series(
         f" SUM(CASE WHEN {dep} THEN 0 ELSE gpu_hours END)"
         f" FROM {table} WHERE hour >= %s AND hour < %s{where} GROUP BY t ORDER BY t"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [param(start), param(end), *args])
-        return [
-            IdleStep(
-                step_time(t),
-                micro(active),
-                micro(held),
-                micro(truly),
-                max(0.0, active_h or 0.0),
-                held_h or 0.0,
-                truly_h or 0.0,
-            )
-            for t, active, held, truly, active_h, held_h, truly_h in cursor.fetchall()
-        ]
+    rows = fetch_all(sql, [param(start), param(end), *args])
+    return [
+        IdleStep(
+            step_time(t),
+            micro(active),
+            micro(held),
+            micro(truly),
+            max(0.0, active_h or 0.0),
+            held_h or 0.0,
+            truly_h or 0.0,
+        )
+        for t, active, held, truly, active_h, held_h, truly_h in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -106,12 +103,9 @@ def idle_held_deployments(
     args: list[Any] = [param(start), param(end)]
     if deployment_ids is not None:
         ids = list(deployment_ids) or [-1]
-        sql += f" AND deployment_id IN ({', '.join(['%s'] * len(ids))})"
+        sql += f" AND deployment_id IN ({placeholders(len(ids))})"
         args += ids
-    sql += " GROUP BY deployment_id HAVING SUM(idle_held_usd) > 0"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        rows = cursor.fetchall()
+    rows = fetch_all(sql + " GROUP BY deployment_id HAVING SUM(idle_held_usd) > 0", args)
     rows.sort(key=lambda r: (-micro(r[2]), r[0]))
     rows = rows[:limit]
     deployments = Deployment.objects.select_related("node").in_bulk([r[0] for r in rows])

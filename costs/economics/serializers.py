@@ -18,7 +18,8 @@ from collectors.models import Deployment, DeploymentSettings
 from costs.economics.figures import Figures
 from costs.economics.idle import IdleStep
 from costs.economics.phases import BASIS_LABELS
-from costs.selectors import CostRow, ReportError, parse_grouping
+from costs.fields import GroupingField
+from costs.selectors import CostRow
 from inferscope.lib.drf.fields import UtcDateTimeField
 from inferscope.lib.drf.query import BoundedQuerySerializer, ListQuerySerializer
 from inferscope.lib.timerange import hour_ceil, hour_floor
@@ -97,22 +98,11 @@ class IdleReportQuerySerializer(WindowQuerySerializer):
     gpu = None  # type: ignore[assignment]
     deployment = None  # type: ignore[assignment]
     label = None  # type: ignore[assignment]
-    by = serializers.CharField(
-        default="deployment",
-        max_length=200,
-        help_text="deployment (default), node, gpu or label:KEY",
-    )
+    by = GroupingField(help_text="deployment (default), node, gpu or label:KEY")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         _refuse(self, ("node", "gpu", "deployment", "label"))
         return super().validate(attrs)
-
-    def validate_by(self, value: str) -> str:
-        try:
-            parse_grouping(value)
-        except ReportError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
 
 
 # -- deployments' figures -----------------------------------------------------------

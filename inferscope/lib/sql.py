@@ -1,6 +1,7 @@
 """The few SQL fragments and parameters that differ between PostgreSQL and SQLite,
 for the raw queries of the hot paths (ingest, rollups, scoring)."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,17 @@ def epoch(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"EXTRACT(EPOCH FROM {column})::float8"
     return f"ROUND((julianday({column}) - 2440587.5) * 86400.0)"
+
+
+def placeholders(n: int) -> str:
+    """n query parameters, for an IN list."""
+    return ", ".join(["%s"] * n)
+
+
+def fetch_all(sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return cursor.fetchall()
 
 
 def param(ts: datetime) -> Any:
