@@ -130,11 +130,14 @@ def hist(bounds: list[float], bucket: int, n: int = 1000, mean: float | None = N
 
 
 def save_cost_records(records: list[CostRecord]) -> None:
-    """Hand-made cost records stored as attribution stores them: with their hourly sums."""
+    """Hand-made cost records stored as attribution stores them: with their hourly sums,
+    each touched hour's sums redone from all its records, so calls may share hours."""
     CostRecord.objects.bulk_create(records)
+    hours = {record.hour for record in records}
     by_hour: dict[datetime, list[CostRecord]] = {}
-    for record in records:
+    for record in CostRecord.objects.filter(hour__in=hours):
         by_hour.setdefault(record.hour, []).append(record)
+    HourlySpend.objects.filter(hour__in=hours).delete()
     HourlySpend.objects.bulk_create(
         row for hour, rows in by_hour.items() for row in hourly_spend(hour, rows)
     )

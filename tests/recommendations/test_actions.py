@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from collectors.models import Deployment, Gpu, Node
-from costs.models import CostRecord
 from recommendations.choices import Confidence, RecommendationStatus
 from recommendations.models import Recommendation
 from recommendations.selectors import measured_saving, open_totals, top_open
@@ -18,6 +17,7 @@ from recommendations.services import (
     recommendation_snooze,
     recommendations_recompute,
 )
+from tests.builders.hours import cost_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +41,7 @@ def rec(key: str, usd: str, **fields) -> Recommendation:
 
 
 def hourly_cost(gpu: Gpu, start: datetime, hours: int, usd: str, deployment=None) -> None:
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=deployment,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
-    )
+    cost_hours(gpu, deployment, usd, hours, start + timedelta(hours=hours))
 
 
 @pytest.fixture

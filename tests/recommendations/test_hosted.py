@@ -1,7 +1,7 @@
 """Rule 10 on a constructed week: a lightly used deployment costs more on its GPUs than
 its hosted alternative would; a busy one, or one with no traffic, is left alone."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,8 +13,8 @@ from inferscope.lib.money import DAYS_PER_MONTH, HOURS_PER_MONTH
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.hosted import HostedApi
-from telemetry.choices import Resolution
 from telemetry.models import InferenceRollup
+from tests.builders.hours import cost_hours, inference_hours
 
 pytestmark = pytest.mark.django_db
 
@@ -45,32 +45,14 @@ def week(
     usd: str = "2.50",
 ) -> None:
     """`hours` hours up to END: its GPU costed at `usd` an hour, and its tokens an hour."""
-    start = END - timedelta(hours=hours)
-    gpu = dep.gpus.get()
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=dep,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="test",
-        )  # fmt: skip
-        for h in range(hours)
-    )
-    InferenceRollup.objects.bulk_create(
-        InferenceRollup(
-            deployment=dep,
-            resolution=Resolution.HOUR,
-            bucket=start + timedelta(hours=h),
-            samples=360,
-            present_s=3600,
-            requests_ok=100 if prompt else 0,
-            prompt_tokens=prompt,
-            generation_tokens=generated,
-        )  # fmt: skip
-        for h in range(hours)
+    cost_hours(dep.gpus.get(), dep, usd, hours, END)
+    inference_hours(
+        dep,
+        hours,
+        END,
+        requests_ok=100 if prompt else 0,
+        prompt_tokens=prompt,
+        generation_tokens=generated,
     )
 
 

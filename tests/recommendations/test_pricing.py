@@ -12,8 +12,7 @@ from costs.models import CostRecord, NodePrice, PriceBookEntry
 from recommendations.choices import Confidence
 from recommendations.rules.base import Context
 from recommendations.rules.pricing import Pricing
-from telemetry.choices import Resolution
-from telemetry.models import GpuRollup
+from tests.builders.hours import gpu_week
 
 pytestmark = pytest.mark.django_db
 
@@ -33,32 +32,7 @@ def week(
     deployment: Deployment | None = None,
 ) -> None:
     """`hours` hours up to END of one GPU, busy at `util` (None: no rollups)."""
-    start = END - timedelta(hours=hours)
-    if util is not None:
-        GpuRollup.objects.bulk_create(
-            GpuRollup(
-                gpu=gpu,
-                resolution=Resolution.HOUR,
-                bucket=start + timedelta(hours=h),
-                samples=360,
-                present_s=3600,
-                util_sum=util * 360,
-                util_n=360,
-            )  # fmt: skip
-            for h in range(hours)
-        )
-    CostRecord.objects.bulk_create(
-        CostRecord(
-            hour=start + timedelta(hours=h),
-            gpu=gpu,
-            deployment=deployment,
-            usd=Decimal(usd),
-            gpu_hours=1.0,
-            rate_usd_per_hour=Decimal(usd),
-            pricing="price book: H100 SXM on_demand",
-        )  # fmt: skip
-        for h in range(hours)
-    )
+    gpu_week(gpu, util, usd, deployment, hours, END, "price book: H100 SXM on_demand")
 
 
 def book(prices: dict[str, str] | None = None, valid_from: date = date(2026, 1, 1)) -> None:
