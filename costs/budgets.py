@@ -12,11 +12,11 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from collectors.scope import deployment_ids
+from collectors.models import Deployment
+from collectors.scope import deployment_labels
 from costs.constants import FORECAST_HISTORY
 from costs.models import Budget
 from costs.selectors import hours_with_costs, spend_by_hour
-from inferscope.lib.filters import Filters
 
 ZERO = Decimal(0)
 DAY = timedelta(days=1)
@@ -53,20 +53,24 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
 class Fleet:
     """What every budget's status reads alike: read once for a list of budgets."""
 
+    labels: list[tuple[int, dict[str, str]]]  # (deployment id, its labels)
     reported: set[date]  # days in the forecast history on which the fleet reported
 
     @classmethod
     def load(cls, today: datetime) -> "Fleet":
         hours = hours_with_costs(today - FORECAST_HISTORY, today)
-        return cls({h.date() for h in hours})
+        rows = Deployment.objects.values_list("pk", "labels", "node__labels")
+        labels = [(pk, deployment_labels(own, node)) for pk, own, node in rows]
+        return cls(labels, {h.date() for h in hours})
 
 
 def scope_deployments(budget: Budget, fleet: Fleet) -> list[int]:
-    """The deployments a budget covers: its one deployment, or those its label selects
-    as every filter does (collectors.scope: the deployment's labels or its node's)."""
+    """The deployments a budget covers: its one deployment, or those whose labels (their
+    node's overlaid with their own, as every filter reads them) hold its label."""
     if budget.deployment_id:
         return [budget.deployment_id]
-    return deployment_ids(Filters(labels=[(budget.label_key, budget.label_value)])) or []
+    key, value = budget.label_key, budget.label_value
+    return [pk for pk, labels in fleet.labels if labels.get(key) == value]
 
 
 def _today(now: datetime) -> datetime:
